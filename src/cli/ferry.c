@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* ferry: the operator's command line.  One verb per file, dispatched from this table. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct cli_command commands[] = {
+	{ "doctor", cmd_doctor, "report what this host (or a cluster node) can do for migration, and why" },
+	{ "cluster", cmd_cluster, "build, inspect, shape and remove a local multi-host cluster" },
+	{ "version", cmd_version, "print the version" },
+	{ "help", cmd_help, "show this help" },
+	{ 0 },
+};
+
+const struct cli_command *cli_find(const struct cli_command *table, const char *name)
+{
+	for (; table->name; table++)
+		if (strcmp(table->name, name) == 0)
+			return table;
+	return NULL;
+}
+
+int cli_fail(const struct ferry_err *err)
+{
+	fprintf(stderr, "ferry: %s\n", err->msg[0] ? err->msg : "failed");
+	return CLI_EXIT_FAILURE;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ferry: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nSee 'ferry %s --help'.\n", cmd);
+	return CLI_EXIT_USAGE;
+}
+
+int cli_find_program(const char *name, const char *env, char *ret, size_t len)
+{
+	char self[PATH_MAX], cand[PATH_MAX + 64];
+	const char *override = getenv(env);
+	ssize_t n;
+	char *slash;
+
+	if (override && *override) {
+		if (access(override, X_OK) < 0)
+			return -errno;
+		snprintf(ret, len, "%s", override);
+		return 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -ENOENT;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = '\0';
+	/* Installed (bin/ and sbin/), or the build tree (build/src/cli/ferry, build/src/ferryd/ferryd). */
+	static const char *const dirs[] = { "", "/../sbin", "/../ferryd", "/../controller" };
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(cand, sizeof(cand), "%s%s/%s", self, dirs[i], name);
+		if (access(cand, X_OK) == 0 && realpath(cand, self)) {
+			snprintf(ret, len, "%s", self);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: ferry COMMAND [ARGS...]\n\n"
+		     "Ferry live-migrates running Linux containers between hosts, securely.\n\nCommands:\n");
+	for (const struct cli_command *c = commands; c->name; c++)
+		fprintf(out, "  %-10s %s\n", c->name, c->summary);
+	fprintf(out, "\nRun 'ferry COMMAND --help' for a command's options.\n");
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("ferry %s\n", FERRY_VERSION);
+	return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct cli_command *c;
+
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return cmd_help(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(argc - 1, argv + 1);
+	c = cli_find(commands, argv[1]);
+	if (!c) {
+		fprintf(stderr, "ferry: unknown command '%.64s'; expected one of:", argv[1]);
+		for (c = commands; c->name; c++)
+			fprintf(stderr, " %s", c->name);
+		fprintf(stderr, "\n");
+		return CLI_EXIT_USAGE;
+	}
+	return c->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FERRY_DAEMON_MAIN_H
+#define FERRY_DAEMON_MAIN_H
+
+/*
+ * What ferryd and ferry-controller share today: argument checking, the state
+ * directory, the locked pid file and a signalfd-driven main loop.  The
+ * daemons' real work (the trust layer, the migration engine, the controller's
+ * API) plugs into this loop in later layers; see docs/ARCHITECTURE.md.
+ */
+
+#include <stdbool.h>
+
+struct ferry_daemon_config {
+	const char *prog;	/* "ferryd" or "ferry-controller" */
+	const char *name;	/* node name */
+	const char *state_dir;	/* absolute; created 0700 */
+	const char *address;	/* this node's fabric address */
+	const char *controller; /* controller address (ferryd only), or NULL */
+	const char *pid_file;	/* default: <state_dir>/daemon.pid */
+	bool wants_controller;	/* accept --controller */
+};
+
+/* Parse argv into cfg (prints usage/errors); returns 0, or the exit code to use. */
+int ferry_daemon_parse_args(int argc, char **argv, struct ferry_daemon_config *cfg, const char *summary);
+
+/* Run until SIGTERM or SIGINT; returns the process exit code. */
+int ferry_daemon_run(const struct ferry_daemon_config *cfg);
+
+#endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FERRY_EXEC_H
+#define FERRY_EXEC_H
+
+/*
+ * Run a helper program (ip, tc, criu, runc) with a deadline.  No shell: argv
+ * is passed as is.  Output is captured up to a cap; the child runs in its own
+ * process group and the whole group is killed (SIGKILL) when the deadline
+ * passes, so a hung helper never hangs Ferry (see CRIU lazy-pages hangs).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ferry/buf.h"
+#include "ferry/err.h"
+
+#define FERRY_EXEC_OUTPUT_MAX (1024 * 1024)
+
+struct ferry_exec_opts {
+	int timeout_ms;	     /* > 0; the child is killed after this */
+	const char *netns;   /* run inside this named netns (/run/netns/NAME), or NULL */
+	bool merge_stderr;   /* capture stderr into the stdout buffer */
+	bool inherit_output; /* do not capture: child writes to our stdout/stderr */
+};
+
+struct ferry_exec_result {
+	int status;		/* exit code, or 128+signal */
+	bool timed_out;
+	struct ferry_buf out;	/* captured stdout (and stderr if merged) */
+	struct ferry_buf errout; /* captured stderr */
+};
+
+/*
+ * Run argv[0] (looked up in PATH) and wait for it.  Returns 0 when the child
+ * ran (whatever its exit status; see ret->status), < 0 when it could not be
+ * started or timed out.  ret must be freed with ferry_exec_result_free.
+ */
+int ferry_exec(const char *const argv[], const struct ferry_exec_opts *opts, struct ferry_exec_result *ret,
+	       struct ferry_err *err);
+
+/* Run and require exit 0; on failure err names the command and its stderr's last line. */
+int ferry_exec_ok(const char *const argv[], const struct ferry_exec_opts *opts, struct ferry_err *err);
+
+void ferry_exec_result_free(struct ferry_exec_result *r);
+
+/* Enter the named network namespace (/run/netns/NAME) in this thread. */
+int ferry_netns_enter(const char *name, struct ferry_err *err);
+
+#endif

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FERRY_TOPOLOGY_H
+#define FERRY_TOPOLOGY_H
+
+/*
+ * The local cluster's layout: switches (Linux bridges), links between
+ * switches (veth pairs), and nodes (hosts and the controller, each a network
+ * namespace attached to one switch).  The text format is described in
+ * docs/TOPOLOGY.md; the parser is pure and fuzzed (tests/fuzz).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry/buf.h"
+#include "ferry/err.h"
+
+#define FERRY_TOPO_NAME_MAX	31
+#define FERRY_TOPO_MAX_SWITCHES 16
+#define FERRY_TOPO_MAX_NODES	64
+#define FERRY_TOPO_FILE_MAX	(64 * 1024)
+#define FERRY_TOPO_LINE_MAX	512
+
+enum ferry_node_role {
+	FERRY_NODE_HOST,
+	FERRY_NODE_CONTROLLER,
+};
+
+struct ferry_topo_switch {
+	char name[FERRY_TOPO_NAME_MAX + 1];
+};
+
+struct ferry_topo_link {
+	unsigned a, b;	   /* switch indexes */
+	uint64_t rate_bps; /* 0 = unshaped */
+};
+
+struct ferry_topo_node {
+	char name[FERRY_TOPO_NAME_MAX + 1];
+	enum ferry_node_role role;
+	unsigned sw;	   /* switch index */
+	uint32_t addr;	   /* host byte order */
+	uint64_t rate_bps; /* 0 = unshaped */
+};
+
+struct ferry_topology {
+	uint32_t subnet; /* network address, host byte order */
+	unsigned prefix_len;
+	uint32_t gateway; /* the operator's address on the first switch */
+	unsigned n_switches, n_links, n_nodes;
+	struct ferry_topo_switch switches[FERRY_TOPO_MAX_SWITCHES];
+	struct ferry_topo_link links[FERRY_TOPO_MAX_SWITCHES];
+	struct ferry_topo_node nodes[FERRY_TOPO_MAX_NODES];
+};
+
+#define FERRY_TOPO_DEFAULT_SUBNET "10.77.0.0/24"
+
+/*
+ * Parse topology text (len bytes, need not be NUL-terminated) into ret.
+ * Validates everything: names, unique names and addresses, switches form one
+ * tree, addresses inside the subnet.  Missing addresses are assigned.  On
+ * error, err names the line and what is accepted.
+ */
+int ferry_topology_parse(const char *text, size_t len, struct ferry_topology *ret, struct ferry_err *err);
+
+/* The layout `ferry cluster up --nodes N` builds: one switch, N hosts n1..nN, one controller. */
+int ferry_topology_default(unsigned n_hosts, const char *subnet, struct ferry_topology *ret, struct ferry_err *err);
+
+/* Canonical text (every address explicit); parsing it yields the same topology. */
+int ferry_topology_format(const struct ferry_topology *t, struct ferry_buf *out);
+
+/* Index of the node with this name, or -1. */
+int ferry_topology_find_node(const struct ferry_topology *t, const char *name);
+/* Index of the switch with this name, or -1. */
+int ferry_topology_find_switch(const struct ferry_topology *t, const char *name);
+
+#endif

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ferry/buf.h"
+#include "ferry/cgroup.h"
+#include "ferry/fs.h"
+#include "ferry/mount.h"
+#include "ferry/parse.h"
+
+#define MOUNTINFO_MAX (4 * 1024 * 1024)
+
+int ferry_cgroup2_mount_from_mountinfo(const char *mountinfo, char *ret_path, size_t len)
+{
+	char best[PATH_MAX] = "";
+	const char *line = mountinfo;
+
+	while (line && *line) {
+		const char *eol = strchr(line, '\n'), *sep;
+		char buf[4096], mp[PATH_MAX], fstype[64];
+		size_t n = eol ? (size_t)(eol - line) : strlen(line);
+
+		if (n < sizeof(buf)) {
+			memcpy(buf, line, n);
+			buf[n] = '\0';
+			sep = strstr(buf, " - ");
+			/* Fields: id parent major:minor root mountpoint ... - fstype source opts */
+			if (sep && sscanf(buf, "%*s %*s %*s %*s %4095s", mp) == 1 &&
+			    sscanf(sep + 3, "%63s", fstype) == 1 && strcmp(fstype, "cgroup2") == 0) {
+				ferry_mountinfo_unescape(mp);
+				/* A pure v2 host mounts it at /sys/fs/cgroup: prefer that one. */
+				if (!best[0] || strcmp(mp, "/sys/fs/cgroup") == 0)
+					snprintf(best, sizeof(best), "%s", mp);
+			}
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	if (!best[0] || strlen(best) >= len)
+		return -ENOENT;
+	memcpy(ret_path, best, strlen(best) + 1);
+	return 0;
+}
+
+int ferry_cgroup2_root(char *ret_path, size_t len)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(MOUNTINFO_MAX);
+	int r = ferry_read_file("/proc/self/mountinfo", MOUNTINFO_MAX, &b, NULL);
+
+	if (r == 0)
+		r = ferry_cgroup2_mount_from_mountinfo(b.data ? b.data : "", ret_path, len);
+	ferry_buf_free(&b);
+	return r;
+}
+
+int ferry_cgroup_create(const char *rel, char *ret_path, size_t len, struct ferry_err *err)
+{
+	char root[PATH_MAX], path[PATH_MAX];
+	int r;
+
+	if (ferry_cgroup2_root(root, sizeof(root)) < 0)
+		return ferry_err_set(err, -ENOENT, "this host has no cgroup2 hierarchy mounted");
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", root, rel) >= sizeof(path) || strlen(path) >= len)
+		return ferry_err_set(err, -ENAMETOOLONG, "cgroup path too long: %s", rel);
+	r = ferry_mkdir_p(path, 0755, err);
+	if (r < 0)
+		return r;
+	memcpy(ret_path, path, strlen(path) + 1);
+	return 0;
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int ferry_cgroup_enter(const char *path, pid_t pid, struct ferry_err *err)
+{
+	char file[PATH_MAX], text[16];
+	int r;
+
+	snprintf(file, sizeof(file), "%s/cgroup.procs", path);
+	snprintf(text, sizeof(text), "%d", (int)pid);
+	r = write_str(file, text);
+	if (r < 0)
+		return ferry_err_sys(err, r, "cannot move pid %d into cgroup %s", (int)pid, path);
+	return 0;
+}
+
+bool ferry_cgroup_contains(const char *rel, pid_t pid)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(64 * 1024);
+	char path[64], want[PATH_MAX];
+	bool found = false;
+	const char *p;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	snprintf(want, sizeof(want), "0::/%s", rel);
+	n = strlen(want);
+	if (ferry_read_file(path, 64 * 1024, &b, NULL) == 0 && b.data) {
+		for (p = b.data; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+			if (strncmp(p, want, n) == 0 && (p[n] == '\n' || p[n] == '/' || p[n] == '\0')) {
+				found = true;
+				break;
+			}
+		}
+	}
+	ferry_buf_free(&b);
+	return found;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read cgroup.procs; returns the number of pids (killing each when kill_them). */
+static int scan_procs(const char *path, bool kill_them)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(1024 * 1024);
+	char file[PATH_MAX];
+	int count = 0;
+
+	snprintf(file, sizeof(file), "%s/cgroup.procs", path);
+	if (ferry_read_file(file, 1024 * 1024, &b, NULL) < 0) {
+		ferry_buf_free(&b);
+		return 0;
+	}
+	for (char *tok = b.data ? strtok(b.data, "\n") : NULL; tok; tok = strtok(NULL, "\n")) {
+		uint64_t pid;
+
+		if (ferry_parse_u64(tok, 1, 4194304, "pid", &pid, NULL) < 0)
+			continue;
+		count++;
+		if (kill_them)
+			kill((pid_t)pid, SIGKILL);
+	}
+	ferry_buf_free(&b);
+	return count;
+}
+
+int ferry_cgroup_destroy(const char *path, int timeout_ms, struct ferry_err *err)
+{
+	char file[PATH_MAX];
+	long long deadline = now_ms() + timeout_ms;
+	struct dirent *de;
+	DIR *d;
+	int r;
+
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : ferry_err_sys(err, -errno, "cannot open cgroup %s", path);
+	/* Children first: a cgroup with child cgroups cannot be removed. */
+	while ((de = readdir(d))) {
+		char sub[PATH_MAX];
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		r = ferry_cgroup_destroy(sub, timeout_ms, err);
+		if (r < 0) {
+			closedir(d);
+			return r;
+		}
+	}
+	closedir(d);
+	snprintf(file, sizeof(file), "%s/cgroup.kill", path);
+	if (write_str(file, "1") < 0)
+		scan_procs(path, true); /* kernels before 5.14 lack cgroup.kill */
+	for (;;) {
+		if (rmdir(path) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != EBUSY)
+			return ferry_err_sys(err, -errno, "cannot remove cgroup %s", path);
+		if (now_ms() > deadline)
+			return ferry_err_set(err, -EBUSY, "cgroup %s still has %d processes after %d ms", path,
+					     scan_procs(path, false), timeout_ms);
+		scan_procs(path, true); /* a fork racing the kill */
+		usleep(20 * 1000);
+	}
+}
