@@ -16,7 +16,7 @@ struct cli_command {
 
 /* Exit codes: 0 ok, 1 failure, 2 bad usage (as wg, crun and most Unix tools). */
 #define CLI_EXIT_FAILURE 1
-#define CLI_EXIT_USAGE	 2
+#define CLI_EXIT_USAGE   2
 
 int cmd_doctor(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);

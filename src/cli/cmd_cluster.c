@@ -36,10 +36,10 @@ static void usage(FILE *out)
 	for (const struct cli_command *c = subcommands; c->name; c++)
 		fprintf(out, "  %-7s %s\n", c->name, c->summary);
 	fprintf(out,
-		"\nEvery subcommand takes --name CLUSTER (default %s; 1 to %d of a-z, 0-9).\n"
-		"State lives under $FERRY_CLUSTER_ROOT (default %s).\n"
-		"Run 'ferry cluster SUBCOMMAND --help' for its options.\n",
-		FERRY_CLUSTER_DEFAULT_NAME, FERRY_CLUSTER_NAME_MAX, FERRY_CLUSTER_ROOT_DEFAULT);
+	        "\nEvery subcommand takes --name CLUSTER (default %s; 1 to %d of a-z, 0-9).\n"
+	        "State lives under $FERRY_CLUSTER_ROOT (default %s).\n"
+	        "Run 'ferry cluster SUBCOMMAND --help' for its options.\n",
+	        FERRY_CLUSTER_DEFAULT_NAME, FERRY_CLUSTER_NAME_MAX, FERRY_CLUSTER_ROOT_DEFAULT);
 }
 
 int cmd_cluster(int argc, char **argv)
@@ -57,7 +57,7 @@ int cmd_cluster(int argc, char **argv)
 	c = cli_find(subcommands, argv[1]);
 	if (!c)
 		return cli_usage_error("cluster", "unknown subcommand '%.64s'; expected up, down, status, link or exec",
-				       argv[1]);
+		                       argv[1]);
 	return c->run(argc - 1, argv + 1);
 }
 
@@ -70,27 +70,31 @@ static int load_cluster(const char *name, struct ferry_cluster *cl, struct ferry
 
 static void up_usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: ferry cluster up [--name CLUSTER] [--nodes N | --topology FILE] [--subnet CIDR] [--no-daemons]\n\n"
-		"Build a local cluster on this machine: one network namespace per host on a shared L2\n"
-		"fabric (Linux bridges), each with its own address, state directory (a private 0700\n"
-		"tmpfs under tmp/), cgroup and daemon (ferryd on hosts, ferry-controller on the\n"
-		"controller node).  Nothing is left behind if any step fails.\n\n"
-		"  --name CLUSTER    cluster name (default %s)\n"
-		"  --nodes N         N hosts n1..nN and a controller on one switch (default 3; 1 to %d)\n"
-		"  --topology FILE   build the layout in FILE instead (see docs/TOPOLOGY.md)\n"
-		"  --subnet CIDR     fabric subnet for --nodes (default %s; /16 to /29)\n"
-		"  --no-daemons      build the network and state only, start no daemons\n"
-		"  -h, --help        show this help\n",
-		FERRY_CLUSTER_DEFAULT_NAME, FERRY_TOPO_MAX_NODES - 1, FERRY_TOPO_DEFAULT_SUBNET);
+	fprintf(
+	    out,
+	    "Usage: ferry cluster up [--name CLUSTER] [--nodes N | --topology FILE] [--subnet CIDR] [--no-daemons]\n\n"
+	    "Build a local cluster on this machine: one network namespace per host on a shared L2\n"
+	    "fabric (Linux bridges), each with its own address, state directory (a private 0700\n"
+	    "tmpfs under tmp/), cgroup and daemon (ferryd on hosts, ferry-controller on the\n"
+	    "controller node).  Nothing is left behind if any step fails.\n\n"
+	    "  --name CLUSTER    cluster name (default %s)\n"
+	    "  --nodes N         N hosts n1..nN and a controller on one switch (default 3; 1 to %d)\n"
+	    "  --topology FILE   build the layout in FILE instead (see docs/TOPOLOGY.md)\n"
+	    "  --subnet CIDR     fabric subnet for --nodes (default %s; /16 to /29)\n"
+	    "  --no-daemons      build the network and state only, start no daemons\n"
+	    "  -h, --help        show this help\n",
+	    FERRY_CLUSTER_DEFAULT_NAME, FERRY_TOPO_MAX_NODES - 1, FERRY_TOPO_DEFAULT_SUBNET);
 }
 
 static int cluster_up(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'c' },     { "nodes", required_argument, NULL, 'n' },
-		{ "topology", required_argument, NULL, 't' }, { "subnet", required_argument, NULL, 's' },
-		{ "no-daemons", no_argument, NULL, 'D' },     { "help", no_argument, NULL, 'h' },
+		{ "name", required_argument, NULL, 'c' },
+		{ "nodes", required_argument, NULL, 'n' },
+		{ "topology", required_argument, NULL, 't' },
+		{ "subnet", required_argument, NULL, 's' },
+		{ "no-daemons", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *name = FERRY_CLUSTER_DEFAULT_NAME, *topo_file = NULL, *subnet = NULL, *nodes_arg = NULL;
@@ -154,8 +158,8 @@ static int cluster_up(int argc, char **argv)
 		if (cli_find_program("ferryd", "FERRY_FERRYD", ferryd, sizeof(ferryd)) < 0 ||
 		    cli_find_program("ferry-controller", "FERRY_CONTROLLER", controller, sizeof(controller)) < 0) {
 			ferry_err_set(&err, -ENOENT,
-				      "cannot find ferryd and ferry-controller next to ferry (set FERRY_FERRYD and "
-				      "FERRY_CONTROLLER, or use --no-daemons)");
+			              "cannot find ferryd and ferry-controller next to ferry (set FERRY_FERRYD and "
+			              "FERRY_CONTROLLER, or use --no-daemons)");
 			return cli_fail(&err);
 		}
 		daemons.ferryd = ferryd;
@@ -239,7 +243,7 @@ static const char *rate_text(uint64_t bps, char *buf, size_t len)
 }
 
 static int status_json(const struct ferry_cluster *cl, const struct ferry_topology *t,
-		       const struct ferry_cluster_node_state *st, bool healthy)
+                       const struct ferry_cluster_node_state *st, bool healthy)
 {
 	struct ferry_buf out = FERRY_BUF_INIT(1024 * 1024);
 	char a[16], subnet[32];
@@ -322,14 +326,15 @@ static int status_json(const struct ferry_cluster *cl, const struct ferry_topolo
 }
 
 static void status_table(const struct ferry_cluster *cl, const struct ferry_topology *t,
-			 const struct ferry_cluster_node_state *st, bool healthy)
+                         const struct ferry_cluster_node_state *st, bool healthy)
 {
 	char a[16], rate[32], daemon[48];
 
 	printf("cluster %s: subnet %s/%u, gateway %s, %s\n", cl->name, ferry_format_ipv4(t->subnet, a), t->prefix_len,
 	       ferry_format_ipv4(t->gateway, rate), healthy ? "healthy" : "DEGRADED");
 	printf("state: %s\n\n", cl->dir);
-	printf("%-16s %-10s %-8s %-15s %-6s %-16s %s\n", "NODE", "ROLE", "SWITCH", "ADDRESS", "NETNS", "DAEMON", "LINK");
+	printf("%-16s %-10s %-8s %-15s %-6s %-16s %s\n", "NODE", "ROLE", "SWITCH", "ADDRESS", "NETNS", "DAEMON",
+	       "LINK");
 	for (unsigned i = 0; i < t->n_nodes; i++) {
 		if (st[i].running)
 			snprintf(daemon, sizeof(daemon), "running %d", (int)st[i].pid);

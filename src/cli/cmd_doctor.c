@@ -13,16 +13,17 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: ferry doctor [--json] [--node NODE [--name CLUSTER]]\n\n"
-		     "Report what Ferry can do on this host and why: CRIU version and kernel features,\n"
-		     "OCI runtime, overlayfs, cgroups, userfaultfd, iptables/nftables, kernel and CPU,\n"
-		     "ending with the migration modes this host supports.\n\n"
-		     "  --json          print JSON instead of a table\n"
-		     "  --node NODE     run the checks inside NODE's network namespace of a local cluster\n"
-		     "  --name CLUSTER  the local cluster of --node (default: %s)\n"
-		     "  -h, --help      show this help\n\n"
-		     "Exit status: 0 when this host can checkpoint and restore (stop-copy), 1 otherwise.\n",
-		FERRY_CLUSTER_DEFAULT_NAME);
+	fprintf(out,
+	        "Usage: ferry doctor [--json] [--node NODE [--name CLUSTER]]\n\n"
+	        "Report what Ferry can do on this host and why: CRIU version and kernel features,\n"
+	        "OCI runtime, overlayfs, cgroups, userfaultfd, iptables/nftables, kernel and CPU,\n"
+	        "ending with the migration modes this host supports.\n\n"
+	        "  --json          print JSON instead of a table\n"
+	        "  --node NODE     run the checks inside NODE's network namespace of a local cluster\n"
+	        "  --name CLUSTER  the local cluster of --node (default: %s)\n"
+	        "  -h, --help      show this help\n\n"
+	        "Exit status: 0 when this host can checkpoint and restore (stop-copy), 1 otherwise.\n",
+	        FERRY_CLUSTER_DEFAULT_NAME);
 }
 
 static const char *yes(bool b)

@@ -83,7 +83,7 @@ int cli_find_program(const char *name, const char *env, char *ret, size_t len)
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: ferry COMMAND [ARGS...]\n\n"
-		     "Ferry live-migrates running Linux containers between hosts, securely.\n\nCommands:\n");
+	             "Ferry live-migrates running Linux containers between hosts, securely.\n\nCommands:\n");
 	for (const struct cli_command *c = commands; c->name; c++)
 		fprintf(out, "  %-10s %s\n", c->name, c->summary);
 	fprintf(out, "\nRun 'ferry COMMAND --help' for a command's options.\n");

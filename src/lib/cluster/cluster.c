@@ -24,12 +24,12 @@
 #include "ferry/parse.h"
 #include "ferry/route.h"
 
-#define PID_FILE	   "daemon.pid"
-#define LOG_FILE	   "daemon.log"
-#define DAEMON_START_MS	   5000
-#define DAEMON_STOP_MS	   3000
-#define CGROUP_DESTROY_MS  5000
-#define TBF_LATENCY	   "50ms"
+#define PID_FILE          "daemon.pid"
+#define LOG_FILE          "daemon.log"
+#define DAEMON_START_MS   5000
+#define DAEMON_STOP_MS    3000
+#define CGROUP_DESTROY_MS 5000
+#define TBF_LATENCY       "50ms"
 
 static const struct ferry_exec_opts ip_opts = { .timeout_ms = FERRY_CLUSTER_CMD_TIMEOUT_MS };
 
@@ -52,8 +52,9 @@ int ferry_cluster_check_name(const char *name, struct ferry_err *err)
 		return r;
 	/* '-' separates the cluster from the rest in interface names: keep it out. */
 	if (strchr(name, '-'))
-		return ferry_err_set(err, -EINVAL, "cluster name '%s' may not contain '-'; expected 1 to %d of a-z, 0-9",
-				     name, FERRY_CLUSTER_NAME_MAX);
+		return ferry_err_set(err, -EINVAL,
+		                     "cluster name '%s' may not contain '-'; expected 1 to %d of a-z, 0-9", name,
+		                     FERRY_CLUSTER_NAME_MAX);
 	return 0;
 }
 
@@ -69,7 +70,7 @@ int ferry_cluster_init(struct ferry_cluster *c, const char *name, const char *ro
 		root = FERRY_CLUSTER_ROOT_DEFAULT;
 	if (root[0] != '/' || strlen(root) >= sizeof(c->root))
 		return ferry_err_set(err, -EINVAL, "cluster state root '%s' must be an absolute path under 256 bytes",
-				     root);
+		                     root);
 	memset(c, 0, sizeof(*c));
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	snprintf(c->root, sizeof(c->root), "%s", root);
@@ -163,11 +164,12 @@ static int check_subnet_free(const struct ferry_topology *t, struct ferry_err *e
 
 	r = ferry_read_file("/proc/net/route", 1024 * 1024, &routes, err);
 	if (r == 0 && ferry_route_find_overlap(routes.data ? routes.data : "", t->subnet, t->prefix_len, iface,
-					       sizeof(iface), &dest, &len) > 0)
+	                                       sizeof(iface), &dest, &len) > 0)
 		r = ferry_err_set(err, -EADDRINUSE,
-				  "subnet %s/%u overlaps the route %s/%u on %s; choose another subnet (--subnet or the "
-				  "topology's 'subnet' line)",
-				  ferry_format_ipv4(t->subnet, a), t->prefix_len, ferry_format_ipv4(dest, b), len, iface);
+		                  "subnet %s/%u overlaps the route %s/%u on %s; choose another subnet (--subnet or the "
+		                  "topology's 'subnet' line)",
+		                  ferry_format_ipv4(t->subnet, a), t->prefix_len, ferry_format_ipv4(dest, b), len,
+		                  iface);
 	ferry_buf_free(&routes);
 	return r;
 }
@@ -197,7 +199,7 @@ static int set_tbf(const char *dev, const char *netns, uint64_t bps, struct ferr
 	snprintf(rate, sizeof(rate), "%llubit", (unsigned long long)bps);
 	snprintf(burst, sizeof(burst), "%llu", (unsigned long long)tbf_burst(bps));
 	return RUN(err, netns, "tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate, "burst", burst,
-		   "latency", TBF_LATENCY);
+	           "latency", TBF_LATENCY);
 }
 
 /* The tbf rate on dev as the kernel reports it (0 when none). */
@@ -209,9 +211,9 @@ static uint64_t read_tbf(const char *dev, const char *netns)
 	char *p;
 
 	o.netns = netns;
-	if (ferry_exec((const char *const[]){ "tc", "qdisc", "show", "dev", dev, "root", NULL }, &o, &res, NULL) ==
-		    0 &&
-	    res.status == 0 && res.out.data && strstr(res.out.data, "qdisc tbf") && (p = strstr(res.out.data, " rate "))) {
+	if (ferry_exec((const char *const[]){ "tc", "qdisc", "show", "dev", dev, "root", NULL }, &o, &res, NULL) == 0 &&
+	    res.status == 0 && res.out.data && strstr(res.out.data, "qdisc tbf") &&
+	    (p = strstr(res.out.data, " rate "))) {
 		char word[32];
 
 		if (sscanf(p + 6, "%31s", word) == 1 && ferry_parse_rate(word, &bps, NULL) < 0)
@@ -417,14 +419,14 @@ static int make_switches(const struct ferry_cluster *c, const struct ferry_topol
 		    (r = RUN(err, NULL, "ip", "link", "set", b, "master", sb, "up")) < 0)
 			return r;
 		if (t->links[i].rate_bps && ((r = set_tbf(a, NULL, t->links[i].rate_bps, err)) < 0 ||
-					     (r = set_tbf(b, NULL, t->links[i].rate_bps, err)) < 0))
+		                             (r = set_tbf(b, NULL, t->links[i].rate_bps, err)) < 0))
 			return r;
 	}
 	return 0;
 }
 
 static int make_node_net(const struct ferry_cluster *c, const struct ferry_topology *t, unsigned i,
-			 struct ferry_err *err)
+                         struct ferry_err *err)
 {
 	const struct ferry_topo_node *n = &t->nodes[i];
 	char ns[96], veth[16], peer[16], br[16], addr[32], a[16];
@@ -444,8 +446,8 @@ static int make_node_net(const struct ferry_cluster *c, const struct ferry_topol
 	    (r = RUN(err, ns, "ip", "link", "set", "lo", "up")) < 0 ||
 	    (r = RUN(err, NULL, "ip", "link", "set", veth, "master", br, "up")) < 0)
 		return r;
-	if (n->rate_bps && ((r = set_tbf(veth, NULL, n->rate_bps, err)) < 0 ||
-			    (r = set_tbf("eth0", ns, n->rate_bps, err)) < 0))
+	if (n->rate_bps &&
+	    ((r = set_tbf(veth, NULL, n->rate_bps, err)) < 0 || (r = set_tbf("eth0", ns, n->rate_bps, err)) < 0))
 		return r;
 	return 0;
 }
@@ -487,7 +489,7 @@ static void exec_daemon(const char *cgroup, const char *ns, const char *log, con
 }
 
 static int start_daemon(const struct ferry_cluster *c, const struct ferry_topology *t, unsigned i, const char *bin,
-			struct ferry_err *err)
+                        struct ferry_err *err)
 {
 	const struct ferry_topo_node *n = &t->nodes[i];
 	char dir[PATH_MAX], pidfile[PATH_MAX + 16], log[PATH_MAX + 16], ns[96], rel[128], cg[PATH_MAX];
@@ -506,8 +508,12 @@ static int start_daemon(const struct ferry_cluster *c, const struct ferry_topolo
 	if (ferry_cgroup_create(rel, cg, sizeof(cg), NULL) == 0)
 		cgroup = cg;
 
-	const char *argv[] = { bin, "--name", n->name, "--state-dir", dir, "--address", addr, "--pid-file", pidfile,
-			       ctl_addr && n->role == FERRY_NODE_HOST ? "--controller" : NULL, ctl_addr, NULL };
+	const char *argv[] = { bin,      "--name",
+		               n->name,  "--state-dir",
+		               dir,      "--address",
+		               addr,     "--pid-file",
+		               pidfile,  ctl_addr && n->role == FERRY_NODE_HOST ? "--controller" : NULL,
+		               ctl_addr, NULL };
 
 	child = fork();
 	if (child < 0)
@@ -516,7 +522,7 @@ static int start_daemon(const struct ferry_cluster *c, const struct ferry_topolo
 		exec_daemon(cgroup, ns, log, argv);
 	if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return ferry_err_set(err, -EIO, "cannot start %s on %s (cgroup, netns or log file; status %d)", bin,
-				     n->name, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		                     n->name, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	/* Ready when the daemon has written and locked its pid file. */
 	deadline = now_ms() + DAEMON_START_MS;
 	while (now_ms() < deadline) {
@@ -524,13 +530,13 @@ static int start_daemon(const struct ferry_cluster *c, const struct ferry_topolo
 			return 0;
 		usleep(20 * 1000);
 	}
-	r = ferry_err_set(err, -ETIMEDOUT, "%s on %s did not start within %d ms; see %s", bin, n->name,
-			  DAEMON_START_MS, log);
+	r = ferry_err_set(err, -ETIMEDOUT, "%s on %s did not start within %d ms; see %s", bin, n->name, DAEMON_START_MS,
+	                  log);
 	return r;
 }
 
 static int make_node(const struct ferry_cluster *c, const struct ferry_topology *t, unsigned i,
-		     const struct ferry_cluster_daemons *daemons, struct ferry_err *err)
+                     const struct ferry_cluster_daemons *daemons, struct ferry_err *err)
 {
 	const struct ferry_topo_node *n = &t->nodes[i];
 	const char *bin = n->role == FERRY_NODE_HOST ? daemons->ferryd : daemons->controller;
@@ -541,7 +547,8 @@ static int make_node(const struct ferry_cluster *c, const struct ferry_topology 
 		return r;
 	ferry_cluster_node_dir(c, n->name, dir, sizeof(dir));
 	snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
-	if ((r = ferry_mkdir_p(tmp, 0700, err)) < 0 || (r = ferry_mount_private_tmpfs(tmp, FERRY_CLUSTER_TMPFS_MB, err)) < 0)
+	if ((r = ferry_mkdir_p(tmp, 0700, err)) < 0 ||
+	    (r = ferry_mount_private_tmpfs(tmp, FERRY_CLUSTER_TMPFS_MB, err)) < 0)
 		return r;
 	if (bin && (r = start_daemon(c, t, i, bin, err)) < 0)
 		return r;
@@ -549,7 +556,7 @@ static int make_node(const struct ferry_cluster *c, const struct ferry_topology 
 }
 
 int ferry_cluster_up(const struct ferry_cluster *c, const struct ferry_topology *t,
-		     const struct ferry_cluster_daemons *daemons, struct ferry_err *err)
+                     const struct ferry_cluster_daemons *daemons, struct ferry_err *err)
 {
 	struct ferry_err cleanup_err = { 0 };
 	int r;
@@ -557,8 +564,9 @@ int ferry_cluster_up(const struct ferry_cluster *c, const struct ferry_topology 
 	if (geteuid() != 0)
 		return ferry_err_set(err, -EPERM, "building a local cluster needs root (namespaces, bridges, mounts)");
 	if (ferry_cluster_exists(c))
-		return ferry_err_set(err, -EEXIST, "cluster '%s' already exists; run 'ferry cluster down --name %s' first",
-				     c->name, c->name);
+		return ferry_err_set(err, -EEXIST,
+		                     "cluster '%s' already exists; run 'ferry cluster down --name %s' first", c->name,
+		                     c->name);
 	if ((r = check_subnet_free(t, err)) < 0)
 		return r;
 	if ((r = ferry_mkdir_p(c->dir, 0700, err)) < 0)
@@ -583,7 +591,7 @@ fail:
 }
 
 void ferry_cluster_node_state(const struct ferry_cluster *c, const struct ferry_topology *t, unsigned i,
-			      struct ferry_cluster_node_state *ret)
+                              struct ferry_cluster_node_state *ret)
 {
 	const struct ferry_topo_node *n = &t->nodes[i];
 	char ns[96], path[PATH_MAX], veth[16], dir[PATH_MAX];
@@ -613,7 +621,7 @@ uint64_t ferry_cluster_link_rate(const struct ferry_cluster *c, unsigned i)
 }
 
 static int shape_switch_link(const struct ferry_cluster *c, const struct ferry_topology *t, const char *target,
-			     uint64_t bps, struct ferry_err *err)
+                             uint64_t bps, struct ferry_err *err)
 {
 	char left[FERRY_TOPO_NAME_MAX + 1], a[16], b[16];
 	const char *colon = strchr(target, ':');
@@ -635,12 +643,13 @@ static int shape_switch_link(const struct ferry_cluster *c, const struct ferry_t
 			return r;
 		return 0;
 	}
-	return ferry_err_set(err, -ENOENT, "cluster '%s' has no switch link '%s'; expected SWITCH:SWITCH of a 'link' line",
-			     c->name, target);
+	return ferry_err_set(err, -ENOENT,
+	                     "cluster '%s' has no switch link '%s'; expected SWITCH:SWITCH of a 'link' line", c->name,
+	                     target);
 }
 
-int ferry_cluster_shape(const struct ferry_cluster *c, const struct ferry_topology *t, const char *target,
-			uint64_t bps, struct ferry_err *err)
+int ferry_cluster_shape(const struct ferry_cluster *c, const struct ferry_topology *t, const char *target, uint64_t bps,
+                        struct ferry_err *err)
 {
 	char veth[16], ns[96], path[PATH_MAX];
 	int i, r;
@@ -650,15 +659,15 @@ int ferry_cluster_shape(const struct ferry_cluster *c, const struct ferry_topolo
 	i = ferry_topology_find_node(t, target);
 	if (i < 0)
 		return ferry_err_set(err, -ENOENT,
-				     "cluster '%s' has no node '%s'; expected a node name (see 'ferry cluster status') "
-				     "or SWITCH:SWITCH",
-				     c->name, target);
+		                     "cluster '%s' has no node '%s'; expected a node name (see 'ferry cluster status') "
+		                     "or SWITCH:SWITCH",
+		                     c->name, target);
 	node_veth_name(c, (unsigned)i, veth);
 	ferry_cluster_netns_name(c, target, ns, sizeof(ns));
 	snprintf(path, sizeof(path), "/sys/class/net/%s", veth);
 	if (access(path, F_OK) < 0)
 		return ferry_err_set(err, -ENOENT, "node '%s' has no link (%s is missing); is the cluster up?", target,
-				     veth);
+		                     veth);
 	if ((r = set_tbf(veth, NULL, bps, err)) < 0 || (r = set_tbf("eth0", ns, bps, err)) < 0)
 		return r;
 	return 0;

@@ -189,8 +189,7 @@ static int parse_node(struct parser *p, char **tok, int n, enum ferry_node_role 
 				return r;
 			have_rate = true;
 		} else {
-			return fail(p, -EINVAL, "unexpected or repeated '%s'; expected switch, address or rate",
-				    key);
+			return fail(p, -EINVAL, "unexpected or repeated '%s'; expected switch, address or rate", key);
 		}
 	}
 	if (!have_switch)
@@ -261,8 +260,8 @@ static int check_tree(struct parser *p)
 			b = parent[b];
 		if (a == b)
 			return ferry_err_set(p->err, -EINVAL,
-					     "topology: link %s-%s closes a loop; switch links must form a tree",
-					     t->switches[t->links[i].a].name, t->switches[t->links[i].b].name);
+			                     "topology: link %s-%s closes a loop; switch links must form a tree",
+			                     t->switches[t->links[i].a].name, t->switches[t->links[i].b].name);
 		parent[a] = b;
 	}
 	for (unsigned i = 1; i < t->n_switches; i++) {
@@ -274,9 +273,9 @@ static int check_tree(struct parser *p)
 			b = parent[b];
 		if (a != b)
 			return ferry_err_set(p->err, -EINVAL,
-					     "topology: switch '%s' is not linked to switch '%s'; all switches must be "
-					     "joined by links",
-					     t->switches[i].name, t->switches[0].name);
+			                     "topology: switch '%s' is not linked to switch '%s'; all switches must be "
+			                     "joined by links",
+			                     t->switches[i].name, t->switches[0].name);
 	}
 	return 0;
 }
@@ -305,17 +304,17 @@ static int assign_addresses(struct parser *p)
 		uint32_t addr = t->nodes[i].addr;
 		if ((addr & mask) != t->subnet || addr == t->subnet || addr == broadcast)
 			return ferry_err_set(p->err, -EINVAL,
-					     "topology: address %s of '%s' is not a host address in subnet %s/%u",
-					     ferry_format_ipv4(addr, a), t->nodes[i].name,
-					     ferry_format_ipv4(t->subnet, b), t->prefix_len);
+			                     "topology: address %s of '%s' is not a host address in subnet %s/%u",
+			                     ferry_format_ipv4(addr, a), t->nodes[i].name,
+			                     ferry_format_ipv4(t->subnet, b), t->prefix_len);
 		if (addr == t->gateway)
 			return ferry_err_set(p->err, -EINVAL,
-					     "topology: address %s of '%s' is the gateway's (the first address)",
-					     ferry_format_ipv4(addr, a), t->nodes[i].name);
+			                     "topology: address %s of '%s' is the gateway's (the first address)",
+			                     ferry_format_ipv4(addr, a), t->nodes[i].name);
 		for (unsigned k = 0; k < i; k++)
 			if (p->addr_given[k] && t->nodes[k].addr == addr)
 				return ferry_err_set(p->err, -EEXIST, "topology: '%s' and '%s' share address %s",
-						     t->nodes[k].name, t->nodes[i].name, ferry_format_ipv4(addr, a));
+				                     t->nodes[k].name, t->nodes[i].name, ferry_format_ipv4(addr, a));
 	}
 	/* Controller first at .2, hosts from .11 when room allows, else right after. */
 	for (unsigned i = 0; i < t->n_nodes; i++) {
@@ -328,7 +327,7 @@ static int assign_addresses(struct parser *p)
 			next++;
 		if (next >= broadcast)
 			return ferry_err_set(p->err, -ENOSPC, "topology: subnet %s/%u has no free address for '%s'",
-					     ferry_format_ipv4(t->subnet, a), t->prefix_len, t->nodes[i].name);
+			                     ferry_format_ipv4(t->subnet, a), t->prefix_len, t->nodes[i].name);
 		t->nodes[i].addr = next;
 	}
 	return 0;
@@ -401,7 +400,7 @@ int ferry_topology_format(const struct ferry_topology *t, struct ferry_buf *out)
 	int r;
 
 	r = ferry_buf_printf(out, "# ferry topology (canonical form)\nsubnet %s/%u\n", ferry_format_ipv4(t->subnet, a),
-			     t->prefix_len);
+	                     t->prefix_len);
 	for (unsigned i = 0; r == 0 && i < t->n_switches; i++)
 		r = ferry_buf_printf(out, "switch %s\n", t->switches[i].name);
 	for (unsigned i = 0; r == 0 && i < t->n_links; i++) {
@@ -414,8 +413,9 @@ int ferry_topology_format(const struct ferry_topology *t, struct ferry_buf *out)
 	}
 	for (unsigned i = 0; r == 0 && i < t->n_nodes; i++) {
 		const struct ferry_topo_node *n = &t->nodes[i];
-		r = ferry_buf_printf(out, "%s %s switch %s address %s", n->role == FERRY_NODE_HOST ? "host" : "controller",
-				     n->name, t->switches[n->sw].name, ferry_format_ipv4(n->addr, a));
+		r = ferry_buf_printf(out, "%s %s switch %s address %s",
+		                     n->role == FERRY_NODE_HOST ? "host" : "controller", n->name,
+		                     t->switches[n->sw].name, ferry_format_ipv4(n->addr, a));
 		if (r == 0 && n->rate_bps)
 			r = ferry_buf_printf(out, " rate %s", ferry_format_rate(n->rate_bps, rate, sizeof(rate)));
 		if (r == 0)
@@ -431,10 +431,10 @@ int ferry_topology_default(unsigned n_hosts, const char *subnet, struct ferry_to
 
 	if (n_hosts < 1 || n_hosts > FERRY_TOPO_MAX_NODES - 1) {
 		return ferry_err_set(err, -EINVAL, "--nodes %u is out of range; expected 1 to %d", n_hosts,
-				     FERRY_TOPO_MAX_NODES - 1);
+		                     FERRY_TOPO_MAX_NODES - 1);
 	}
 	r = ferry_buf_printf(&text, "subnet %s\nswitch s1\ncontroller switch s1\n",
-			     subnet ? subnet : FERRY_TOPO_DEFAULT_SUBNET);
+	                     subnet ? subnet : FERRY_TOPO_DEFAULT_SUBNET);
 	for (unsigned i = 1; r == 0 && i <= n_hosts; i++)
 		r = ferry_buf_printf(&text, "host n%u switch s1\n", i);
 	if (r < 0)

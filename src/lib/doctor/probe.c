@@ -26,14 +26,13 @@
 
 /* CRIU's feature names that matter to Ferry's modes and network handling. */
 static const char *const criu_features[] = {
-	"mem_dirty_track", "uffd",	     "uffd-noncoop", "tcp_half_closed", "network_lock_nftables",
-	"pidfd_store",	   "ns_pid",	     "timens",	     "cgroupns",	"clone3_set_tid",
-	"pagemap_scan",	   "link_nsid",
+	"mem_dirty_track", "uffd",   "uffd-noncoop", "tcp_half_closed", "network_lock_nftables", "pidfd_store",
+	"ns_pid",          "timens", "cgroupns",     "clone3_set_tid",  "pagemap_scan",          "link_nsid",
 };
 
 /* Kernels from 6.16 broke TCP dumping for CRIU before 4.2 (see docs/DOCTOR.md). */
-#define TCP_FIXED_CRIU	  "4.2"
-#define TCP_BREAK_KERNEL  "6.16"
+#define TCP_FIXED_CRIU   "4.2"
+#define TCP_BREAK_KERNEL "6.16"
 
 static bool find_in_path(const char *name, char *ret, size_t len)
 {
@@ -125,8 +124,8 @@ static void probe_criu(struct ferry_doctor_report *r)
 				*p = '_';
 		/* Exit 0 means the kernel has it; an unknown name (older CRIU) counts as absent. */
 		f->ok = r->criu_check_ok &&
-			run_capture((const char *const[]){ r->criu_path, "check", "--feature", criu_features[i], NULL },
-				    NULL) == 0;
+		        run_capture((const char *const[]){ r->criu_path, "check", "--feature", criu_features[i], NULL },
+		                    NULL) == 0;
 	}
 	ferry_buf_free(&out);
 }
@@ -143,16 +142,16 @@ static void probe_tcp(struct ferry_doctor_report *r)
 		snprintf(r->tcp_established_why, sizeof(r->tcp_established_why), "'criu check' fails");
 	else if (!r->tcp_repair)
 		snprintf(r->tcp_established_why, sizeof(r->tcp_established_why),
-			 "TCP_REPAIR is refused (needs CAP_NET_ADMIN and CONFIG_TCP_REPAIR)");
+		         "TCP_REPAIR is refused (needs CAP_NET_ADMIN and CONFIG_TCP_REPAIR)");
 	else if (ferry_version_cmp(r->kernel, TCP_BREAK_KERNEL) >= 0 &&
-		 ferry_version_cmp(r->criu_version, TCP_FIXED_CRIU) < 0)
+	         ferry_version_cmp(r->criu_version, TCP_FIXED_CRIU) < 0)
 		snprintf(r->tcp_established_why, sizeof(r->tcp_established_why),
-			 "CRIU %s cannot dump TCP sockets on kernel %s (>= %s needs CRIU >= %s)", r->criu_version,
-			 r->kernel, TCP_BREAK_KERNEL, TCP_FIXED_CRIU);
+		         "CRIU %s cannot dump TCP sockets on kernel %s (>= %s needs CRIU >= %s)", r->criu_version,
+		         r->kernel, TCP_BREAK_KERNEL, TCP_FIXED_CRIU);
 	else {
 		r->tcp_established = true;
 		snprintf(r->tcp_established_why, sizeof(r->tcp_established_why),
-			 "TCP_REPAIR works and CRIU %s handles kernel %s", r->criu_version, r->kernel);
+		         "TCP_REPAIR works and CRIU %s handles kernel %s", r->criu_version, r->kernel);
 	}
 }
 
@@ -196,14 +195,17 @@ static void probe_runtimes(struct ferry_doctor_report *r)
 		if (strcmp(names[i], "crun") == 0) {
 			/* crun lists its build options: "+CRIU" when built with libcriu. */
 			rt->criu_support = out.data && strstr(out.data, "+CRIU");
-			snprintf(rt->why, sizeof(rt->why), "%s", rt->criu_support ? "built with +CRIU"
-										   : "built without CRIU (no +CRIU)");
+			snprintf(rt->why, sizeof(rt->why), "%s",
+			         rt->criu_support ? "built with +CRIU" : "built without CRIU (no +CRIU)");
 		} else {
 			/* runc drives the criu binary: it needs its checkpoint verb and a criu to run. */
-			bool verb = run_capture((const char *const[]){ rt->path, "checkpoint", "--help", NULL }, NULL) == 0;
+			bool verb =
+			    run_capture((const char *const[]){ rt->path, "checkpoint", "--help", NULL }, NULL) == 0;
 			rt->criu_support = verb && r->criu_found;
 			snprintf(rt->why, sizeof(rt->why), "%s",
-				 !verb ? "no checkpoint command" : r->criu_found ? "runs criu from PATH" : "criu missing");
+			         !verb           ? "no checkpoint command"
+			         : r->criu_found ? "runs criu from PATH"
+			                         : "criu missing");
 		}
 		if (r->runtime < 0 || (!r->runtimes[r->runtime].criu_support && rt->criu_support))
 			r->runtime = (int)r->n_runtimes;
@@ -257,8 +259,7 @@ static void probe_filesystems(struct ferry_doctor_report *r)
 			snprintf(r->cgroup_controllers, sizeof(r->cgroup_controllers), "%s", b.data);
 		}
 	} else if (ferry_read_file("/proc/cgroups", PROC_TEXT_MAX, &b, NULL) == 0) {
-		ferry_doctor_v1_controllers(b.data ? b.data : "", r->cgroup_controllers,
-					    sizeof(r->cgroup_controllers));
+		ferry_doctor_v1_controllers(b.data ? b.data : "", r->cgroup_controllers, sizeof(r->cgroup_controllers));
 	}
 	ferry_buf_free(&b);
 }

@@ -21,7 +21,7 @@ static uint32_t from_proc(unsigned v)
 }
 
 int ferry_route_find_overlap(const char *text, uint32_t net, unsigned len, char *ret_iface, size_t iface_len,
-			     uint32_t *ret_dest, unsigned *ret_len)
+                             uint32_t *ret_dest, unsigned *ret_len)
 {
 	const char *line = text;
 

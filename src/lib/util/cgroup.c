@@ -193,7 +193,7 @@ int ferry_cgroup_destroy(const char *path, int timeout_ms, struct ferry_err *err
 			return ferry_err_sys(err, -errno, "cannot remove cgroup %s", path);
 		if (now_ms() > deadline)
 			return ferry_err_set(err, -EBUSY, "cgroup %s still has %d processes after %d ms", path,
-					     scan_procs(path, false), timeout_ms);
+			                     scan_procs(path, false), timeout_ms);
 		scan_procs(path, true); /* a fork racing the kill */
 		usleep(20 * 1000);
 	}

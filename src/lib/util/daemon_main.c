@@ -21,26 +21,30 @@
 static void usage(FILE *out, const struct ferry_daemon_config *cfg, const char *summary)
 {
 	fprintf(out,
-		"Usage: %s --name NAME --state-dir DIR [--address ADDR]%s [--pid-file FILE] [--log-level LEVEL]\n\n"
-		"%s\n\n"
-		"  --name NAME        this node's name (a-z, 0-9, '-'; up to %d)\n"
-		"  --state-dir DIR    absolute path of the node's state directory (created 0700)\n"
-		"  --address ADDR     this node's IPv4 address on the cluster fabric\n"
-		"%s"
-		"  --pid-file FILE    pid file, locked while running (default DIR/daemon.pid)\n"
-		"  --log-level LEVEL  error, warn, info (default) or debug\n"
-		"  --version          print the version\n",
-		cfg->prog, cfg->wants_controller ? " [--controller ADDR]" : "", summary, FERRY_TOPO_NAME_MAX,
-		cfg->wants_controller ? "  --controller ADDR  the controller's IPv4 address\n" : "");
+	        "Usage: %s --name NAME --state-dir DIR [--address ADDR]%s [--pid-file FILE] [--log-level LEVEL]\n\n"
+	        "%s\n\n"
+	        "  --name NAME        this node's name (a-z, 0-9, '-'; up to %d)\n"
+	        "  --state-dir DIR    absolute path of the node's state directory (created 0700)\n"
+	        "  --address ADDR     this node's IPv4 address on the cluster fabric\n"
+	        "%s"
+	        "  --pid-file FILE    pid file, locked while running (default DIR/daemon.pid)\n"
+	        "  --log-level LEVEL  error, warn, info (default) or debug\n"
+	        "  --version          print the version\n",
+	        cfg->prog, cfg->wants_controller ? " [--controller ADDR]" : "", summary, FERRY_TOPO_NAME_MAX,
+	        cfg->wants_controller ? "  --controller ADDR  the controller's IPv4 address\n" : "");
 }
 
 int ferry_daemon_parse_args(int argc, char **argv, struct ferry_daemon_config *cfg, const char *summary)
 {
 	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'n' },	{ "state-dir", required_argument, NULL, 's' },
-		{ "address", required_argument, NULL, 'a' },	{ "controller", required_argument, NULL, 'c' },
-		{ "pid-file", required_argument, NULL, 'p' },	{ "log-level", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },		{ "version", no_argument, NULL, 'V' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "address", required_argument, NULL, 'a' },
+		{ "controller", required_argument, NULL, 'c' },
+		{ "pid-file", required_argument, NULL, 'p' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	struct ferry_err err = { 0 };
@@ -72,7 +76,7 @@ int ferry_daemon_parse_args(int argc, char **argv, struct ferry_daemon_config *c
 		case 'l':
 			if (ferry_log_parse_level(optarg, &level) < 0) {
 				fprintf(stderr, "%s: log level '%.32s' is not one of error, warn, info, debug\n",
-					cfg->prog, optarg);
+				        cfg->prog, optarg);
 				return 2;
 			}
 			ferry_log_set_level(level);
@@ -135,8 +139,8 @@ int ferry_daemon_run(const struct ferry_daemon_config *cfg)
 		return 1;
 	}
 	log_info("%s starting: name=%s state_dir=%s address=%s controller=%s pid=%d", cfg->prog, cfg->name,
-		 cfg->state_dir, cfg->address ? cfg->address : "-", cfg->controller ? cfg->controller : "-",
-		 (int)getpid());
+	         cfg->state_dir, cfg->address ? cfg->address : "-", cfg->controller ? cfg->controller : "-",
+	         (int)getpid());
 	for (;;) {
 		struct pollfd p = { .fd = sfd, .events = POLLIN };
 		int sig;

@@ -86,7 +86,7 @@ static int drain(int fd, struct ferry_buf *b)
 }
 
 int ferry_exec(const char *const argv[], const struct ferry_exec_opts *opts, struct ferry_exec_result *ret,
-	       struct ferry_err *err)
+               struct ferry_err *err)
 {
 	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, pidfd = -1, r = 0, wstatus = 0;
 	long long deadline;
@@ -97,8 +97,10 @@ int ferry_exec(const char *const argv[], const struct ferry_exec_opts *opts, str
 	ret->errout.max = FERRY_EXEC_OUTPUT_MAX;
 	if (opts->timeout_ms <= 0)
 		return ferry_err_set(err, -EINVAL, "running %s: a positive timeout is required", argv[0]);
+	/* Only our read ends are non-blocking: the child's stdout must block as usual. */
 	if (!opts->inherit_output &&
-	    (pipe2(out_pipe, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(err_pipe, O_CLOEXEC | O_NONBLOCK) < 0)) {
+	    (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 ||
+	     fcntl(out_pipe[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(err_pipe[0], F_SETFL, O_NONBLOCK) < 0)) {
 		r = ferry_err_sys(err, -errno, "running %s: pipe", argv[0]);
 		goto out;
 	}
@@ -137,7 +139,7 @@ int ferry_exec(const char *const argv[], const struct ferry_exec_opts *opts, str
 			waitpid(pid, NULL, 0);
 			ret->timed_out = true;
 			r = ferry_err_set(err, -ETIMEDOUT, "%s did not finish within %d ms and was killed", argv[0],
-					  opts->timeout_ms);
+			                  opts->timeout_ms);
 			goto out;
 		}
 		n = poll(pfd, 3, (int)(left > 1000 ? 1000 : left));

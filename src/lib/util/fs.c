@@ -128,7 +128,8 @@ static int rm_contents(int dfd, dev_t dev, const char *path, struct ferry_err *e
 
 			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
 			if (st.st_dev != dev) {
-				r = ferry_err_set(err, -EBUSY, "%s is a mount point; refusing to remove across it", sub);
+				r = ferry_err_set(err, -EBUSY, "%s is a mount point; refusing to remove across it",
+				                  sub);
 				break;
 			}
 			cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -162,8 +163,9 @@ int ferry_rm_tree(const char *path, struct ferry_err *err)
 		if (errno == ENOENT)
 			return 0;
 		if (errno == ENOTDIR || errno == ELOOP)
-			return unlink(path) < 0 && errno != ENOENT ? ferry_err_sys(err, -errno, "cannot remove %s", path)
-								  : 0;
+			return unlink(path) < 0 && errno != ENOENT
+			           ? ferry_err_sys(err, -errno, "cannot remove %s", path)
+			           : 0;
 		return ferry_err_sys(err, -errno, "cannot open %s", path);
 	}
 	if (fstat(fd, &st) < 0) {

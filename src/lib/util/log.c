@@ -48,6 +48,6 @@ void ferry_log(enum ferry_log_level level, const char *src, const char *func, co
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "ts=%s.%03ldZ level=%s src=%s:%s msg=\"%s\"\n", ts, now.tv_nsec / 1000000L,
-		level_names[level], src, func, msg);
+	fprintf(stderr, "ts=%s.%03ldZ level=%s src=%s:%s msg=\"%s\"\n", ts, now.tv_nsec / 1000000L, level_names[level],
+	        src, func, msg);
 }

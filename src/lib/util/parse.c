@@ -25,7 +25,7 @@ static const char *quoted(const char *s, char buf[QUOTE_MAX + 4])
 }
 
 int ferry_parse_u64(const char *s, uint64_t min, uint64_t max, const char *what, uint64_t *ret_value,
-		    struct ferry_err *err)
+                    struct ferry_err *err)
 {
 	char q[QUOTE_MAX + 4];
 	uint64_t v = 0;
@@ -33,14 +33,14 @@ int ferry_parse_u64(const char *s, uint64_t min, uint64_t max, const char *what,
 
 	if (!s || !*s)
 		return ferry_err_set(err, -EINVAL, "%s is empty; expected a whole number from %" PRIu64 " to %" PRIu64,
-				     what, min, max);
+		                     what, min, max);
 	for (p = s; *p; p++) {
 		unsigned d;
 
 		if (*p < '0' || *p > '9')
 			return ferry_err_set(err, -EINVAL,
-					     "%s '%s' is not a whole number; expected %" PRIu64 " to %" PRIu64, what,
-					     quoted(s, q), min, max);
+			                     "%s '%s' is not a whole number; expected %" PRIu64 " to %" PRIu64, what,
+			                     quoted(s, q), min, max);
 		d = (unsigned)(*p - '0');
 		if (v > (UINT64_MAX - d) / 10)
 			goto range;
@@ -52,22 +52,22 @@ int ferry_parse_u64(const char *s, uint64_t min, uint64_t max, const char *what,
 	return 0;
 range:
 	return ferry_err_set(err, -ERANGE, "%s '%s' is out of range; expected %" PRIu64 " to %" PRIu64, what,
-			     quoted(s, q), min, max);
+	                     quoted(s, q), min, max);
 }
 
 static const struct {
 	const char *unit;
 	uint64_t bits; /* bits per second for one unit */
 } rate_units[] = {
-	{ "bit", 1ULL },	  { "kbit", 1000ULL },	      { "mbit", 1000000ULL },
+	{ "bit", 1ULL },           { "kbit", 1000ULL },          { "mbit", 1000000ULL },
 	{ "gbit", 1000000000ULL }, { "tbit", 1000000000000ULL }, { "bps", 8ULL },
-	{ "kbps", 8000ULL },	  { "mbps", 8000000ULL },     { "gbps", 8000000000ULL },
+	{ "kbps", 8000ULL },       { "mbps", 8000000ULL },       { "gbps", 8000000000ULL },
 };
 
 int ferry_parse_rate(const char *s, uint64_t *ret_bits_per_sec, struct ferry_err *err)
 {
 	static const char accepted[] = "a number with a unit: bit, kbit, mbit, gbit, tbit (bits/s) or bps, kbps, "
-				       "mbps, gbps (bytes/s), e.g. 100mbit";
+	                               "mbps, gbps (bytes/s), e.g. 100mbit";
 	char q[QUOTE_MAX + 4];
 	uint64_t whole = 0, frac = 0, frac_div = 1;
 	const char *p = s;
@@ -85,14 +85,14 @@ int ferry_parse_rate(const char *s, uint64_t *ret_bits_per_sec, struct ferry_err
 		for (; *p >= '0' && *p <= '9'; p++, digits++) {
 			if (frac_div >= 1000000000ULL)
 				return ferry_err_set(err, -EINVAL, "rate '%s' has too many decimals; expected %s",
-						     quoted(s, q), accepted);
+				                     quoted(s, q), accepted);
 			frac = frac * 10 + (uint64_t)(*p - '0');
 			frac_div *= 10;
 		}
 	}
 	if (digits == 0)
 		return ferry_err_set(err, -EINVAL, "rate '%s' does not start with a number; expected %s", quoted(s, q),
-				     accepted);
+		                     accepted);
 	for (size_t i = 0; i < sizeof(rate_units) / sizeof(rate_units[0]); i++) {
 		uint64_t mult = rate_units[i].bits, bits;
 
@@ -138,11 +138,11 @@ int ferry_check_name(const char *s, size_t max_len, const char *what, struct fer
 
 	if (!s || !*s)
 		return ferry_err_set(err, -EINVAL, "%s name is empty; expected 1 to %zu characters of a-z, 0-9 and '-'",
-				     what, max_len);
+		                     what, max_len);
 	n = strnlen(s, max_len + 1);
 	if (n > max_len)
 		return ferry_err_set(err, -EINVAL, "%s name '%s' is longer than %zu characters", what, quoted(s, q),
-				     max_len);
+		                     max_len);
 	if (s[0] < 'a' || s[0] > 'z' || s[n - 1] == '-')
 		goto bad;
 	for (size_t i = 0; i < n; i++)
@@ -151,9 +151,9 @@ int ferry_check_name(const char *s, size_t max_len, const char *what, struct fer
 	return 0;
 bad:
 	return ferry_err_set(err, -EINVAL,
-			     "%s name '%s' is not accepted; expected a-z, 0-9 and '-', starting with a letter and not "
-			     "ending with '-'",
-			     what, quoted(s, q));
+	                     "%s name '%s' is not accepted; expected a-z, 0-9 and '-', starting with a letter and not "
+	                     "ending with '-'",
+	                     what, quoted(s, q));
 }
 
 int ferry_parse_ipv4(const char *s, uint32_t *ret_addr, struct ferry_err *err)
@@ -185,11 +185,11 @@ int ferry_parse_ipv4(const char *s, uint32_t *ret_addr, struct ferry_err *err)
 	return 0;
 bad:
 	return ferry_err_set(err, -EINVAL, "'%s' is not an IPv4 address; expected dotted decimal like 10.77.0.11",
-			     s ? quoted(s, q) : "");
+	                     s ? quoted(s, q) : "");
 }
 
 int ferry_parse_ipv4_prefix(const char *s, unsigned min_len, unsigned max_len, uint32_t *ret_net, unsigned *ret_len,
-			    struct ferry_err *err)
+                            struct ferry_err *err)
 {
 	char q[QUOTE_MAX + 4], addr_part[16];
 	const char *slash = s ? strchr(s, '/') : NULL;
@@ -199,8 +199,9 @@ int ferry_parse_ipv4_prefix(const char *s, unsigned min_len, unsigned max_len, u
 	int r;
 
 	if (!slash || (n = (size_t)(slash - s)) >= sizeof(addr_part))
-		return ferry_err_set(err, -EINVAL, "'%s' is not an IPv4 prefix; expected address/length like 10.77.0.0/24",
-				     s ? quoted(s, q) : "");
+		return ferry_err_set(err, -EINVAL,
+		                     "'%s' is not an IPv4 prefix; expected address/length like 10.77.0.0/24",
+		                     s ? quoted(s, q) : "");
 	memcpy(addr_part, s, n);
 	addr_part[n] = '\0';
 	r = ferry_parse_ipv4(addr_part, &addr, err);
@@ -212,7 +213,7 @@ int ferry_parse_ipv4_prefix(const char *s, unsigned min_len, unsigned max_len, u
 	mask = len == 0 ? 0 : ~0U << (32 - len);
 	if (addr & ~mask)
 		return ferry_err_set(err, -EINVAL, "prefix '%s' has host bits set; expected the network address",
-				     quoted(s, q));
+		                     quoted(s, q));
 	*ret_net = addr;
 	*ret_len = (unsigned)len;
 	return 0;

@@ -19,7 +19,10 @@ struct ferry_buf {
 	size_t max; /* hard limit on len */
 };
 
-#define FERRY_BUF_INIT(maxlen) { .data = NULL, .len = 0, .cap = 0, .max = (maxlen) }
+#define FERRY_BUF_INIT(maxlen)                                                                                         \
+	{                                                                                                              \
+		.data = NULL, .len = 0, .cap = 0, .max = (maxlen)                                                      \
+	}
 
 int ferry_buf_append(struct ferry_buf *b, const void *p, size_t n);
 int ferry_buf_printf(struct ferry_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

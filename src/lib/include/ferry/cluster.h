@@ -26,28 +26,28 @@
 #include "ferry/err.h"
 #include "ferry/topology.h"
 
-#define FERRY_CLUSTER_NAME_MAX	    6
-#define FERRY_CLUSTER_DEFAULT_NAME  "lab"
-#define FERRY_CLUSTER_ROOT_DEFAULT  "/run/ferry/clusters"
-#define FERRY_CLUSTER_TMPFS_MB	    2048
+#define FERRY_CLUSTER_NAME_MAX       6
+#define FERRY_CLUSTER_DEFAULT_NAME   "lab"
+#define FERRY_CLUSTER_ROOT_DEFAULT   "/run/ferry/clusters"
+#define FERRY_CLUSTER_TMPFS_MB       2048
 #define FERRY_CLUSTER_CMD_TIMEOUT_MS 15000
 
 struct ferry_cluster {
 	char name[FERRY_CLUSTER_NAME_MAX + 1];
 	char root[256]; /* state root holding every cluster */
-	char dir[512];	/* root/name */
+	char dir[512];  /* root/name */
 };
 
 struct ferry_cluster_daemons {
-	const char *ferryd;	/* binary started on each host, or NULL */
+	const char *ferryd;     /* binary started on each host, or NULL */
 	const char *controller; /* binary started on the controller node, or NULL */
 };
 
 struct ferry_cluster_node_state {
-	bool netns;	   /* namespace present */
-	bool link_up;	   /* its veth exists on the switch */
-	pid_t pid;	   /* daemon pid from the pid file, 0 if none */
-	bool running;	   /* that pid is alive and is ours */
+	bool netns;        /* namespace present */
+	bool link_up;      /* its veth exists on the switch */
+	pid_t pid;         /* daemon pid from the pid file, 0 if none */
+	bool running;      /* that pid is alive and is ours */
 	uint64_t rate_bps; /* egress shaping on the node's link, 0 if none */
 };
 
@@ -62,7 +62,7 @@ int ferry_cluster_init(struct ferry_cluster *c, const char *name, const char *ro
  * On failure everything created so far is removed again.
  */
 int ferry_cluster_up(const struct ferry_cluster *c, const struct ferry_topology *t,
-		     const struct ferry_cluster_daemons *daemons, struct ferry_err *err);
+                     const struct ferry_cluster_daemons *daemons, struct ferry_err *err);
 
 /*
  * Remove everything named after the cluster: processes (by pid file and
@@ -80,7 +80,7 @@ int ferry_cluster_load(const struct ferry_cluster *c, struct ferry_topology *ret
 
 /* Observe node i of t now. */
 void ferry_cluster_node_state(const struct ferry_cluster *c, const struct ferry_topology *t, unsigned i,
-			      struct ferry_cluster_node_state *ret);
+                              struct ferry_cluster_node_state *ret);
 
 /*
  * Shape a link with tc tbf in both directions: target is a node name (its
@@ -88,7 +88,7 @@ void ferry_cluster_node_state(const struct ferry_cluster *c, const struct ferry_
  * the shaping.
  */
 int ferry_cluster_shape(const struct ferry_cluster *c, const struct ferry_topology *t, const char *target,
-			uint64_t rate_bps, struct ferry_err *err);
+                        uint64_t rate_bps, struct ferry_err *err);
 
 /* Current tbf rate of the switch link i (0 if unshaped). */
 uint64_t ferry_cluster_link_rate(const struct ferry_cluster *c, unsigned i);

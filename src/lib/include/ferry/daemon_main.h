@@ -12,13 +12,13 @@
 #include <stdbool.h>
 
 struct ferry_daemon_config {
-	const char *prog;	/* "ferryd" or "ferry-controller" */
-	const char *name;	/* node name */
-	const char *state_dir;	/* absolute; created 0700 */
-	const char *address;	/* this node's fabric address */
+	const char *prog;       /* "ferryd" or "ferry-controller" */
+	const char *name;       /* node name */
+	const char *state_dir;  /* absolute; created 0700 */
+	const char *address;    /* this node's fabric address */
 	const char *controller; /* controller address (ferryd only), or NULL */
-	const char *pid_file;	/* default: <state_dir>/daemon.pid */
-	bool wants_controller;	/* accept --controller */
+	const char *pid_file;   /* default: <state_dir>/daemon.pid */
+	bool wants_controller;  /* accept --controller */
 };
 
 /* Parse argv into cfg (prints usage/errors); returns 0, or the exit code to use. */

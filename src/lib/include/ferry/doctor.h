@@ -18,8 +18,8 @@
 
 #define FERRY_DOCTOR_MAX_FEATURES 16
 #define FERRY_DOCTOR_MAX_RUNTIMES 2
-#define FERRY_DOCTOR_MAX_MODES	  6
-#define FERRY_DOCTOR_CHECK_MS	  30000
+#define FERRY_DOCTOR_MAX_MODES    6
+#define FERRY_DOCTOR_CHECK_MS     30000
 
 struct ferry_doctor_feature {
 	char name[32]; /* as CRIU names it, '-' turned into '_' */
@@ -69,7 +69,7 @@ struct ferry_doctor_report {
 	unsigned n_runtimes;
 	int runtime; /* index of the one Ferry would use, -1 if none */
 
-	bool overlayfs;		  /* listed in /proc/filesystems */
+	bool overlayfs;           /* listed in /proc/filesystems */
 	bool overlayfs_mountable; /* a test mount succeeded */
 	enum ferry_cgroup_layout cgroup;
 	char cgroup_controllers[256];

@@ -18,16 +18,16 @@
 #define FERRY_EXEC_OUTPUT_MAX (1024 * 1024)
 
 struct ferry_exec_opts {
-	int timeout_ms;	     /* > 0; the child is killed after this */
+	int timeout_ms;      /* > 0; the child is killed after this */
 	const char *netns;   /* run inside this named netns (/run/netns/NAME), or NULL */
 	bool merge_stderr;   /* capture stderr into the stdout buffer */
 	bool inherit_output; /* do not capture: child writes to our stdout/stderr */
 };
 
 struct ferry_exec_result {
-	int status;		/* exit code, or 128+signal */
+	int status; /* exit code, or 128+signal */
 	bool timed_out;
-	struct ferry_buf out;	/* captured stdout (and stderr if merged) */
+	struct ferry_buf out;    /* captured stdout (and stderr if merged) */
 	struct ferry_buf errout; /* captured stderr */
 };
 
@@ -37,7 +37,7 @@ struct ferry_exec_result {
  * started or timed out.  ret must be freed with ferry_exec_result_free.
  */
 int ferry_exec(const char *const argv[], const struct ferry_exec_opts *opts, struct ferry_exec_result *ret,
-	       struct ferry_err *err);
+               struct ferry_err *err);
 
 /* Run and require exit 0; on failure err names the command and its stderr's last line. */
 int ferry_exec_ok(const char *const argv[], const struct ferry_exec_opts *opts, struct ferry_err *err);

@@ -20,7 +20,7 @@ void ferry_log_set_level(enum ferry_log_level level);
 /* Parse "error|warn|info|debug"; returns 0 or -EINVAL. */
 int ferry_log_parse_level(const char *s, enum ferry_log_level *ret_level);
 void ferry_log(enum ferry_log_level level, const char *src, const char *func, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 #ifndef LOG_PREFIX
 #define LOG_PREFIX __FILE_NAME__

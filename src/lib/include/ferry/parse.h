@@ -16,7 +16,7 @@
 
 /* Decimal unsigned integer in [min, max]; `what` names the value in errors. */
 int ferry_parse_u64(const char *s, uint64_t min, uint64_t max, const char *what, uint64_t *ret_value,
-		    struct ferry_err *err);
+                    struct ferry_err *err);
 
 /*
  * Link rate as tc writes it: a number (decimals allowed) and a unit among
@@ -24,8 +24,8 @@ int ferry_parse_u64(const char *s, uint64_t min, uint64_t max, const char *what,
  * insensitive, SI multiples (1000).  Result in bits per second, between
  * FERRY_RATE_MIN and FERRY_RATE_MAX.
  */
-#define FERRY_RATE_MIN 8000ULL		       /* 8 kbit/s: tbf below this is meaningless */
-#define FERRY_RATE_MAX 400000000000ULL	       /* 400 Gbit/s */
+#define FERRY_RATE_MIN 8000ULL         /* 8 kbit/s: tbf below this is meaningless */
+#define FERRY_RATE_MAX 400000000000ULL /* 400 Gbit/s */
 int ferry_parse_rate(const char *s, uint64_t *ret_bits_per_sec, struct ferry_err *err);
 /* Format bits/s the way ferry_parse_rate reads it back ("100mbit"); returns buf. */
 const char *ferry_format_rate(uint64_t bits_per_sec, char *buf, size_t len);
@@ -41,7 +41,7 @@ int ferry_check_name(const char *s, size_t max_len, const char *what, struct fer
 int ferry_parse_ipv4(const char *s, uint32_t *ret_addr, struct ferry_err *err);
 /* IPv4 prefix "a.b.c.d/len", len in [min_len, max_len]; host bits must be zero. */
 int ferry_parse_ipv4_prefix(const char *s, unsigned min_len, unsigned max_len, uint32_t *ret_net, unsigned *ret_len,
-			    struct ferry_err *err);
+                            struct ferry_err *err);
 /* Write dotted quad of a host-order address into buf (>= 16 bytes); returns buf. */
 const char *ferry_format_ipv4(uint32_t addr, char *buf);
 

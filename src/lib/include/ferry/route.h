@@ -11,7 +11,7 @@
  * Pure, for tests.  Returns 1 and fills the route's interface and prefix when
  * one overlaps, 0 when none does.
  */
-int ferry_route_find_overlap(const char *proc_net_route, uint32_t net, unsigned len, char *ret_iface,
-			     size_t iface_len, uint32_t *ret_dest, unsigned *ret_len);
+int ferry_route_find_overlap(const char *proc_net_route, uint32_t net, unsigned len, char *ret_iface, size_t iface_len,
+                             uint32_t *ret_dest, unsigned *ret_len);
 
 #endif

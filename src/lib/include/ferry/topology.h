@@ -16,11 +16,11 @@
 #include "ferry/buf.h"
 #include "ferry/err.h"
 
-#define FERRY_TOPO_NAME_MAX	31
+#define FERRY_TOPO_NAME_MAX     31
 #define FERRY_TOPO_MAX_SWITCHES 16
-#define FERRY_TOPO_MAX_NODES	64
-#define FERRY_TOPO_FILE_MAX	(64 * 1024)
-#define FERRY_TOPO_LINE_MAX	512
+#define FERRY_TOPO_MAX_NODES    64
+#define FERRY_TOPO_FILE_MAX     (64 * 1024)
+#define FERRY_TOPO_LINE_MAX     512
 
 enum ferry_node_role {
 	FERRY_NODE_HOST,
@@ -32,15 +32,15 @@ struct ferry_topo_switch {
 };
 
 struct ferry_topo_link {
-	unsigned a, b;	   /* switch indexes */
+	unsigned a, b;     /* switch indexes */
 	uint64_t rate_bps; /* 0 = unshaped */
 };
 
 struct ferry_topo_node {
 	char name[FERRY_TOPO_NAME_MAX + 1];
 	enum ferry_node_role role;
-	unsigned sw;	   /* switch index */
-	uint32_t addr;	   /* host byte order */
+	unsigned sw;       /* switch index */
+	uint32_t addr;     /* host byte order */
 	uint64_t rate_bps; /* 0 = unshaped */
 };
 

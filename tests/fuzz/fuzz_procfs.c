@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Parsers of kernel text (mountinfo, routes, cgroups, cpuinfo, criu --version): never trust a format. */
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/cgroup.h"
+#include "ferry/doctor.h"
+#include "ferry/mount.h"
+#include "ferry/route.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1), path[PATH_MAX], iface[32], ctl[256], v[32];
+	char *paths[FERRY_MOUNTS_MAX];
+	uint32_t dest;
+	unsigned len;
+	int n;
+
+	if (!s)
+		abort();
+	memcpy(s, data, size);
+	s[size] = '\0';
+	n = ferry_mounts_under(s, "/run/ferry", paths, FERRY_MOUNTS_MAX);
+	if (n > 0)
+		ferry_mounts_free(paths, (size_t)n);
+	ferry_cgroup2_mount_from_mountinfo(s, path, sizeof(path));
+	ferry_doctor_cgroup_layout(s);
+	ferry_route_find_overlap(s, 0x0a4d0000U, 24, iface, sizeof(iface), &dest, &len);
+	ferry_doctor_v1_controllers(s, ctl, sizeof(ctl));
+	free(ferry_doctor_parse_cpu_flags(s));
+	ferry_doctor_parse_criu_version(s, v, sizeof(v));
+	free(s);
+	return 0;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The value parsers used on CLI arguments and files: rates, numbers, addresses, names. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/parse.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char s[256], back[32];
+	struct ferry_err err = { 0 };
+	uint64_t v, again;
+	uint32_t a;
+	unsigned len;
+
+	if (size >= sizeof(s))
+		size = sizeof(s) - 1;
+	memcpy(s, data, size);
+	s[size] = '\0';
+	if (ferry_parse_rate(s, &v, &err) == 0) {
+		if (v < FERRY_RATE_MIN || v > FERRY_RATE_MAX)
+			abort();
+		/* What we print, we must read back to the same value. */
+		if (ferry_parse_rate(ferry_format_rate(v, back, sizeof(back)), &again, &err) < 0 || again != v)
+			abort();
+	}
+	if (ferry_parse_u64(s, 3, 1000, "n", &v, &err) == 0 && (v < 3 || v > 1000))
+		abort();
+	if (ferry_parse_ipv4(s, &a, &err) == 0) {
+		char text[16];
+		if (strcmp(ferry_format_ipv4(a, text), s) != 0)
+			abort();
+	}
+	ferry_parse_ipv4_prefix(s, 16, 29, &a, &len, &err);
+	if (ferry_check_name(s, 31, "x", &err) == 0 && (strlen(s) > 31 || s[0] < 'a' || s[0] > 'z'))
+		abort();
+	return 0;
+}

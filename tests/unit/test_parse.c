@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ferry/parse.h"
+
+static void test_u64(void **state)
+{
+	struct ferry_err err = { 0 };
+	uint64_t v = 77;
+
+	assert_int_equal(ferry_parse_u64("42", 1, 100, "n", &v, &err), 0);
+	assert_int_equal(v, 42);
+	v = 77;
+	assert_int_equal(ferry_parse_u64("0", 1, 100, "--nodes", &v, &err), -ERANGE);
+	assert_int_equal(v, 77); /* untouched on error */
+	assert_non_null(strstr(err.msg, "--nodes '0'"));
+	assert_non_null(strstr(err.msg, "1 to 100"));
+	assert_int_equal(ferry_parse_u64("12a", 0, 100, "n", &v, &err), -EINVAL);
+	assert_int_equal(ferry_parse_u64("", 0, 100, "n", &v, &err), -EINVAL);
+	assert_int_equal(ferry_parse_u64("-1", 0, 100, "n", &v, &err), -EINVAL);
+	assert_int_equal(ferry_parse_u64("+1", 0, 100, "n", &v, &err), -EINVAL);
+	assert_int_equal(ferry_parse_u64("99999999999999999999999", 0, UINT64_MAX, "n", &v, &err), -ERANGE);
+	assert_int_equal(ferry_parse_u64("18446744073709551615", 0, UINT64_MAX, "n", &v, &err), 0);
+	assert_true(v == UINT64_MAX);
+}
+
+static void test_rate(void **state)
+{
+	struct ferry_err err = { 0 };
+	char buf[32];
+	uint64_t bps = 0;
+
+	assert_int_equal(ferry_parse_rate("100mbit", &bps, &err), 0);
+	assert_true(bps == 100000000ULL);
+	assert_int_equal(ferry_parse_rate("1Gbit", &bps, &err), 0);
+	assert_true(bps == 1000000000ULL);
+	assert_int_equal(ferry_parse_rate("1.5mbit", &bps, &err), 0);
+	assert_true(bps == 1500000ULL);
+	assert_int_equal(ferry_parse_rate("10mbps", &bps, &err), 0); /* bytes per second */
+	assert_true(bps == 80000000ULL);
+	assert_int_equal(ferry_parse_rate("125000Kbit", &bps, &err), 0); /* as tc prints it */
+	assert_true(bps == 125000000ULL);
+	assert_int_equal(ferry_parse_rate("100", &bps, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "'100'"));
+	assert_non_null(strstr(err.msg, "mbit"));
+	assert_int_equal(ferry_parse_rate("fast", &bps, &err), -EINVAL);
+	assert_int_equal(ferry_parse_rate("1bit", &bps, &err), -ERANGE);
+	assert_int_equal(ferry_parse_rate("500gbit", &bps, &err), -ERANGE);
+	assert_int_equal(ferry_parse_rate("99999999999999999999tbit", &bps, &err), -ERANGE);
+	assert_int_equal(ferry_parse_rate("1.0000000001gbit", &bps, &err), -EINVAL);
+	assert_string_equal(ferry_format_rate(100000000ULL, buf, sizeof(buf)), "100mbit");
+	assert_string_equal(ferry_format_rate(2000000000ULL, buf, sizeof(buf)), "2gbit");
+	assert_string_equal(ferry_format_rate(1500ULL * 1000, buf, sizeof(buf)), "1500kbit");
+	assert_string_equal(ferry_format_rate(8001ULL, buf, sizeof(buf)), "8001bit");
+}
+
+static void test_names(void **state)
+{
+	struct ferry_err err = { 0 };
+
+	assert_int_equal(ferry_check_name("n1", 31, "host", &err), 0);
+	assert_int_equal(ferry_check_name("web-a", 31, "host", &err), 0);
+	assert_int_equal(ferry_check_name("1n", 31, "host", &err), -EINVAL);
+	assert_int_equal(ferry_check_name("N1", 31, "host", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "host name 'N1'"));
+	assert_int_equal(ferry_check_name("a-", 31, "host", &err), -EINVAL);
+	assert_int_equal(ferry_check_name("a/b", 31, "host", &err), -EINVAL);
+	assert_int_equal(ferry_check_name("", 31, "host", &err), -EINVAL);
+	assert_int_equal(ferry_check_name("abcdefg", 6, "cluster", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "longer than 6"));
+	/* Control bytes are never echoed raw into messages. */
+	assert_int_equal(ferry_check_name("a\x1b[31m", 31, "host", &err), -EINVAL);
+	assert_null(strchr(err.msg, '\x1b'));
+}
+
+static void test_ipv4(void **state)
+{
+	struct ferry_err err = { 0 };
+	uint32_t a = 0, net = 0;
+	unsigned len = 0;
+	char buf[16];
+
+	assert_int_equal(ferry_parse_ipv4("10.77.0.11", &a, &err), 0);
+	assert_true(a == 0x0a4d000bU);
+	assert_string_equal(ferry_format_ipv4(a, buf), "10.77.0.11");
+	assert_int_equal(ferry_parse_ipv4("10.77.0", &a, &err), -EINVAL);
+	assert_int_equal(ferry_parse_ipv4("10.77.0.256", &a, &err), -EINVAL);
+	assert_int_equal(ferry_parse_ipv4("10.077.0.1", &a, &err), -EINVAL);
+	assert_int_equal(ferry_parse_ipv4("10.77.0.1 ", &a, &err), -EINVAL);
+	assert_int_equal(ferry_parse_ipv4_prefix("10.77.0.0/24", 16, 29, &net, &len, &err), 0);
+	assert_int_equal(len, 24);
+	assert_int_equal(ferry_parse_ipv4_prefix("10.77.0.1/24", 16, 29, &net, &len, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "host bits"));
+	assert_int_equal(ferry_parse_ipv4_prefix("10.0.0.0/8", 16, 29, &net, &len, &err), -ERANGE);
+	assert_int_equal(ferry_parse_ipv4_prefix("10.77.0.0", 16, 29, &net, &len, &err), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_u64),
+		cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_ipv4),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
