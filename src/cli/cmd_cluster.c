@@ -169,8 +169,9 @@ static int cluster_up(int argc, char **argv)
 		return cli_fail(&err);
 	for (unsigned i = 0; i < topo.n_nodes; i++)
 		hosts += topo.nodes[i].role == FERRY_NODE_HOST;
-	printf("cluster %s is up: %u hosts%s, %u switches; see 'ferry cluster status --name %s'\n", cl.name, hosts,
-	       hosts < topo.n_nodes ? " and a controller" : "", topo.n_switches, cl.name);
+	printf("cluster %s is up: %u host%s%s, %u switch%s; see 'ferry cluster status --name %s'\n", cl.name, hosts,
+	       hosts == 1 ? "" : "s", hosts < topo.n_nodes ? " and a controller" : "", topo.n_switches,
+	       topo.n_switches == 1 ? "" : "es", cl.name);
 	return 0;
 }
 
