@@ -20,6 +20,9 @@ struct cli_command {
 
 int cmd_doctor(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_node(int argc, char **argv);
+int cmd_ticket(int argc, char **argv);
 
 /* Find name in a table ending with a zeroed entry; NULL if absent. */
 const struct cli_command *cli_find(const struct cli_command *table, const char *name);

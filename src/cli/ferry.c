@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,6 +17,9 @@ static int cmd_help(int argc, char **argv);
 static const struct cli_command commands[] = {
 	{ "doctor", cmd_doctor, "report what this host (or a cluster node) can do for migration, and why" },
 	{ "cluster", cmd_cluster, "build, inspect, shape and remove a local multi-host cluster" },
+	{ "token", cmd_token, "create a single-use join token for a node (through the controller's API)" },
+	{ "node", cmd_node, "list the enrolled nodes, or remove (revoke) one" },
+	{ "ticket", cmd_ticket, "have the controller sign a migration ticket" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "show this help" },
 	{ 0 },
@@ -109,6 +113,8 @@ int main(int argc, char **argv)
 {
 	const struct cli_command *c;
 
+	/* A peer closing mid-write is an error to report, not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);
 		return CLI_EXIT_USAGE;

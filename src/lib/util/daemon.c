@@ -36,9 +36,8 @@ int ferry_pidfile_read(const char *path, pid_t *ret_pid, struct ferry_err *err)
 
 int ferry_pidfile_acquire(const char *path, struct ferry_err *err)
 {
-	char text[32];
 	pid_t other;
-	int fd, n;
+	int fd;
 
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
@@ -49,16 +48,27 @@ int ferry_pidfile_acquire(const char *path, struct ferry_err *err)
 		close(fd);
 		if (e == EWOULDBLOCK && ferry_pidfile_read(path, &other, NULL) == 0)
 			return ferry_err_set(err, -EBUSY, "another daemon (pid %d) holds %s", (int)other, path);
+		if (e == EWOULDBLOCK)
+			return ferry_err_set(err, -EBUSY, "another daemon holds %s", path);
 		return ferry_err_sys(err, -e, "cannot lock pid file %s", path);
 	}
-	n = snprintf(text, sizeof(text), "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+	if (ftruncate(fd, 0) < 0) {
 		int e = errno;
 
 		close(fd);
-		return ferry_err_sys(err, -e, "cannot write pid file %s", path);
+		return ferry_err_sys(err, -e, "cannot truncate pid file %s", path);
 	}
 	return fd;
+}
+
+int ferry_pidfile_publish(int fd, const char *path, struct ferry_err *err)
+{
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%d\n", (int)getpid());
+
+	if (pwrite(fd, text, (size_t)n, 0) != n || fsync(fd) < 0)
+		return ferry_err_sys(err, -errno, "cannot write pid file %s", path);
+	return 0;
 }
 
 int ferry_daemon_signalfd(struct ferry_err *err)

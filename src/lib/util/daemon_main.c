@@ -45,6 +45,8 @@ int ferry_daemon_parse_args(int argc, char **argv, struct ferry_daemon_config *c
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "config", required_argument, NULL, 'f' },
+		{ "listen", required_argument, NULL, 'L' },
 		{ 0 },
 	};
 	struct ferry_err err = { 0 };
@@ -72,6 +74,12 @@ int ferry_daemon_parse_args(int argc, char **argv, struct ferry_daemon_config *c
 			break;
 		case 'p':
 			cfg->pid_file = optarg;
+			break;
+		case 'f':
+			cfg->config = optarg;
+			break;
+		case 'L':
+			cfg->listen = optarg;
 			break;
 		case 'l':
 			if (ferry_log_parse_level(optarg, &level) < 0) {
@@ -113,7 +121,7 @@ int ferry_daemon_parse_args(int argc, char **argv, struct ferry_daemon_config *c
 	return 0;
 }
 
-int ferry_daemon_run(const struct ferry_daemon_config *cfg)
+int ferry_daemon_run(const struct ferry_daemon_config *cfg, const struct ferry_daemon_service *svc)
 {
 	char pid_path[PATH_MAX];
 	struct ferry_err err = { 0 };
@@ -138,7 +146,19 @@ int ferry_daemon_run(const struct ferry_daemon_config *cfg)
 		close(sfd);
 		return 1;
 	}
-	log_info("%s starting: name=%s state_dir=%s address=%s controller=%s pid=%d", cfg->prog, cfg->name,
+	if (svc && svc->start(cfg, svc->arg, &err) < 0) {
+		log_error("%s", err.msg);
+		unlink(pid_path);
+		close(pid_fd);
+		close(sfd);
+		return 1;
+	}
+	if (ferry_pidfile_publish(pid_fd, pid_path, &err) < 0) {
+		log_error("%s", err.msg);
+		code = 1;
+		goto stop;
+	}
+	log_info("%s started: name=%s state_dir=%s address=%s controller=%s pid=%d", cfg->prog, cfg->name,
 	         cfg->state_dir, cfg->address ? cfg->address : "-", cfg->controller ? cfg->controller : "-",
 	         (int)getpid());
 	for (;;) {
@@ -160,6 +180,9 @@ int ferry_daemon_run(const struct ferry_daemon_config *cfg)
 		if (sig == SIGHUP)
 			log_info("%s: SIGHUP (nothing to reload yet)", cfg->prog);
 	}
+stop:
+	if (svc && svc->stop)
+		svc->stop(svc->arg);
 	unlink(pid_path);
 	close(pid_fd);
 	close(sfd);

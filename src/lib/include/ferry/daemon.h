@@ -9,9 +9,12 @@
 /*
  * Create and lock a pid file.  The lock (flock) is held through the returned
  * fd for the daemon's life, so a second daemon on the same state directory is
- * refused with -EBUSY naming the running pid.  Returns the fd (>= 0).
+ * refused with -EBUSY naming the running pid.  Returns the fd (>= 0).  The
+ * file stays empty until ferry_pidfile_publish(): readers take a pid in it
+ * to mean "ready".
  */
 int ferry_pidfile_acquire(const char *path, struct ferry_err *err);
+int ferry_pidfile_publish(int fd, const char *path, struct ferry_err *err);
 
 /* Read a pid file; -ENOENT when absent, -EINVAL when it does not hold a pid. */
 int ferry_pidfile_read(const char *path, pid_t *ret_pid, struct ferry_err *err);

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FERRY_BUNDLE_H
+#define FERRY_BUNDLE_H
+
+/*
+ * A bulk transfer on a migration channel (docs/PROTOCOL.md §4):
+ *   source: TICKET            destination: RESPONSE (admitted) or ERROR
+ *   source: MANIFEST, DATA..., END
+ *                             destination: RESPONSE (committed) or ERROR
+ * The destination writes into a private staging directory, checks every
+ * object's size and SHA-256 and the manifest against the ticket, and only
+ * after the END frame renames staging into place.  Anything else — a cut
+ * stream, a flipped byte, a missing END — removes staging entirely.
+ */
+
+#include <stdint.h>
+
+#include "ferry/channel.h"
+#include "ferry/manifest.h"
+#include "ferry/ticket.h"
+
+/* Manifest of every regular file below dir (no symlinks followed), names relative to dir. */
+int ferry_manifest_from_dir(const char *dir, struct ferry_manifest *ret, struct ferry_err *err);
+
+/* Admission and ticket checks, the destination's policy (called with the parsed, unverified ticket). */
+typedef int (*ferry_bundle_admit_fn)(struct ferry_conn *conn, const uint8_t *raw, size_t len,
+				     struct ferry_ticket *ret, void *arg, struct ferry_err *err);
+
+struct ferry_bundle_result {
+	struct ferry_ticket ticket;
+	uint64_t bytes;
+	uint32_t objects;
+	char path[512]; /* where the committed objects are */
+};
+
+/* Destination: receive one bundle into incoming_dir/<ticket id>, committing into done_dir/<ticket id>. */
+int ferry_bundle_receive(struct ferry_conn *conn, const char *incoming_dir, const char *done_dir,
+			 ferry_bundle_admit_fn admit, void *arg, struct ferry_bundle_result *ret,
+			 struct ferry_err *err);
+
+/* Source: send ticket (raw bytes) then the objects of m read from dir. */
+int ferry_bundle_send(struct ferry_conn *conn, const uint8_t *ticket, size_t ticket_len,
+		      const struct ferry_manifest *m, const char *dir, uint64_t *ret_bytes, struct ferry_err *err);
+
+/* Read a RESPONSE or turn an ERROR frame into err (-EPERM etc. with the peer's message). */
+int ferry_expect_response(struct ferry_conn *conn, struct ferry_buf *payload, struct ferry_err *err);
+
+#endif

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FERRY_FRAME_H
+#define FERRY_FRAME_H
+
+/*
+ * Ferry's frames (docs/PROTOCOL.md §2): an 8-byte header
+ *   type u8 | flags u8 (0) | reserved u16 (0) | length u32 (big endian)
+ * then `length` payload bytes.  The cap depends on the type and is checked
+ * from the header alone, before anything is allocated.  Control payloads are
+ * TLV lists (§3).
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry/buf.h"
+#include "ferry/err.h"
+
+#define FERRY_FRAME_HEADER_LEN	8
+#define FERRY_FRAME_CONTROL_MAX (64 * 1024)
+#define FERRY_FRAME_DATA_MAX	(256 * 1024 + 4) /* object index + up to 256 KiB */
+#define FERRY_DATA_CHUNK	(256 * 1024)
+
+enum ferry_frame_type {
+	FERRY_FRAME_REQUEST = 0x10,
+	FERRY_FRAME_RESPONSE = 0x11,
+	FERRY_FRAME_TICKET = 0x20,
+	FERRY_FRAME_MANIFEST = 0x21,
+	FERRY_FRAME_DATA = 0x22,
+	FERRY_FRAME_END = 0x23,
+	FERRY_FRAME_ERROR = 0x7f,
+};
+
+struct ferry_frame_header {
+	uint8_t type;
+	uint32_t len;
+};
+
+/* Cap of a frame type's payload, 0 for an unknown type. */
+size_t ferry_frame_max_len(uint8_t type);
+/* Validate a received header: known type, zero flags/reserved, length within the type's cap. */
+int ferry_frame_parse_header(const uint8_t hdr[FERRY_FRAME_HEADER_LEN], struct ferry_frame_header *ret,
+			     struct ferry_err *err);
+void ferry_frame_encode_header(uint8_t hdr[FERRY_FRAME_HEADER_LEN], uint8_t type, uint32_t len);
+const char *ferry_frame_type_name(uint8_t type);
+
+/* TLV: tag u16 | length u16 | value.  At most FERRY_TLV_MAX items per payload. */
+#define FERRY_TLV_MAX 256
+
+enum ferry_tag {
+	FERRY_TAG_OP = 1,	     /* u16: the request's operation */
+	FERRY_TAG_STATUS = 2,	     /* u32: 0 ok, else a positive errno */
+	FERRY_TAG_MESSAGE = 3,	     /* text */
+	FERRY_TAG_NODE = 4,	     /* node name */
+	FERRY_TAG_SECRET = 5,	     /* 32 bytes */
+	FERRY_TAG_CSR = 6,	     /* DER */
+	FERRY_TAG_CERT = 7,	     /* DER */
+	FERRY_TAG_CA_CERT = 8,	     /* DER */
+	FERRY_TAG_PEER = 9,	     /* 32-byte node id then the node name */
+	FERRY_TAG_TTL = 10,	     /* u64 seconds */
+	FERRY_TAG_TOKEN = 11,	     /* text */
+	FERRY_TAG_CONTROLLER_ID = 12, /* 32 bytes */
+	FERRY_TAG_ADDRESS = 13,	     /* text "a.b.c.d:port" */
+	FERRY_TAG_VERSION = 14,	     /* u64 */
+	FERRY_TAG_TICKET = 15,	     /* ticket bytes */
+	FERRY_TAG_GENERATION = 16,   /* u64 */
+	FERRY_TAG_CONTAINER = 17,    /* text */
+	FERRY_TAG_MODE = 18,	     /* u64 */
+	FERRY_TAG_MEMORY = 19,	     /* u64 bytes */
+	FERRY_TAG_DISK = 20,	     /* u64 bytes */
+	FERRY_TAG_HASH = 21,	     /* 32 bytes */
+	FERRY_TAG_SOURCE = 22,	     /* node name */
+	FERRY_TAG_DEST = 23,	     /* node name */
+};
+
+enum ferry_op {
+	FERRY_OP_PING = 1,
+	FERRY_OP_ENROLL = 2,
+	FERRY_OP_ALLOWLIST_SET = 3,
+	FERRY_OP_TOKEN_CREATE = 4,
+	FERRY_OP_NODE_REMOVE = 5,
+	FERRY_OP_NODE_LIST = 6,
+	FERRY_OP_TICKET_ISSUE = 7,
+};
+
+struct ferry_tlv {
+	uint16_t tag;
+	uint16_t len;
+	const uint8_t *value; /* points into the parsed payload */
+};
+
+struct ferry_tlv_list {
+	unsigned n;
+	struct ferry_tlv items[FERRY_TLV_MAX];
+};
+
+/* Parse a whole payload into items (views into p, which must outlive ret). */
+int ferry_tlv_parse(const uint8_t *p, size_t len, struct ferry_tlv_list *ret, struct ferry_err *err);
+/* First item with tag, or NULL. */
+const struct ferry_tlv *ferry_tlv_find(const struct ferry_tlv_list *l, uint16_t tag);
+/* Text value: printable ASCII only, at most len-1 bytes; -ENOENT when absent. */
+int ferry_tlv_get_str(const struct ferry_tlv_list *l, uint16_t tag, char *ret, size_t len, struct ferry_err *err);
+/* Fixed-size binary value of exactly n bytes. */
+int ferry_tlv_get_fixed(const struct ferry_tlv_list *l, uint16_t tag, void *ret, size_t n, struct ferry_err *err);
+int ferry_tlv_get_u64(const struct ferry_tlv_list *l, uint16_t tag, uint64_t *ret, struct ferry_err *err);
+
+int ferry_tlv_add(struct ferry_buf *b, uint16_t tag, const void *v, size_t len);
+int ferry_tlv_add_str(struct ferry_buf *b, uint16_t tag, const char *s);
+int ferry_tlv_add_u64(struct ferry_buf *b, uint16_t tag, uint64_t v);
+int ferry_tlv_add_u32(struct ferry_buf *b, uint16_t tag, uint32_t v);
+int ferry_tlv_add_u16(struct ferry_buf *b, uint16_t tag, uint16_t v);
+
+#endif

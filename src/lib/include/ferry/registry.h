@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FERRY_REGISTRY_H
+#define FERRY_REGISTRY_H
+
+/*
+ * The controller's registry (SQLite): enrolled nodes, admin identities,
+ * join tokens (only SHA-256 of their secrets) and the allowlist version.
+ * Thread-safe (one connection, serialized).
+ */
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ferry/err.h"
+#include "ferry/identity.h"
+#include "ferry/trust.h"
+
+struct sqlite3;
+
+struct ferry_registry {
+	struct sqlite3 *db;
+	pthread_mutex_t lock;
+};
+
+struct ferry_registry_node {
+	char name[FERRY_NODE_NAME_MAX + 1];
+	uint8_t id[FERRY_ID_LEN];
+	char address[32];
+};
+
+int ferry_registry_open(struct ferry_registry *reg, const char *path, struct ferry_err *err);
+void ferry_registry_close(struct ferry_registry *reg);
+
+int ferry_registry_token_add(struct ferry_registry *reg, const char *node, const uint8_t secret_hash[32],
+			     uint64_t expires_at, uint64_t now, struct ferry_err *err);
+/*
+ * Use a token once: -EPERM with the reason (unknown/forged, already used,
+ * expired, issued for another node).  On success it can never be used again.
+ */
+int ferry_registry_token_consume(struct ferry_registry *reg, const char *node, const uint8_t secret_hash[32],
+				 uint64_t now, struct ferry_err *err);
+
+/* Record an enrolled node (replacing an earlier identity of that name) and bump the version. */
+int ferry_registry_node_enroll(struct ferry_registry *reg, const char *name, const uint8_t id[FERRY_ID_LEN],
+			       const char *address, uint64_t now, struct ferry_err *err);
+/* Revoke: the node leaves the allowlist (version bumped). -ENOENT if not active. */
+int ferry_registry_node_remove(struct ferry_registry *reg, const char *name, uint64_t now, struct ferry_err *err);
+/* Active nodes and the allowlist version; returns the count. */
+int ferry_registry_nodes(struct ferry_registry *reg, struct ferry_registry_node *out, unsigned max,
+			 uint64_t *ret_version, struct ferry_err *err);
+
+int ferry_registry_admin_add(struct ferry_registry *reg, const char *name, const uint8_t id[FERRY_ID_LEN],
+			     uint64_t now, struct ferry_err *err);
+bool ferry_registry_is_admin(struct ferry_registry *reg, const uint8_t id[FERRY_ID_LEN]);
+
+#endif

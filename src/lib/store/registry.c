@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "ferry/registry.h"
+
+static const char schema[] = "PRAGMA journal_mode=WAL;"
+			     "PRAGMA synchronous=FULL;"
+			     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+			     "INSERT OR IGNORE INTO meta VALUES ('allowlist_version', 0);"
+			     "CREATE TABLE IF NOT EXISTS identities ("
+			     "  name TEXT NOT NULL, id TEXT NOT NULL UNIQUE, role TEXT NOT NULL CHECK (role IN "
+			     "('node','admin')),"
+			     "  address TEXT NOT NULL DEFAULT '', status TEXT NOT NULL CHECK (status IN "
+			     "('active','removed')),"
+			     "  enrolled_at INTEGER NOT NULL, removed_at INTEGER);"
+			     "CREATE UNIQUE INDEX IF NOT EXISTS active_name ON identities(name, role) WHERE status = "
+			     "'active';"
+			     "CREATE TABLE IF NOT EXISTS tokens (secret_hash TEXT PRIMARY KEY, node TEXT NOT NULL,"
+			     "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER);";
+
+static int db_error(struct ferry_registry *reg, struct ferry_err *err, const char *what)
+{
+	return ferry_err_set(err, -EIO, "registry: %s: %s", what, sqlite3_errmsg(reg->db));
+}
+
+int ferry_registry_open(struct ferry_registry *reg, const char *path, struct ferry_err *err)
+{
+	char *msg = NULL;
+	int fd;
+
+	memset(reg, 0, sizeof(*reg));
+	pthread_mutex_init(&reg->lock, NULL);
+	/* Create it 0600 ourselves: SQLite would honour the umask. */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return ferry_err_sys(err, -errno, "cannot open registry %s", path);
+	fchmod(fd, 0600);
+	close(fd);
+	if (sqlite3_open_v2(path, &reg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		int r = ferry_err_set(err, -EIO, "cannot open registry %s", path);
+		sqlite3_close(reg->db);
+		reg->db = NULL;
+		return r;
+	}
+	sqlite3_busy_timeout(reg->db, 5000);
+	if (sqlite3_exec(reg->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+		int r = ferry_err_set(err, -EIO, "registry schema: %s", msg ? msg : "?");
+		sqlite3_free(msg);
+		return r;
+	}
+	return 0;
+}
+
+void ferry_registry_close(struct ferry_registry *reg)
+{
+	if (reg->db)
+		sqlite3_close(reg->db);
+	reg->db = NULL;
+	pthread_mutex_destroy(&reg->lock);
+}
+
+static void hex32(const uint8_t in[32], char out[65])
+{
+	ferry_id_hex(in, out);
+}
+
+/* Run one statement with text/int parameters ("s" text, "i" int64); returns sqlite3_changes or < 0. */
+static int exec_params(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
+		       struct ferry_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (sqlite3_prepare_v2(reg->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_error(reg, err, "prepare");
+	for (int i = 0; types[i]; i++) {
+		if (types[i] == 's')
+			sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_int64(st, i + 1, *(const sqlite3_int64 *)vals[i]);
+	}
+	r = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (r != SQLITE_DONE)
+		return db_error(reg, err, "write");
+	return sqlite3_changes(reg->db);
+}
+
+static int bump_version(struct ferry_registry *reg, struct ferry_err *err)
+{
+	return exec_params(reg, "UPDATE meta SET value = value + 1 WHERE key = 'allowlist_version'", "", NULL, err);
+}
+
+int ferry_registry_token_add(struct ferry_registry *reg, const char *node, const uint8_t secret_hash[32],
+			     uint64_t expires_at, uint64_t now, struct ferry_err *err)
+{
+	char hex[65];
+	sqlite3_int64 exp = (sqlite3_int64)expires_at, created = (sqlite3_int64)now;
+	const void *vals[] = { hex, node, &created, &exp };
+	int r;
+
+	hex32(secret_hash, hex);
+	pthread_mutex_lock(&reg->lock);
+	r = exec_params(reg, "INSERT INTO tokens (secret_hash, node, created_at, expires_at) VALUES (?, ?, ?, ?)",
+			"ssii", vals, err);
+	pthread_mutex_unlock(&reg->lock);
+	return r < 0 ? r : 0;
+}
+
+int ferry_registry_token_consume(struct ferry_registry *reg, const char *node, const uint8_t secret_hash[32],
+				 uint64_t now, struct ferry_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char hex[65], owner[64] = "";
+	sqlite3_int64 expires = 0, used = 0, ts = (sqlite3_int64)now;
+	bool found = false;
+	int r = 0;
+
+	hex32(secret_hash, hex);
+	pthread_mutex_lock(&reg->lock);
+	if (sqlite3_prepare_v2(reg->db, "SELECT node, expires_at, COALESCE(used_at, 0) FROM tokens WHERE secret_hash = ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = db_error(reg, err, "prepare");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		found = true;
+		snprintf(owner, sizeof(owner), "%s", (const char *)sqlite3_column_text(st, 0));
+		expires = sqlite3_column_int64(st, 1);
+		used = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	if (!found)
+		r = ferry_err_set(err, -EPERM, "token is unknown (forged or never issued)");
+	else if (used)
+		r = ferry_err_set(err, -EPERM, "token was already used");
+	else if ((sqlite3_int64)now >= expires)
+		r = ferry_err_set(err, -EPERM, "token expired");
+	else if (strcmp(owner, node) != 0)
+		r = ferry_err_set(err, -EPERM, "token was issued for node '%s', not '%s'", owner, node);
+	else {
+		const void *vals[] = { &ts, hex };
+		/* "used_at IS NULL" makes consumption atomic even if two enrollments race. */
+		r = exec_params(reg, "UPDATE tokens SET used_at = ? WHERE secret_hash = ? AND used_at IS NULL", "is", vals,
+				err);
+		if (r == 0)
+			r = ferry_err_set(err, -EPERM, "token was already used");
+		else if (r > 0)
+			r = 0;
+	}
+out:
+	pthread_mutex_unlock(&reg->lock);
+	return r;
+}
+
+static int add_identity(struct ferry_registry *reg, const char *name, const uint8_t id[32], const char *role,
+			const char *address, uint64_t now, struct ferry_err *err)
+{
+	char hex[65];
+	sqlite3_int64 ts = (sqlite3_int64)now;
+	const void *retire[] = { &ts, name, role };
+	const void *drop_same[] = { hex };
+	const void *add[] = { name, hex, role, address, &ts };
+	int r;
+
+	hex32(id, hex);
+	pthread_mutex_lock(&reg->lock);
+	r = exec_params(reg, "BEGIN IMMEDIATE", "", NULL, err);
+	if (r < 0)
+		goto out;
+	/* A re-enrolled name replaces its earlier identity, which is revoked. */
+	if ((r = exec_params(reg,
+			     "UPDATE identities SET status = 'removed', removed_at = ? WHERE name = ? AND role = ? AND "
+			     "status = 'active'",
+			     "iss", retire, err)) < 0 ||
+	    (r = exec_params(reg, "DELETE FROM identities WHERE id = ?", "s", drop_same, err)) < 0 ||
+	    (r = exec_params(reg,
+			     "INSERT INTO identities (name, id, role, address, status, enrolled_at) VALUES (?, ?, ?, ?, "
+			     "'active', ?)",
+			     "ssssi", add, err)) < 0 ||
+	    (r = bump_version(reg, err)) < 0) {
+		exec_params(reg, "ROLLBACK", "", NULL, NULL);
+		goto out;
+	}
+	r = exec_params(reg, "COMMIT", "", NULL, err);
+out:
+	pthread_mutex_unlock(&reg->lock);
+	return r < 0 ? r : 0;
+}
+
+int ferry_registry_node_enroll(struct ferry_registry *reg, const char *name, const uint8_t id[FERRY_ID_LEN],
+			       const char *address, uint64_t now, struct ferry_err *err)
+{
+	return add_identity(reg, name, id, "node", address, now, err);
+}
+
+int ferry_registry_admin_add(struct ferry_registry *reg, const char *name, const uint8_t id[FERRY_ID_LEN],
+			     uint64_t now, struct ferry_err *err)
+{
+	return add_identity(reg, name, id, "admin", "", now, err);
+}
+
+int ferry_registry_node_remove(struct ferry_registry *reg, const char *name, uint64_t now, struct ferry_err *err)
+{
+	sqlite3_int64 ts = (sqlite3_int64)now;
+	const void *vals[] = { &ts, name };
+	int r;
+
+	pthread_mutex_lock(&reg->lock);
+	r = exec_params(reg,
+			"UPDATE identities SET status = 'removed', removed_at = ? WHERE name = ? AND role = 'node' AND "
+			"status = 'active'",
+			"is", vals, err);
+	if (r == 0)
+		r = ferry_err_set(err, -ENOENT, "no active node named '%s'", name);
+	else if (r > 0)
+		r = bump_version(reg, err);
+	pthread_mutex_unlock(&reg->lock);
+	return r < 0 ? r : 0;
+}
+
+int ferry_registry_nodes(struct ferry_registry *reg, struct ferry_registry_node *out, unsigned max,
+			 uint64_t *ret_version, struct ferry_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	unsigned n = 0;
+	int r = 0;
+
+	pthread_mutex_lock(&reg->lock);
+	if (sqlite3_prepare_v2(reg->db, "SELECT value FROM meta WHERE key = 'allowlist_version'", -1, &st, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		r = db_error(reg, err, "read version");
+		sqlite3_finalize(st);
+		goto out;
+	}
+	*ret_version = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(reg->db,
+			       "SELECT name, id, address FROM identities WHERE role = 'node' AND status = 'active' "
+			       "ORDER BY name",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = db_error(reg, err, "prepare");
+		goto out;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW && n < max) {
+		snprintf(out[n].name, sizeof(out[n].name), "%s", (const char *)sqlite3_column_text(st, 0));
+		if (ferry_id_from_hex((const char *)sqlite3_column_text(st, 1), out[n].id) < 0)
+			continue;
+		snprintf(out[n].address, sizeof(out[n].address), "%s", (const char *)sqlite3_column_text(st, 2));
+		n++;
+	}
+	sqlite3_finalize(st);
+	r = (int)n;
+out:
+	pthread_mutex_unlock(&reg->lock);
+	return r;
+}
+
+bool ferry_registry_is_admin(struct ferry_registry *reg, const uint8_t id[FERRY_ID_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	char hex[65];
+	bool yes = false;
+
+	hex32(id, hex);
+	pthread_mutex_lock(&reg->lock);
+	if (sqlite3_prepare_v2(reg->db,
+			       "SELECT 1 FROM identities WHERE id = ? AND role = 'admin' AND status = 'active'", -1, &st,
+			       NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
+		yes = sqlite3_step(st) == SQLITE_ROW;
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&reg->lock);
+	return yes;
+}
