@@ -20,7 +20,8 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: ferryd join TOKEN --state-dir DIR --listen A.B.C.D:PORT\n\n"
+	fprintf(out, "Usage: ferryd join TOKEN|- --state-dir DIR --listen A.B.C.D:PORT\n\n"
+		     "(TOKEN '-' reads the token from standard input, keeping it out of process lists.)\n"
 		     "Join the cluster a token from 'ferry token create' names: make this node's Ed25519\n"
 		     "key here (it never leaves), send a certificate request over TLS to the controller\n"
 		     "whose CA the token pins, and store the certificate, the CA, the controller's\n"
@@ -115,6 +116,7 @@ int cmd_join(int argc, char **argv)
 		{ 0 },
 	};
 	const char *dir = NULL, *listen = NULL;
+	char token_text[FERRY_TOKEN_MAX_LEN + 2];
 	struct ferry_buf req = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
 	struct ferry_err err = { 0 };
@@ -152,7 +154,18 @@ int cmd_join(int argc, char **argv)
 		free(l);
 		return 2;
 	}
-	if (ferry_token_parse(argv[optind], &tok, &err) < 0 || ferry_parse_hostport(listen, &a, &port, &err) < 0) {
+	if (strcmp(argv[optind], "-") == 0) {
+		/* From stdin, so the secret never shows in a process list. */
+		if (!fgets(token_text, sizeof(token_text), stdin)) {
+			fprintf(stderr, "ferryd join: no token on standard input\n");
+			free(l);
+			return 2;
+		}
+		token_text[strcspn(token_text, "\r\n")] = '\0';
+	} else {
+		snprintf(token_text, sizeof(token_text), "%s", argv[optind]);
+	}
+	if (ferry_token_parse(token_text, &tok, &err) < 0 || ferry_parse_hostport(listen, &a, &port, &err) < 0) {
 		fprintf(stderr, "ferryd join: %s\n", err.msg);
 		free(l);
 		return 2;
@@ -181,6 +194,7 @@ out:
 	if (r)
 		fprintf(stderr, "ferryd join: %s\n", err.msg[0] ? err.msg : "failed");
 	OPENSSL_cleanse(&tok, sizeof(tok));
+	OPENSSL_cleanse(token_text, sizeof(token_text));
 	ferry_conn_close(conn);
 	SSL_CTX_free(ctx);
 	OPENSSL_free(der);

@@ -16,6 +16,7 @@
 
 #include "ferry/buf.h"
 #include "ferry/cgroup.h"
+#include "ferry/channel.h"
 #include "ferry/cluster.h"
 #include "ferry/daemon.h"
 #include "ferry/exec.h"
@@ -535,8 +536,64 @@ static int start_daemon(const struct ferry_cluster *c, const struct ferry_topolo
 	return r;
 }
 
+static int controller_index(const struct ferry_topology *t)
+{
+	for (unsigned i = 0; i < t->n_nodes; i++)
+		if (t->nodes[i].role == FERRY_NODE_CONTROLLER)
+			return (int)i;
+	return -1;
+}
+
+/* The controller's CA, keys and registry, and the operator's admin credentials in <cluster>/admin. */
+static int provision_controller(const struct ferry_cluster *c, const struct ferry_topology *t, unsigned i,
+				const char *bin, struct ferry_err *err)
+{
+	char dir[PATH_MAX], admin[PATH_MAX + 8], listen[32], a[16];
+	int r;
+
+	ferry_cluster_node_dir(c, t->nodes[i].name, dir, sizeof(dir));
+	snprintf(admin, sizeof(admin), "%s/admin", c->dir);
+	snprintf(listen, sizeof(listen), "%s:%d", ferry_format_ipv4(t->nodes[i].addr, a), FERRY_PORT_CONTROLLER);
+	if ((r = RUN(err, NULL, bin, "init", "--state-dir", dir, "--listen", listen)) < 0 ||
+	    (r = RUN(err, NULL, bin, "admin-cert", "--state-dir", dir, "--out", admin)) < 0)
+		return ferry_err_wrap(err, "provisioning the controller");
+	return 0;
+}
+
+/* A join token from the controller's state, then `ferryd join` inside the host's namespace. */
+static int enroll_host(const struct ferry_cluster *c, const struct ferry_topology *t, unsigned i,
+		       const struct ferry_cluster_daemons *daemons, struct ferry_err *err)
+{
+	struct ferry_exec_opts o = ip_opts;
+	struct ferry_exec_result res;
+	char dir[PATH_MAX], ctl_dir[PATH_MAX], ns[96], listen[32], a[16];
+	int ci = controller_index(t), r;
+
+	ferry_cluster_node_dir(c, t->nodes[ci].name, ctl_dir, sizeof(ctl_dir));
+	ferry_cluster_node_dir(c, t->nodes[i].name, dir, sizeof(dir));
+	ferry_cluster_netns_name(c, t->nodes[i].name, ns, sizeof(ns));
+	snprintf(listen, sizeof(listen), "%s:%d", ferry_format_ipv4(t->nodes[i].addr, a), FERRY_PORT_NODE);
+	r = ferry_exec((const char *const[]){ daemons->controller, "token", "create", "--state-dir", ctl_dir, "--node",
+					      t->nodes[i].name, "--ttl", "60s", NULL },
+		       &o, &res, err);
+	if (r == 0 && res.status != 0)
+		r = ferry_err_set(err, -EIO, "cannot create a join token for %s: %s", t->nodes[i].name,
+				  res.errout.data ? res.errout.data : "");
+	if (r == 0) {
+		o.netns = ns;
+		o.input = res.out.data; /* the token, through stdin */
+		r = ferry_exec_ok((const char *const[]){ daemons->ferryd, "join", "-", "--state-dir", dir, "--listen",
+							listen, NULL },
+				  &o, err);
+	}
+	if (res.out.data)
+		memset(res.out.data, 0, res.out.len);
+	ferry_exec_result_free(&res);
+	return r < 0 ? ferry_err_wrap(err, "enrolling %s", t->nodes[i].name) : 0;
+}
+
 static int make_node(const struct ferry_cluster *c, const struct ferry_topology *t, unsigned i,
-                     const struct ferry_cluster_daemons *daemons, struct ferry_err *err)
+		     const struct ferry_cluster_daemons *daemons, struct ferry_err *err)
 {
 	const struct ferry_topo_node *n = &t->nodes[i];
 	const char *bin = n->role == FERRY_NODE_HOST ? daemons->ferryd : daemons->controller;
@@ -550,9 +607,13 @@ static int make_node(const struct ferry_cluster *c, const struct ferry_topology 
 	if ((r = ferry_mkdir_p(tmp, 0700, err)) < 0 ||
 	    (r = ferry_mount_private_tmpfs(tmp, FERRY_CLUSTER_TMPFS_MB, err)) < 0)
 		return r;
-	if (bin && (r = start_daemon(c, t, i, bin, err)) < 0)
+	if (!bin)
+		return 0;
+	if (n->role == FERRY_NODE_CONTROLLER && (r = provision_controller(c, t, i, bin, err)) < 0)
 		return r;
-	return 0;
+	if (n->role == FERRY_NODE_HOST && (r = enroll_host(c, t, i, daemons, err)) < 0)
+		return r;
+	return start_daemon(c, t, i, bin, err);
 }
 
 int ferry_cluster_up(const struct ferry_cluster *c, const struct ferry_topology *t,
@@ -569,6 +630,10 @@ int ferry_cluster_up(const struct ferry_cluster *c, const struct ferry_topology 
 		                     c->name);
 	if ((r = check_subnet_free(t, err)) < 0)
 		return r;
+	if ((daemons->ferryd || daemons->controller) && controller_index(t) < 0)
+		return ferry_err_set(err, -EINVAL,
+				     "the topology has no controller, which the daemons need (add 'controller switch "
+				     "SWITCH', or use --no-daemons)");
 	if ((r = ferry_mkdir_p(c->dir, 0700, err)) < 0)
 		goto fail;
 	if (chmod(c->dir, 0700) < 0) {

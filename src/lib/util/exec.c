@@ -46,9 +46,9 @@ static int pidfd_open_(pid_t pid)
 }
 
 /* In the child: never returns. */
-static void child_exec(const char *const argv[], const struct ferry_exec_opts *opts, int out_w, int err_w)
+static void child_exec(const char *const argv[], const struct ferry_exec_opts *opts, int out_w, int err_w, int in_r)
 {
-	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int devnull = in_r >= 0 ? in_r : open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	setpgid(0, 0);
 	if (devnull >= 0)
@@ -88,7 +88,8 @@ static int drain(int fd, struct ferry_buf *b)
 int ferry_exec(const char *const argv[], const struct ferry_exec_opts *opts, struct ferry_exec_result *ret,
                struct ferry_err *err)
 {
-	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, pidfd = -1, r = 0, wstatus = 0;
+	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, in_pipe[2] = { -1, -1 }, pidfd = -1, r = 0,
+	    wstatus = 0;
 	long long deadline;
 	pid_t pid;
 
@@ -104,13 +105,24 @@ int ferry_exec(const char *const argv[], const struct ferry_exec_opts *opts, str
 		r = ferry_err_sys(err, -errno, "running %s: pipe", argv[0]);
 		goto out;
 	}
+	/* Input (a secret, say) goes through a pipe, never argv: argv is visible to every local user. */
+	if (opts->input) {
+		size_t n = strlen(opts->input);
+
+		if (n > 65536 || pipe2(in_pipe, O_CLOEXEC) < 0 || write(in_pipe[1], opts->input, n) != (ssize_t)n) {
+			r = ferry_err_set(err, -EIO, "running %s: cannot pass its input", argv[0]);
+			goto out;
+		}
+		close(in_pipe[1]);
+		in_pipe[1] = -1;
+	}
 	pid = fork();
 	if (pid < 0) {
 		r = ferry_err_sys(err, -errno, "running %s: fork", argv[0]);
 		goto out;
 	}
 	if (pid == 0)
-		child_exec(argv, opts, out_pipe[1], err_pipe[1]);
+		child_exec(argv, opts, out_pipe[1], err_pipe[1], in_pipe[0]);
 	setpgid(pid, pid); /* also in the parent: no race with the kill below */
 	if (out_pipe[1] >= 0) {
 		close(out_pipe[1]);
@@ -184,6 +196,8 @@ out:
 			close(out_pipe[i]);
 		if (err_pipe[i] >= 0)
 			close(err_pipe[i]);
+		if (in_pipe[i] >= 0)
+			close(in_pipe[i]);
 	}
 	if (pidfd >= 0)
 		close(pidfd);

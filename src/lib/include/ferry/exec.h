@@ -22,6 +22,7 @@ struct ferry_exec_opts {
 	const char *netns;   /* run inside this named netns (/run/netns/NAME), or NULL */
 	bool merge_stderr;   /* capture stderr into the stdout buffer */
 	bool inherit_output; /* do not capture: child writes to our stdout/stderr */
+	const char *input;   /* written to the child's stdin (< 64 KiB), or NULL for /dev/null */
 };
 
 struct ferry_exec_result {
