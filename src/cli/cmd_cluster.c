@@ -20,6 +20,7 @@ static int cluster_down(int argc, char **argv);
 static int cluster_status(int argc, char **argv);
 static int cluster_link(int argc, char **argv);
 static int cluster_exec(int argc, char **argv);
+static int cluster_restart(int argc, char **argv);
 
 static const struct cli_command subcommands[] = {
 	{ "up", cluster_up, "build a cluster: a network namespace per host on bridge switches, daemons started" },
@@ -27,6 +28,7 @@ static const struct cli_command subcommands[] = {
 	{ "status", cluster_status, "show a cluster's nodes, addresses, daemons and link shaping" },
 	{ "link", cluster_link, "shape a node's or a switch link's bandwidth (tc tbf)" },
 	{ "exec", cluster_exec, "run a command inside a node's network namespace" },
+	{ "restart", cluster_restart, "restart a node's daemon (same namespace, cgroup and arguments)" },
 	{ 0 },
 };
 
@@ -56,7 +58,8 @@ int cmd_cluster(int argc, char **argv)
 	}
 	c = cli_find(subcommands, argv[1]);
 	if (!c)
-		return cli_usage_error("cluster", "unknown subcommand '%.64s'; expected up, down, status, link or exec",
+		return cli_usage_error("cluster",
+				       "unknown subcommand '%.64s'; expected up, down, status, link, exec or restart",
 		                       argv[1]);
 	return c->run(argc - 1, argv + 1);
 }
@@ -64,6 +67,19 @@ int cmd_cluster(int argc, char **argv)
 static int load_cluster(const char *name, struct ferry_cluster *cl, struct ferry_err *err)
 {
 	return ferry_cluster_init(cl, name, NULL, err);
+}
+
+static int find_daemons(struct ferry_cluster_daemons *d, char *ferryd, char *controller, size_t len,
+			struct ferry_err *err)
+{
+	if (cli_find_program("ferryd", "FERRY_FERRYD", ferryd, len) < 0 ||
+	    cli_find_program("ferry-controller", "FERRY_CONTROLLER", controller, len) < 0)
+		return ferry_err_set(err, -ENOENT,
+				     "cannot find ferryd and ferry-controller next to ferry (set FERRY_FERRYD and "
+				     "FERRY_CONTROLLER, or use --no-daemons)");
+	d->ferryd = ferryd;
+	d->controller = controller;
+	return 0;
 }
 
 /* ---- up ---- */
@@ -515,4 +531,46 @@ static int cluster_exec(int argc, char **argv)
 	ferry_err_sys(&err, -errno, "cannot run ip netns exec");
 	free(args);
 	return cli_fail(&err);
+}
+
+/* ---- restart ---- */
+
+static int cluster_restart(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *name = FERRY_CLUSTER_DEFAULT_NAME;
+	char ferryd[PATH_MAX], controller[PATH_MAX];
+	struct ferry_cluster_daemons daemons = { 0 };
+	struct ferry_err err = { 0 };
+	struct ferry_topology topo;
+	struct ferry_cluster cl;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			name = optarg;
+			break;
+		case 'h':
+			printf("Usage: ferry cluster restart NODE [--name CLUSTER]\n\n"
+			       "Stop NODE's daemon (SIGTERM) and start it again in the same namespace and\n"
+			       "cgroup with the same arguments; returns once it is ready.\n");
+			return 0;
+		default:
+			return cli_usage_error("cluster restart", "bad option");
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error("cluster restart", "expected exactly one NODE");
+	if (load_cluster(name, &cl, &err) < 0 || ferry_cluster_load(&cl, &topo, &err) < 0 ||
+	    find_daemons(&daemons, ferryd, controller, sizeof(ferryd), &err) < 0 ||
+	    ferry_cluster_restart(&cl, &topo, argv[optind], &daemons, &err) < 0)
+		return cli_fail(&err);
+	printf("%s restarted\n", argv[optind]);
+	return 0;
 }

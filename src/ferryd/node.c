@@ -297,7 +297,9 @@ static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct f
 
 	node->cfg = cfg;
 	pthread_mutex_init(&node->lock, NULL);
-	if ((r = node_identity_load(cfg->state_dir, &node->id, err)) < 0)
+	ferry_server_limits_default(&limits);
+	if ((r = ferry_server_limits_load(&limits, cfg->config, err)) < 0 ||
+	    (r = node_identity_load(cfg->state_dir, &node->id, err)) < 0)
 		return r;
 	if (strcmp(node->id.name, cfg->name) != 0)
 		return ferry_err_set(err, -EINVAL, "this state directory belongs to node '%s', not '%s'", node->id.name,
@@ -313,9 +315,6 @@ static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct f
 	/* Leftovers of a crash mid-stream were never verified: drop them. */
 	ferry_rm_tree(node->incoming, NULL);
 	ferry_mkdir_p(node->incoming, 0700, NULL);
-	ferry_server_limits_default(&limits);
-	if ((r = ferry_server_limits_load(&limits, cfg->config, err)) < 0)
-		return r;
 	node->ctx = ferry_tls_ctx(&(struct ferry_tls_config){ .cert = node->id.cert,
 							    .key = node->id.key,
 							    .ca = node->id.ca,

@@ -655,6 +655,21 @@ fail:
 	return r;
 }
 
+int ferry_cluster_restart(const struct ferry_cluster *c, const struct ferry_topology *t, const char *node,
+			  const struct ferry_cluster_daemons *daemons, struct ferry_err *err)
+{
+	int i = ferry_topology_find_node(t, node);
+	const char *bin;
+
+	if (i < 0)
+		return ferry_err_set(err, -ENOENT, "cluster '%s' has no node '%s'", c->name, node);
+	bin = t->nodes[i].role == FERRY_NODE_HOST ? daemons->ferryd : daemons->controller;
+	if (!bin)
+		return ferry_err_set(err, -EINVAL, "no daemon binary for %s", node);
+	stop_daemon(c, node);
+	return start_daemon(c, t, (unsigned)i, bin, err);
+}
+
 void ferry_cluster_node_state(const struct ferry_cluster *c, const struct ferry_topology *t, unsigned i,
                               struct ferry_cluster_node_state *ret)
 {

@@ -72,6 +72,13 @@ int ferry_cluster_up(const struct ferry_cluster *c, const struct ferry_topology 
  */
 int ferry_cluster_down(const struct ferry_cluster *c, struct ferry_err *err);
 
+/*
+ * Restart node's daemon (SIGTERM, then start again in its namespace and
+ * cgroup with the same arguments); waits until it is ready.
+ */
+int ferry_cluster_restart(const struct ferry_cluster *c, const struct ferry_topology *t, const char *node,
+			  const struct ferry_cluster_daemons *daemons, struct ferry_err *err);
+
 /* Whether anything named after the cluster exists (dir, netns or interface). */
 bool ferry_cluster_exists(const struct ferry_cluster *c);
 
