@@ -28,9 +28,9 @@ int api_admin_dir(const char *explicit_dir, const char *cluster, char *out, size
 	snprintf(out, len, "%s/admin", cl.dir);
 	if (access(out, F_OK) < 0)
 		return ferry_err_set(err, -ENOENT,
-				     "no admin credentials: give --admin-dir (from 'ferry-controller admin-cert') or "
-				     "bring up local cluster '%s'",
-				     cluster);
+		                     "no admin credentials: give --admin-dir (from 'ferry-controller admin-cert') or "
+		                     "bring up local cluster '%s'",
+		                     cluster);
 	return 0;
 }
 
@@ -60,8 +60,8 @@ int api_open(struct api_session *s, const char *dir, struct ferry_err *err)
 	snprintf(path, sizeof(path), "%s/ca.crt", dir);
 	if (!(s->ca = ferry_cert_load(path, err)))
 		goto fail;
-	s->ctx = ferry_tls_ctx(&(struct ferry_tls_config){ .cert = s->cert, .key = s->key, .ca = s->ca, .alpns = alpns },
-			       false, err);
+	s->ctx = ferry_tls_ctx(
+	    &(struct ferry_tls_config){ .cert = s->cert, .key = s->key, .ca = s->ca, .alpns = alpns }, false, err);
 	if (!s->ctx || ferry_conn_connect(s->ctx, addr, FERRY_ALPN_API, NULL, API_TIMEOUT_MS, &s->conn, err) < 0)
 		goto fail;
 	if (CRYPTO_memcmp(s->conn->peer_id, want, FERRY_ID_LEN) != 0) {

@@ -28,13 +28,14 @@ struct api_opts {
 
 /* One request, one response; the response's fields into l (views into resp). */
 static int request(const struct api_opts *o, const struct ferry_buf *req, struct ferry_buf *resp,
-		   struct ferry_tlv_list *l, struct ferry_err *err)
+                   struct ferry_tlv_list *l, struct ferry_err *err)
 {
 	struct api_session s;
 	char dir[PATH_MAX];
 	int r;
 
-	if ((r = api_admin_dir(o->admin_dir, o->cluster, dir, sizeof(dir), err)) < 0 || (r = api_open(&s, dir, err)) < 0)
+	if ((r = api_admin_dir(o->admin_dir, o->cluster, dir, sizeof(dir), err)) < 0 ||
+	    (r = api_open(&s, dir, err)) < 0)
 		return r;
 	r = api_call(&s, req, resp, err);
 	api_close(&s);
@@ -43,30 +44,31 @@ static int request(const struct api_opts *o, const struct ferry_buf *req, struct
 	return r;
 }
 
-#define API_OPTIONS                                                                          \
-	{ "admin-dir", required_argument, NULL, 'A' }, { "name", required_argument, NULL, 'C' }, \
-		{ "help", no_argument, NULL, 'h' }
+#define API_OPTIONS                                                                                                    \
+	{ "admin-dir", required_argument, NULL, 'A' }, { "name", required_argument, NULL, 'C' },                       \
+	{                                                                                                              \
+		"help", no_argument, NULL, 'h'                                                                         \
+	}
 
-#define API_OPTION_CASES(o)         \
-	case 'A':                   \
-		(o).admin_dir = optarg; \
-		break;              \
-	case 'C':                   \
-		(o).cluster = optarg; \
+#define API_OPTION_CASES(o)                                                                                            \
+	case 'A':                                                                                                      \
+		(o).admin_dir = optarg;                                                                                \
+		break;                                                                                                 \
+	case 'C':                                                                                                      \
+		(o).cluster = optarg;                                                                                  \
 		break;
 
-#define API_OPTION_HELP                                                                     \
-	"  --admin-dir DIR   admin credentials (default $FERRY_ADMIN_DIR, else the local cluster's)\n" \
+#define API_OPTION_HELP                                                                                                \
+	"  --admin-dir DIR   admin credentials (default $FERRY_ADMIN_DIR, else the local cluster's)\n"                 \
 	"  --name CLUSTER    local cluster whose credentials to use (default " FERRY_CLUSTER_DEFAULT_NAME ")\n"
 
 /* ---- ferry token create ---- */
 
 int cmd_token(int argc, char **argv)
 {
-	static const struct option opts[] = { { "node", required_argument, NULL, 'n' },
-					       { "ttl", required_argument, NULL, 't' },
-					       API_OPTIONS,
-					       { 0 } };
+	static const struct option opts[] = {
+		{ "node", required_argument, NULL, 'n' }, { "ttl", required_argument, NULL, 't' }, API_OPTIONS, { 0 }
+	};
 	struct api_opts o = { .cluster = FERRY_CLUSTER_DEFAULT_NAME };
 	struct ferry_buf req = FERRY_BUF_INIT(1024), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
@@ -136,7 +138,8 @@ out:
 
 static int node_list(const struct api_opts *o, bool json)
 {
-	struct ferry_buf req = FERRY_BUF_INIT(64), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), out = FERRY_BUF_INIT(1 << 20);
+	struct ferry_buf req = FERRY_BUF_INIT(64), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX),
+	                 out = FERRY_BUF_INIT(1 << 20);
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
 	struct ferry_err err = { 0 };
 	struct ferry_json j;
@@ -267,17 +270,22 @@ int cmd_node(int argc, char **argv)
 int cmd_ticket(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "container", required_argument, NULL, 'c' }, { "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 't' },	       { "mode", required_argument, NULL, 'm' },
-		{ "generation", required_argument, NULL, 'g' }, { "memory", required_argument, NULL, 'M' },
-		{ "manifest-dir", required_argument, NULL, 'd' }, { "ttl", required_argument, NULL, 'T' },
-		{ "out", required_argument, NULL, 'o' },       API_OPTIONS,
+		{ "container", required_argument, NULL, 'c' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "generation", required_argument, NULL, 'g' },
+		{ "memory", required_argument, NULL, 'M' },
+		{ "manifest-dir", required_argument, NULL, 'd' },
+		{ "ttl", required_argument, NULL, 'T' },
+		{ "out", required_argument, NULL, 'o' },
+		API_OPTIONS,
 		{ 0 },
 	};
 	struct api_opts o = { .cluster = FERRY_CLUSTER_DEFAULT_NAME };
 	const char *container = NULL, *from = NULL, *to = NULL, *dir = NULL, *out_path = NULL;
 	struct ferry_buf req = FERRY_BUF_INIT(4096), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX),
-			 enc = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	                 enc = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	struct ferry_tlv_list *l = NULL;
 	struct ferry_manifest m = { 0 };
 	struct ferry_err err = { 0 };
@@ -327,7 +335,8 @@ int cmd_ticket(int argc, char **argv)
 			API_OPTION_CASES(o)
 		case 'h':
 			printf("Usage: ferry ticket issue --container NAME --from NODE --to NODE --manifest-dir DIR\n"
-			       "                          --out FILE [--mode stop-copy] [--generation N] [--memory BYTES]\n"
+			       "                          --out FILE [--mode stop-copy] [--generation N] [--memory "
+			       "BYTES]\n"
 			       "                          [--ttl 60s]\n\n"
 			       "Have the controller sign a migration ticket for moving the files of DIR (their\n"
 			       "manifest hash is bound into the ticket) from one node to another.  The ticket\n"
@@ -348,11 +357,13 @@ int cmd_ticket(int argc, char **argv)
 	ferry_sha256(enc.data, enc.len, hash);
 	l = malloc(sizeof(*l));
 	if (!l || ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_TICKET_ISSUE) < 0 ||
-	    ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, container) < 0 || ferry_tlv_add_str(&req, FERRY_TAG_SOURCE, from) < 0 ||
-	    ferry_tlv_add_str(&req, FERRY_TAG_DEST, to) < 0 || ferry_tlv_add_u64(&req, FERRY_TAG_MODE, mode) < 0 ||
+	    ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, container) < 0 ||
+	    ferry_tlv_add_str(&req, FERRY_TAG_SOURCE, from) < 0 || ferry_tlv_add_str(&req, FERRY_TAG_DEST, to) < 0 ||
+	    ferry_tlv_add_u64(&req, FERRY_TAG_MODE, mode) < 0 ||
 	    ferry_tlv_add_u64(&req, FERRY_TAG_GENERATION, generation) < 0 ||
-	    ferry_tlv_add_u64(&req, FERRY_TAG_MEMORY, memory) < 0 || ferry_tlv_add_u64(&req, FERRY_TAG_DISK, m.total) < 0 ||
-	    ferry_tlv_add(&req, FERRY_TAG_HASH, hash, 32) < 0 || ferry_tlv_add_u64(&req, FERRY_TAG_TTL, ttl) < 0)
+	    ferry_tlv_add_u64(&req, FERRY_TAG_MEMORY, memory) < 0 ||
+	    ferry_tlv_add_u64(&req, FERRY_TAG_DISK, m.total) < 0 || ferry_tlv_add(&req, FERRY_TAG_HASH, hash, 32) < 0 ||
+	    ferry_tlv_add_u64(&req, FERRY_TAG_TTL, ttl) < 0)
 		goto out;
 	if (request(&o, &req, &resp, l, &err) < 0 || !(t = ferry_tlv_find(l, FERRY_TAG_TICKET)) ||
 	    ferry_write_file_atomic(out_path, t->value, t->len, 0600, &err) < 0) {
@@ -361,8 +372,8 @@ int cmd_ticket(int argc, char **argv)
 		cli_fail(&err);
 		goto out;
 	}
-	printf("ticket for %s: %s -> %s (%s, generation %llu, %u objects, %llu bytes) written to %s\n", container, from, to,
-	       ferry_mode_name(mode), (unsigned long long)generation, m.n, (unsigned long long)m.total, out_path);
+	printf("ticket for %s: %s -> %s (%s, generation %llu, %u objects, %llu bytes) written to %s\n", container, from,
+	       to, ferry_mode_name(mode), (unsigned long long)generation, m.n, (unsigned long long)m.total, out_path);
 	r = 0;
 out:
 	free(l);

@@ -58,9 +58,8 @@ int cmd_cluster(int argc, char **argv)
 	}
 	c = cli_find(subcommands, argv[1]);
 	if (!c)
-		return cli_usage_error("cluster",
-				       "unknown subcommand '%.64s'; expected up, down, status, link, exec or restart",
-		                       argv[1]);
+		return cli_usage_error(
+		    "cluster", "unknown subcommand '%.64s'; expected up, down, status, link, exec or restart", argv[1]);
 	return c->run(argc - 1, argv + 1);
 }
 
@@ -70,13 +69,13 @@ static int load_cluster(const char *name, struct ferry_cluster *cl, struct ferry
 }
 
 static int find_daemons(struct ferry_cluster_daemons *d, char *ferryd, char *controller, size_t len,
-			struct ferry_err *err)
+                        struct ferry_err *err)
 {
 	if (cli_find_program("ferryd", "FERRY_FERRYD", ferryd, len) < 0 ||
 	    cli_find_program("ferry-controller", "FERRY_CONTROLLER", controller, len) < 0)
 		return ferry_err_set(err, -ENOENT,
-				     "cannot find ferryd and ferry-controller next to ferry (set FERRY_FERRYD and "
-				     "FERRY_CONTROLLER, or use --no-daemons)");
+		                     "cannot find ferryd and ferry-controller next to ferry (set FERRY_FERRYD and "
+		                     "FERRY_CONTROLLER, or use --no-daemons)");
 	d->ferryd = ferryd;
 	d->controller = controller;
 	return 0;

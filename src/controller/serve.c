@@ -21,9 +21,9 @@
 #include "ferry/ticket.h"
 #include "ferry/token.h"
 
-#define PUSH_RETRY_MS	2000
+#define PUSH_RETRY_MS   2000
 #define PUSH_CONNECT_MS 3000
-#define MAX_NODES	FERRY_ALLOWLIST_MAX
+#define MAX_NODES       FERRY_ALLOWLIST_MAX
 
 struct pushed {
 	char name[FERRY_NODE_NAME_MAX + 1];
@@ -77,7 +77,7 @@ static int add_allowlist(struct ferry_buf *b, const struct ferry_registry_node *
 /* ---- enrollment ---- */
 
 static int enroll(struct controller *c, struct ferry_conn *conn, const struct ferry_tlv_list *l, struct ferry_buf *out,
-		  struct ferry_err *err)
+                  struct ferry_err *err)
 {
 	struct ferry_registry_node *nodes = NULL;
 	const struct ferry_tlv *csr_t = ferry_tlv_find(l, FERRY_TAG_CSR);
@@ -133,7 +133,7 @@ static int enroll(struct controller *c, struct ferry_conn *conn, const struct fe
 		goto out;
 	}
 	log_info("node '%s' enrolled from %s, listening on %s (allowlist version %llu)", node, conn->peer_addr, address,
-		 (unsigned long long)version);
+	         (unsigned long long)version);
 	wake_pusher(c);
 out:
 	free(nodes);
@@ -159,7 +159,7 @@ static int api_token(struct controller *c, const struct ferry_tlv_list *l, struc
 		return r;
 	if (ttl < 10 || ttl > TOKEN_TTL_MAX)
 		return ferry_err_set(err, -ERANGE, "token TTL %llu s is out of range; expected 10 s to 7 days",
-				     (unsigned long long)ttl);
+		                     (unsigned long long)ttl);
 	if ((r = controller_token_create(&c->st, node, ttl, token, sizeof(token), err)) < 0)
 		return r;
 	log_info("join token created for node '%s', valid %llu s", node, (unsigned long long)ttl);
@@ -187,7 +187,7 @@ static int api_nodes(struct controller *c, struct ferry_buf *out, struct ferry_e
 }
 
 static int api_ticket(struct controller *c, const struct ferry_tlv_list *l, struct ferry_buf *out,
-		      struct ferry_err *err)
+                      struct ferry_err *err)
 {
 	struct ferry_registry_node *nodes = calloc(MAX_NODES, sizeof(*nodes));
 	struct ferry_buf enc = FERRY_BUF_INIT(FERRY_TICKET_MAX_LEN);
@@ -210,7 +210,8 @@ static int api_ticket(struct controller *c, const struct ferry_tlv_list *l, stru
 	if (ferry_tlv_find(l, FERRY_TAG_TTL) && (r = ferry_tlv_get_u64(l, FERRY_TAG_TTL, &ttl, err)) < 0)
 		goto out;
 	if (ttl < 1 || ttl > FERRY_TICKET_MAX_TTL || mode < FERRY_MODE_STOP_COPY || mode > FERRY_MODE_STATELESS) {
-		r = ferry_err_set(err, -ERANGE, "ticket TTL must be 1 to %d s and the mode known", FERRY_TICKET_MAX_TTL);
+		r = ferry_err_set(err, -ERANGE, "ticket TTL must be 1 to %d s and the mode known",
+		                  FERRY_TICKET_MAX_TTL);
 		goto out;
 	}
 	if ((r = ferry_check_name(t.container, FERRY_CONTAINER_NAME_MAX, "container", err)) < 0)
@@ -231,7 +232,7 @@ static int api_ticket(struct controller *c, const struct ferry_tlv_list *l, stru
 	    (r = ferry_ticket_encode(&t, &enc)) < 0)
 		goto out;
 	log_info("ticket issued: container %s %s -> %s, %s, generation %llu, %llu s", t.container, t.source, t.dest,
-		 ferry_mode_name(t.mode), (unsigned long long)t.generation, (unsigned long long)ttl);
+	         ferry_mode_name(t.mode), (unsigned long long)t.generation, (unsigned long long)ttl);
 	r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
 	r = r ? r : ferry_tlv_add(out, FERRY_TAG_TICKET, enc.data, enc.len);
 out:
@@ -251,7 +252,8 @@ static int serve_check(struct ferry_conn *conn, void *arg)
 static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 {
 	struct controller *c = arg;
-	struct ferry_buf payload = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), out = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_buf payload = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX),
+	                 out = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
 	bool is_enroll = strcmp(conn->alpn, FERRY_ALPN_ENROLL) == 0;
 	struct ferry_frame_header h;
@@ -266,7 +268,7 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 	if (!is_enroll && (!conn->has_peer_cert || !ferry_registry_is_admin(&c->st.reg, conn->peer_id))) {
 		ferry_id_hex(conn->peer_id, hex);
 		log_warn("refused API access from %s (id %s, '%s'): not an admin certificate", conn->peer_addr, hex,
-			 conn->peer_cn);
+		         conn->peer_cn);
 		ferry_conn_send_error(conn, EACCES, "not an admin certificate", NULL);
 		goto out;
 	}
@@ -287,7 +289,7 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 		switch (op[0] << 8 | op[1]) {
 		case FERRY_OP_ENROLL:
 			r = is_enroll ? enroll(c, conn, l, &out, &err)
-				      : ferry_err_set(&err, -EPERM, "enrollment belongs on %s", FERRY_ALPN_ENROLL);
+			              : ferry_err_set(&err, -EPERM, "enrollment belongs on %s", FERRY_ALPN_ENROLL);
 			break;
 		case FERRY_OP_TOKEN_CREATE:
 			r = is_enroll ? -EPERM : api_token(c, l, &out, &err);
@@ -349,7 +351,7 @@ static struct pushed *pushed_for(struct controller *c, const struct ferry_regist
 }
 
 static int push_one(struct controller *c, const struct ferry_registry_node *to, const struct ferry_registry_node *all,
-		    int n, uint64_t version, struct ferry_err *err)
+                    int n, uint64_t version, struct ferry_err *err)
 {
 	struct ferry_buf req = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	struct ferry_conn *conn = NULL;
@@ -359,7 +361,7 @@ static int push_one(struct controller *c, const struct ferry_registry_node *to, 
 	if (r == 0 && CRYPTO_memcmp(conn->peer_id, to->id, FERRY_ID_LEN) != 0)
 		r = ferry_err_set(err, -EPERM, "%s answers with another node's key", to->address);
 	if (r == 0 && ((r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_ALLOWLIST_SET)) < 0 ||
-		       (r = add_allowlist(&req, all, n, version)) < 0))
+	               (r = add_allowlist(&req, all, n, version)) < 0))
 		r = ferry_err_set(err, r, "allowlist too large");
 	if (r == 0 && (r = ferry_conn_send_frame(conn, FERRY_FRAME_REQUEST, req.data, req.len, err)) == 0)
 		r = ferry_expect_response(conn, &resp, err);
@@ -391,7 +393,7 @@ static void *push_loop(void *arg)
 			if (push_one(c, &nodes[i], nodes, n, version, &err) == 0) {
 				p->version = version;
 				log_info("allowlist version %llu pushed to '%s'", (unsigned long long)version,
-					 nodes[i].name);
+				         nodes[i].name);
 			} else {
 				log_debug("allowlist push to '%s' failed (will retry): %s", nodes[i].name, err.msg);
 			}
@@ -435,25 +437,25 @@ static int controller_start(const struct ferry_daemon_config *cfg, void *arg, st
 		return r;
 	/* Client certificates are optional at the TLS layer only for enrollment; handle() enforces the rest. */
 	c->server_ctx = ferry_tls_ctx(&(struct ferry_tls_config){ .cert = c->st.cert,
-								  .key = c->st.key,
-								  .ca = c->st.ca,
-								  .alpns = server_alpns,
-								  .require_peer_cert = false },
-				      true, err);
-	c->client_ctx = ferry_tls_ctx(&(struct ferry_tls_config){ .cert = c->st.cert,
-								  .key = c->st.key,
-								  .ca = c->st.ca,
-								  .alpns = client_alpns },
-				      false, err);
+	                                                          .key = c->st.key,
+	                                                          .ca = c->st.ca,
+	                                                          .alpns = server_alpns,
+	                                                          .require_peer_cert = false },
+	                              true, err);
+	c->client_ctx = ferry_tls_ctx(
+	    &(struct ferry_tls_config){ .cert = c->st.cert, .key = c->st.key, .ca = c->st.ca, .alpns = client_alpns },
+	    false, err);
 	if (!c->server_ctx || !c->client_ctx)
 		return -EIO;
 	if ((r = ferry_server_init(&c->srv, cfg->listen ? cfg->listen : c->st.listen, c->server_ctx, &limits, handle, c,
-				   err)) < 0)
+	                           err)) < 0)
 		return r;
-	if (pthread_create(&c->server_thread, NULL, serve, c) != 0 || pthread_create(&c->push_thread, NULL, push_loop, c) != 0)
+	if (pthread_create(&c->server_thread, NULL, serve, c) != 0 ||
+	    pthread_create(&c->push_thread, NULL, push_loop, c) != 0)
 		return ferry_err_set(err, -EAGAIN, "cannot start threads");
 	c->running = true;
-	log_info("serving %s and %s on %s", FERRY_ALPN_API, FERRY_ALPN_ENROLL, cfg->listen ? cfg->listen : c->st.listen);
+	log_info("serving %s and %s on %s", FERRY_ALPN_API, FERRY_ALPN_ENROLL,
+	         cfg->listen ? cfg->listen : c->st.listen);
 	return 0;
 }
 
@@ -482,8 +484,8 @@ int controller_run(int argc, char **argv)
 	static struct controller c;
 	struct ferry_daemon_service svc = { .start = controller_start, .stop = controller_stop, .arg = &c };
 	int r = ferry_daemon_parse_args(argc, argv, &cfg,
-					"Ferry's controller: the cluster's CA, registry and migration manager.  Also: "
-					"init, admin-cert, token create (see their --help).");
+	                                "Ferry's controller: the cluster's CA, registry and migration manager.  Also: "
+	                                "init, admin-cert, token create (see their --help).");
 
 	if (r != 0)
 		return r < 0 ? 0 : r;

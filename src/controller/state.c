@@ -31,12 +31,13 @@ int controller_state_load(const char *dir, struct controller_state *st, struct f
 	memset(st, 0, sizeof(*st));
 	path_in(path, sizeof(path), dir, CTL_CA_KEY);
 	if (access(path, F_OK) < 0)
-		return ferry_err_set(err, -ENOENT, "%s is not an initialized controller; run 'ferry-controller init'", dir);
-#define LOAD(field, fn, file)                                  \
-	do {                                                   \
-		path_in(path, sizeof(path), dir, file);        \
-		if (!(st->field = fn(path, err)))              \
-			goto fail;                             \
+		return ferry_err_set(err, -ENOENT, "%s is not an initialized controller; run 'ferry-controller init'",
+		                     dir);
+#define LOAD(field, fn, file)                                                                                          \
+	do {                                                                                                           \
+		path_in(path, sizeof(path), dir, file);                                                                \
+		if (!(st->field = fn(path, err)))                                                                      \
+			goto fail;                                                                                     \
 	} while (0)
 	LOAD(ca, ferry_cert_load, CTL_CA_CERT);
 	LOAD(cert, ferry_cert_load, CTL_CERT);
@@ -47,7 +48,8 @@ int controller_state_load(const char *dir, struct controller_state *st, struct f
 	path_in(path, sizeof(path), dir, CTL_LISTEN);
 	if ((r = ferry_read_file(path, 64, &b, err)) < 0)
 		goto fail;
-	snprintf(st->listen, sizeof(st->listen), "%.*s", (int)strcspn(b.data ? b.data : "", "\n"), b.data ? b.data : "");
+	snprintf(st->listen, sizeof(st->listen), "%.*s", (int)strcspn(b.data ? b.data : "", "\n"),
+	         b.data ? b.data : "");
 	ferry_buf_free(&b);
 	if (ferry_parse_hostport(st->listen, &a, &p, err) < 0)
 		goto fail;
@@ -76,7 +78,7 @@ void controller_state_free(struct controller_state *st)
 }
 
 int controller_token_create(struct controller_state *st, const char *node, uint64_t ttl, char *out, size_t len,
-			    struct ferry_err *err)
+                            struct ferry_err *err)
 {
 	struct ferry_token t = { 0 };
 	uint8_t hash[32];
@@ -102,7 +104,7 @@ int controller_token_create(struct controller_state *st, const char *node, uint6
 /* ---- ferry-controller init ---- */
 
 static int issue_own(EVP_PKEY *ca_key, X509 *ca, const char *cn, EVP_PKEY **ret_key, X509 **ret_cert,
-		     struct ferry_err *err)
+                     struct ferry_err *err)
 {
 	EVP_PKEY *key = ferry_key_generate(err);
 	X509_REQ *csr = key ? ferry_csr_make(key, cn, err) : NULL;
@@ -170,14 +172,15 @@ int cmd_init(int argc, char **argv)
 	}
 	if (ferry_mkdir_p(dir, 0700, &err) < 0 || chmod(dir, 0700) < 0)
 		goto out;
-	if (!(ca_key = ferry_key_generate(&err)) || !(ca = ferry_cert_make_ca(ca_key, "ferry cluster CA", CTL_CA_DAYS, &err)) ||
+	if (!(ca_key = ferry_key_generate(&err)) ||
+	    !(ca = ferry_cert_make_ca(ca_key, "ferry cluster CA", CTL_CA_DAYS, &err)) ||
 	    !(ticket_key = ferry_key_generate(&err)) || issue_own(ca_key, ca, "controller", &key, &cert, &err) < 0)
 		goto out;
-#define SAVE(fn, obj, file)                                      \
-	do {                                                     \
-		path_in(path, sizeof(path), dir, file);          \
-		if (fn(path, obj, &err) < 0)                     \
-			goto out;                                \
+#define SAVE(fn, obj, file)                                                                                            \
+	do {                                                                                                           \
+		path_in(path, sizeof(path), dir, file);                                                                \
+		if (fn(path, obj, &err) < 0)                                                                           \
+			goto out;                                                                                      \
 	} while (0)
 	SAVE(ferry_key_save, ca_key, CTL_CA_KEY);
 	SAVE(ferry_cert_save, ca, CTL_CA_CERT);

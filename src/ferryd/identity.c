@@ -11,7 +11,7 @@
 #include "node.h"
 
 int node_controller_write(const char *state_dir, const uint8_t id[FERRY_ID_LEN], const char *addr, const char *name,
-			  struct ferry_err *err)
+                          struct ferry_err *err)
 {
 	char path[PATH_MAX], hex[FERRY_ID_HEX_LEN], text[256];
 	int n;
@@ -33,22 +33,22 @@ int node_identity_load(const char *dir, struct node_identity *id, struct ferry_e
 	r = ferry_read_file(path, 4096, &b, err);
 	if (r == -ENOENT) {
 		ferry_buf_free(&b);
-		return ferry_err_set(err, -ENOENT, "this node has not joined a cluster (no %s); run 'ferryd join TOKEN'",
-				     path);
+		return ferry_err_set(err, -ENOENT,
+		                     "this node has not joined a cluster (no %s); run 'ferryd join TOKEN'", path);
 	}
-	if (r == 0 && (sscanf(b.data ? b.data : "", "id %79s address %31s name %31s", hex, id->controller_addr,
-			      id->name) != 3 ||
-		       ferry_id_from_hex(hex, id->controller_id) < 0 ||
-		       ferry_check_name(id->name, FERRY_NODE_NAME_MAX, "node", NULL) < 0))
+	if (r == 0 &&
+	    (sscanf(b.data ? b.data : "", "id %79s address %31s name %31s", hex, id->controller_addr, id->name) != 3 ||
+	     ferry_id_from_hex(hex, id->controller_id) < 0 ||
+	     ferry_check_name(id->name, FERRY_NODE_NAME_MAX, "node", NULL) < 0))
 		r = ferry_err_set(err, -EINVAL, "%s is damaged", path);
 	ferry_buf_free(&b);
 	if (r < 0)
 		return r;
-#define LOAD(field, fn, file)                                      \
-	do {                                                       \
-		snprintf(path, sizeof(path), "%s/%s", dir, file); \
-		if (!(id->field = fn(path, err)))                  \
-			goto fail;                                 \
+#define LOAD(field, fn, file)                                                                                          \
+	do {                                                                                                           \
+		snprintf(path, sizeof(path), "%s/%s", dir, file);                                                      \
+		if (!(id->field = fn(path, err)))                                                                      \
+			goto fail;                                                                                     \
 	} while (0)
 	LOAD(cert, ferry_cert_load, NODE_CERT);
 	LOAD(ca, ferry_cert_load, NODE_CA);

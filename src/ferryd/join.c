@@ -21,19 +21,20 @@
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: ferryd join TOKEN|- --state-dir DIR --listen A.B.C.D:PORT\n\n"
-		     "(TOKEN '-' reads the token from standard input, keeping it out of process lists.)\n"
-		     "Join the cluster a token from 'ferry token create' names: make this node's Ed25519\n"
-		     "key here (it never leaves), send a certificate request over TLS to the controller\n"
-		     "whose CA the token pins, and store the certificate, the CA, the controller's\n"
-		     "ticket key and the first allowlist in DIR.  --listen is where this node's ferryd\n"
-		     "will serve (the controller pushes allowlists there).\n");
+	             "(TOKEN '-' reads the token from standard input, keeping it out of process lists.)\n"
+	             "Join the cluster a token from 'ferry token create' names: make this node's Ed25519\n"
+	             "key here (it never leaves), send a certificate request over TLS to the controller\n"
+	             "whose CA the token pins, and store the certificate, the CA, the controller's\n"
+	             "ticket key and the first allowlist in DIR.  --listen is where this node's ferryd\n"
+	             "will serve (the controller pushes allowlists there).\n");
 }
 
-static int save_response(const char *dir, const struct ferry_token *tok, EVP_PKEY *key,
-			 const struct ferry_tlv_list *l, struct ferry_err *err)
+static int save_response(const char *dir, const struct ferry_token *tok, EVP_PKEY *key, const struct ferry_tlv_list *l,
+                         struct ferry_err *err)
 {
-	const struct ferry_tlv *cert_t = ferry_tlv_find(l, FERRY_TAG_CERT), *ca_t = ferry_tlv_find(l, FERRY_TAG_CA_CERT),
-			       *tk_t = ferry_tlv_find(l, FERRY_TAG_TICKET);
+	const struct ferry_tlv *cert_t = ferry_tlv_find(l, FERRY_TAG_CERT),
+	                       *ca_t = ferry_tlv_find(l, FERRY_TAG_CA_CERT),
+	                       *tk_t = ferry_tlv_find(l, FERRY_TAG_TICKET);
 	uint8_t ca_id[FERRY_ID_LEN], controller_id[FERRY_ID_LEN];
 	struct ferry_peer *peers = NULL;
 	struct ferry_allowlist al;
@@ -61,7 +62,8 @@ static int save_response(const char *dir, const struct ferry_token *tok, EVP_PKE
 	/* Trust nothing the answer says unless it chains to the pinned CA. */
 	if (ferry_cert_id(ca, ca_id) < 0 || CRYPTO_memcmp(ca_id, tok->ca_pin, FERRY_ID_LEN) != 0 ||
 	    X509_verify(cert, X509_get0_pubkey(ca)) != 1 || EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1) {
-		r = ferry_err_set(err, -EPERM, "controller's certificate answer does not match the pinned CA or our key");
+		r = ferry_err_set(err, -EPERM,
+		                  "controller's certificate answer does not match the pinned CA or our key");
 		goto out;
 	}
 	peers = calloc(FERRY_ALLOWLIST_MAX, sizeof(*peers));
@@ -75,17 +77,19 @@ static int save_response(const char *dir, const struct ferry_token *tok, EVP_PKE
 		if (t->tag != FERRY_TAG_PEER || t->len <= FERRY_ID_LEN || t->len > FERRY_ID_LEN + FERRY_NODE_NAME_MAX)
 			continue;
 		memcpy(peers[n].id, t->value, FERRY_ID_LEN);
+		memset(peers[n].name, 0, sizeof(peers[n].name));
 		memcpy(peers[n].name, t->value + FERRY_ID_LEN, t->len - FERRY_ID_LEN);
-		if (ferry_check_name(peers[n].name, FERRY_NODE_NAME_MAX, "node", NULL) == 0)
+		if (strlen(peers[n].name) == t->len - FERRY_ID_LEN &&
+		    ferry_check_name(peers[n].name, FERRY_NODE_NAME_MAX, "node", NULL) == 0)
 			n++;
 	}
 	if ((r = ferry_mkdir_p(dir, 0700, err)) < 0)
 		goto out;
-#define SAVE(fn, obj, file)                                        \
-	do {                                                       \
-		snprintf(path, sizeof(path), "%s/%s", dir, file); \
-		if ((r = fn(path, obj, err)) < 0)                  \
-			goto out;                                  \
+#define SAVE(fn, obj, file)                                                                                            \
+	do {                                                                                                           \
+		snprintf(path, sizeof(path), "%s/%s", dir, file);                                                      \
+		if ((r = fn(path, obj, err)) < 0)                                                                      \
+			goto out;                                                                                      \
 	} while (0)
 	SAVE(ferry_key_save, key, NODE_KEY);
 	SAVE(ferry_cert_save, cert, NODE_CERT);
@@ -174,19 +178,21 @@ int cmd_join(int argc, char **argv)
 	    ferry_csr_to_der(csr, &der, &der_len) < 0)
 		goto out;
 	ctx = ferry_tls_ctx(&(struct ferry_tls_config){ 0 }, false, &err);
-	if (!ctx || ferry_conn_connect(ctx, tok.controller, FERRY_ALPN_ENROLL, tok.ca_pin, JOIN_TIMEOUT_MS, &conn,
-				       &err) < 0)
+	if (!ctx ||
+	    ferry_conn_connect(ctx, tok.controller, FERRY_ALPN_ENROLL, tok.ca_pin, JOIN_TIMEOUT_MS, &conn, &err) < 0)
 		goto out;
 	if (ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_ENROLL) < 0 ||
 	    ferry_tlv_add_str(&req, FERRY_TAG_NODE, tok.node) < 0 ||
 	    ferry_tlv_add(&req, FERRY_TAG_SECRET, tok.secret, sizeof(tok.secret)) < 0 ||
-	    ferry_tlv_add(&req, FERRY_TAG_CSR, der, der_len) < 0 || ferry_tlv_add_str(&req, FERRY_TAG_ADDRESS, listen) < 0) {
+	    ferry_tlv_add(&req, FERRY_TAG_CSR, der, der_len) < 0 ||
+	    ferry_tlv_add_str(&req, FERRY_TAG_ADDRESS, listen) < 0) {
 		ferry_err_set(&err, -E2BIG, "enrollment request too large");
 		goto out;
 	}
 	if (ferry_conn_send_frame(conn, FERRY_FRAME_REQUEST, req.data, req.len, &err) < 0 ||
 	    ferry_expect_response(conn, &resp, &err) < 0 ||
-	    ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, &err) < 0 || save_response(dir, &tok, key, l, &err) < 0)
+	    ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, &err) < 0 ||
+	    save_response(dir, &tok, key, l, &err) < 0)
 		goto out;
 	printf("joined as node '%s' (controller %s); state in %s\n", tok.node, tok.controller, dir);
 	r = 0;

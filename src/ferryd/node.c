@@ -63,7 +63,7 @@ static int reply_ok(struct ferry_conn *conn, struct ferry_buf *b, struct ferry_e
 }
 
 static int ctl_allowlist(struct node *node, struct ferry_conn *conn, const struct ferry_tlv_list *l,
-			 struct ferry_err *err)
+                         struct ferry_err *err)
 {
 	struct ferry_peer *peers = calloc(FERRY_ALLOWLIST_MAX, sizeof(*peers));
 	struct ferry_buf out = FERRY_BUF_INIT(256);
@@ -87,8 +87,11 @@ static int ctl_allowlist(struct node *node, struct ferry_conn *conn, const struc
 		memcpy(peers[n].id, t->value, FERRY_ID_LEN);
 		memcpy(peers[n].name, t->value + FERRY_ID_LEN, t->len - FERRY_ID_LEN);
 		peers[n].name[t->len - FERRY_ID_LEN] = '\0';
-		if ((r = ferry_check_name(peers[n].name, FERRY_NODE_NAME_MAX, "node", err)) < 0)
+		if (strlen(peers[n].name) != t->len - FERRY_ID_LEN ||
+		    (r = ferry_check_name(peers[n].name, FERRY_NODE_NAME_MAX, "node", err)) < 0) {
+			r = ferry_err_set(err, -EPROTO, "bad allowlist entry name");
 			goto out;
+		}
 		n++;
 	}
 	r = ferry_allowlist_replace(&node->allow, version, peers, n, err);
@@ -115,8 +118,8 @@ static void handle_ctl(struct node *node, struct ferry_conn *conn)
 		return;
 	if (!conn->has_peer_cert || CRYPTO_memcmp(conn->peer_id, node->id.controller_id, FERRY_ID_LEN) != 0) {
 		ferry_id_hex(conn->peer_id, hex);
-		log_warn("refused a command from %s (id %s, '%s'): only the controller may send commands", conn->peer_addr,
-			 hex, conn->peer_cn);
+		log_warn("refused a command from %s (id %s, '%s'): only the controller may send commands",
+		         conn->peer_addr, hex, conn->peer_cn);
 		ferry_conn_send_error(conn, EACCES, "only the controller may send commands", NULL);
 		free(l);
 		return;
@@ -182,7 +185,7 @@ static uint64_t mem_available(void)
 }
 
 static int admit_ticket(struct ferry_conn *conn, const uint8_t *raw, size_t len, struct ferry_ticket *ret, void *arg,
-			struct ferry_err *err)
+                        struct ferry_err *err)
 {
 	struct node *node = arg;
 	char peer[FERRY_NODE_NAME_MAX + 1];
@@ -201,11 +204,11 @@ static int admit_ticket(struct ferry_conn *conn, const uint8_t *raw, size_t len,
 	avail = mem_available();
 	if (ret->reserve_memory > avail)
 		return ferry_err_set(err, -ENOMEM, "admission refused: %llu bytes of memory reserved, %llu available",
-				     (unsigned long long)ret->reserve_memory, (unsigned long long)avail);
+		                     (unsigned long long)ret->reserve_memory, (unsigned long long)avail);
 	if (statvfs(node->incoming, &vfs) == 0 && ret->reserve_disk > (uint64_t)vfs.f_bavail * vfs.f_frsize)
 		return ferry_err_set(err, -ENOSPC, "admission refused: %llu bytes of disk reserved, %llu free",
-				     (unsigned long long)ret->reserve_disk,
-				     (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+		                     (unsigned long long)ret->reserve_disk,
+		                     (unsigned long long)vfs.f_bavail * vfs.f_frsize);
 	return ferry_replay_admit(&node->replay, ret, now, err);
 }
 
@@ -236,7 +239,7 @@ static void handle_mig(struct node *node, struct ferry_conn *conn)
 	if (!conn->has_peer_cert || !ferry_allowlist_lookup(&node->allow, conn->peer_id, peer)) {
 		ferry_id_hex(conn->peer_id, hex);
 		log_warn("refused migration data from %s (id %s, '%s'): not in the allowlist", conn->peer_addr, hex,
-			 conn->peer_cn);
+		         conn->peer_cn);
 		ferry_conn_send_error(conn, EACCES, "not in the allowlist", NULL);
 		return;
 	}
@@ -260,8 +263,8 @@ static void handle_mig(struct node *node, struct ferry_conn *conn)
 		log_warn("migration stream from %s refused or failed: %s", peer, err.msg);
 	else
 		log_info("received %u objects (%llu bytes) from %s for container %s, generation %llu, in %s",
-			 res.objects, (unsigned long long)res.bytes, peer, res.ticket.container,
-			 (unsigned long long)res.ticket.generation, res.path);
+		         res.objects, (unsigned long long)res.bytes, peer, res.ticket.container,
+		         (unsigned long long)res.ticket.generation, res.path);
 	pthread_mutex_lock(&node->lock);
 	node->migrations--;
 	slot->n--;
@@ -303,7 +306,7 @@ static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct f
 		return r;
 	if (strcmp(node->id.name, cfg->name) != 0)
 		return ferry_err_set(err, -EINVAL, "this state directory belongs to node '%s', not '%s'", node->id.name,
-				     cfg->name);
+		                     cfg->name);
 	snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, NODE_ALLOWLIST);
 	if ((r = ferry_allowlist_open(&node->allow, path, err)) < 0 ||
 	    (r = ferry_replay_open(&node->replay, cfg->state_dir, now_s(), err)) < 0)
@@ -316,11 +319,11 @@ static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct f
 	ferry_rm_tree(node->incoming, NULL);
 	ferry_mkdir_p(node->incoming, 0700, NULL);
 	node->ctx = ferry_tls_ctx(&(struct ferry_tls_config){ .cert = node->id.cert,
-							    .key = node->id.key,
-							    .ca = node->id.ca,
-							    .alpns = alpns,
-							    .require_peer_cert = true },
-				  true, err);
+	                                                      .key = node->id.key,
+	                                                      .ca = node->id.ca,
+	                                                      .alpns = alpns,
+	                                                      .require_peer_cert = true },
+	                          true, err);
 	if (!node->ctx)
 		return -EIO;
 	if (cfg->listen)
@@ -332,8 +335,8 @@ static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct f
 	if (pthread_create(&node->thread, NULL, serve, node) != 0)
 		return ferry_err_set(err, -EAGAIN, "cannot start the server thread");
 	node->running = true;
-	log_info("serving %s and %s on %s as node '%s' (allowlist version %llu)", FERRY_ALPN_CTL, FERRY_ALPN_MIG, listen,
-		 node->id.name, (unsigned long long)ferry_allowlist_version(&node->allow));
+	log_info("serving %s and %s on %s as node '%s' (allowlist version %llu)", FERRY_ALPN_CTL, FERRY_ALPN_MIG,
+	         listen, node->id.name, (unsigned long long)ferry_allowlist_version(&node->allow));
 	return 0;
 }
 
@@ -358,8 +361,8 @@ int node_run(int argc, char **argv)
 	static struct node node;
 	struct ferry_daemon_service svc = { .start = node_start, .stop = node_stop, .arg = &node };
 	int r = ferry_daemon_parse_args(argc, argv, &cfg,
-					"Ferry's node daemon: one per host.  Also: 'ferryd join TOKEN' and "
-					"'ferryd send' (see their --help).");
+	                                "Ferry's node daemon: one per host.  Also: 'ferryd join TOKEN' and "
+	                                "'ferryd send' (see their --help).");
 
 	if (r != 0)
 		return r < 0 ? 0 : r;

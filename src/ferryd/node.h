@@ -10,15 +10,15 @@
 #include "ferry/trust.h"
 
 /* Files in a node's state directory (docs/ARCHITECTURE.md, Node state). */
-#define NODE_KEY	"node.key"
-#define NODE_CERT	"node.crt"
-#define NODE_CA		"ca.crt"
+#define NODE_KEY        "node.key"
+#define NODE_CERT       "node.crt"
+#define NODE_CA         "ca.crt"
 #define NODE_TICKET_PUB "ticket.pub"
 #define NODE_CONTROLLER "controller"
-#define NODE_ALLOWLIST	"allowlist"
+#define NODE_ALLOWLIST  "allowlist"
 
 /* Post-authentication caps on concurrent incoming migrations. */
-#define NODE_MAX_MIGRATIONS	    4
+#define NODE_MAX_MIGRATIONS          4
 #define NODE_MAX_MIGRATIONS_PER_PEER 2
 
 struct node_identity {
@@ -33,8 +33,8 @@ struct node_identity {
 int node_identity_load(const char *state_dir, struct node_identity *id, struct ferry_err *err);
 void node_identity_free(struct node_identity *id);
 /* Write the controller file (pure data: id, address, name). */
-int node_controller_write(const char *state_dir, const uint8_t id[FERRY_ID_LEN], const char *addr,
-			  const char *name, struct ferry_err *err);
+int node_controller_write(const char *state_dir, const uint8_t id[FERRY_ID_LEN], const char *addr, const char *name,
+                          struct ferry_err *err);
 
 int cmd_join(int argc, char **argv);
 int cmd_send(int argc, char **argv);

@@ -21,10 +21,10 @@
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: ferryd send --state-dir DIR --to A.B.C.D:PORT --ticket FILE SOURCE_DIR\n\n"
-		     "Send every regular file below SOURCE_DIR to the destination node over the\n"
-		     "migration channel, under a controller-signed ticket naming this node as the\n"
-		     "source.  The directory must match the manifest the ticket was issued for.\n"
-		     "Prints a JSON line with bytes, seconds and MB/s.\n");
+	             "Send every regular file below SOURCE_DIR to the destination node over the\n"
+	             "migration channel, under a controller-signed ticket naming this node as the\n"
+	             "source.  The directory must match the manifest the ticket was issued for.\n"
+	             "Prints a JSON line with bytes, seconds and MB/s.\n");
 }
 
 static double now_s(void)
@@ -106,7 +106,7 @@ int cmd_send(int argc, char **argv)
 		goto out;
 	}
 	ctx = ferry_tls_ctx(&(struct ferry_tls_config){ .cert = id.cert, .key = id.key, .ca = id.ca, .alpns = alpns },
-			    false, &err);
+	                    false, &err);
 	if (!ctx || ferry_conn_connect(ctx, to, FERRY_ALPN_MIG, NULL, SEND_CONNECT_MS, &conn, &err) < 0)
 		goto out;
 	if (CRYPTO_memcmp(conn->peer_id, dest_id, FERRY_ID_LEN) != 0) {
@@ -117,8 +117,8 @@ int cmd_send(int argc, char **argv)
 	if (ferry_bundle_send(conn, (const uint8_t *)raw.data, raw.len, &m, argv[optind], &bytes, &err) < 0)
 		goto out;
 	t1 = now_s();
-	printf("{\"bytes\": %llu, \"objects\": %u, \"seconds\": %.3f, \"MBps\": %.1f}\n", (unsigned long long)bytes, m.n,
-	       t1 - t0, t1 > t0 ? (double)bytes / 1e6 / (t1 - t0) : 0.0);
+	printf("{\"bytes\": %llu, \"objects\": %u, \"seconds\": %.3f, \"MBps\": %.1f}\n", (unsigned long long)bytes,
+	       m.n, t1 - t0, t1 > t0 ? (double)bytes / 1e6 / (t1 - t0) : 0.0);
 	r = 0;
 out:
 	if (r)

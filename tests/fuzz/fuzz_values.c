@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "ferry/parse.h"
+#include "ferry/server.h"
+#include "ferry/trust.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,5 +39,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ferry_parse_ipv4_prefix(s, 16, 29, &a, &len, &err);
 	if (ferry_check_name(s, 31, "x", &err) == 0 && (strlen(s) > 31 || s[0] < 'a' || s[0] > 'z'))
 		abort();
+	/* The node's allowlist file and the daemons' limits file. */
+	{
+		static struct ferry_peer peers[FERRY_ALLOWLIST_MAX];
+		struct ferry_server_limits l;
+		unsigned n;
+
+		if (ferry_allowlist_parse(s, &v, peers, &n, &err) == 0 && n > FERRY_ALLOWLIST_MAX)
+			abort();
+		ferry_server_limits_default(&l);
+		ferry_server_limits_parse(&l, s, &err);
+		ferry_parse_duration(s, 10, 3600, "ttl", &v, &err);
+	}
 	return 0;
 }

@@ -546,7 +546,7 @@ static int controller_index(const struct ferry_topology *t)
 
 /* The controller's CA, keys and registry, and the operator's admin credentials in <cluster>/admin. */
 static int provision_controller(const struct ferry_cluster *c, const struct ferry_topology *t, unsigned i,
-				const char *bin, struct ferry_err *err)
+                                const char *bin, struct ferry_err *err)
 {
 	char dir[PATH_MAX], admin[PATH_MAX + 8], listen[32], a[16];
 	int r;
@@ -562,7 +562,7 @@ static int provision_controller(const struct ferry_cluster *c, const struct ferr
 
 /* A join token from the controller's state, then `ferryd join` inside the host's namespace. */
 static int enroll_host(const struct ferry_cluster *c, const struct ferry_topology *t, unsigned i,
-		       const struct ferry_cluster_daemons *daemons, struct ferry_err *err)
+                       const struct ferry_cluster_daemons *daemons, struct ferry_err *err)
 {
 	struct ferry_exec_opts o = ip_opts;
 	struct ferry_exec_result res;
@@ -574,17 +574,17 @@ static int enroll_host(const struct ferry_cluster *c, const struct ferry_topolog
 	ferry_cluster_netns_name(c, t->nodes[i].name, ns, sizeof(ns));
 	snprintf(listen, sizeof(listen), "%s:%d", ferry_format_ipv4(t->nodes[i].addr, a), FERRY_PORT_NODE);
 	r = ferry_exec((const char *const[]){ daemons->controller, "token", "create", "--state-dir", ctl_dir, "--node",
-					      t->nodes[i].name, "--ttl", "60s", NULL },
-		       &o, &res, err);
+	                                      t->nodes[i].name, "--ttl", "60s", NULL },
+	               &o, &res, err);
 	if (r == 0 && res.status != 0)
 		r = ferry_err_set(err, -EIO, "cannot create a join token for %s: %s", t->nodes[i].name,
-				  res.errout.data ? res.errout.data : "");
+		                  res.errout.data ? res.errout.data : "");
 	if (r == 0) {
 		o.netns = ns;
 		o.input = res.out.data; /* the token, through stdin */
-		r = ferry_exec_ok((const char *const[]){ daemons->ferryd, "join", "-", "--state-dir", dir, "--listen",
-							listen, NULL },
-				  &o, err);
+		r = ferry_exec_ok(
+		    (const char *const[]){ daemons->ferryd, "join", "-", "--state-dir", dir, "--listen", listen, NULL },
+		    &o, err);
 	}
 	if (res.out.data)
 		memset(res.out.data, 0, res.out.len);
@@ -593,7 +593,7 @@ static int enroll_host(const struct ferry_cluster *c, const struct ferry_topolog
 }
 
 static int make_node(const struct ferry_cluster *c, const struct ferry_topology *t, unsigned i,
-		     const struct ferry_cluster_daemons *daemons, struct ferry_err *err)
+                     const struct ferry_cluster_daemons *daemons, struct ferry_err *err)
 {
 	const struct ferry_topo_node *n = &t->nodes[i];
 	const char *bin = n->role == FERRY_NODE_HOST ? daemons->ferryd : daemons->controller;
@@ -632,8 +632,8 @@ int ferry_cluster_up(const struct ferry_cluster *c, const struct ferry_topology 
 		return r;
 	if ((daemons->ferryd || daemons->controller) && controller_index(t) < 0)
 		return ferry_err_set(err, -EINVAL,
-				     "the topology has no controller, which the daemons need (add 'controller switch "
-				     "SWITCH', or use --no-daemons)");
+		                     "the topology has no controller, which the daemons need (add 'controller switch "
+		                     "SWITCH', or use --no-daemons)");
 	if ((r = ferry_mkdir_p(c->dir, 0700, err)) < 0)
 		goto fail;
 	if (chmod(c->dir, 0700) < 0) {
@@ -656,7 +656,7 @@ fail:
 }
 
 int ferry_cluster_restart(const struct ferry_cluster *c, const struct ferry_topology *t, const char *node,
-			  const struct ferry_cluster_daemons *daemons, struct ferry_err *err)
+                          const struct ferry_cluster_daemons *daemons, struct ferry_err *err)
 {
 	int i = ferry_topology_find_node(t, node);
 	const char *bin;

@@ -11,7 +11,7 @@
 #define ALLOWLIST_FILE_MAX (64 * 1024)
 
 int ferry_allowlist_parse(const char *text, uint64_t *ret_version, struct ferry_peer *peers, unsigned *ret_n,
-			  struct ferry_err *err)
+                          struct ferry_err *err)
 {
 	const char *line = text;
 	unsigned n = 0, line_no = 0;
@@ -75,7 +75,7 @@ int ferry_allowlist_open(struct ferry_allowlist *al, const char *path, struct fe
 }
 
 int ferry_allowlist_replace(struct ferry_allowlist *al, uint64_t version, const struct ferry_peer *peers, unsigned n,
-			    struct ferry_err *err)
+                            struct ferry_err *err)
 {
 	struct ferry_buf text = FERRY_BUF_INIT(ALLOWLIST_FILE_MAX);
 	char hex[FERRY_ID_HEX_LEN];

@@ -155,7 +155,8 @@ int ferry_expect_response(struct ferry_conn *conn, struct ferry_buf *payload, st
 	if (h.type == FERRY_FRAME_RESPONSE)
 		return 0;
 	if (h.type != FERRY_FRAME_ERROR)
-		return ferry_err_set(err, -EPROTO, "expected a response, got a %s frame", ferry_frame_type_name(h.type));
+		return ferry_err_set(err, -EPROTO, "expected a response, got a %s frame",
+		                     ferry_frame_type_name(h.type));
 	l = malloc(sizeof(*l));
 	if (l && ferry_tlv_parse((const uint8_t *)payload->data, payload->len, l, NULL) == 0) {
 		ferry_tlv_get_str(l, FERRY_TAG_MESSAGE, msg, sizeof(msg), NULL);
@@ -189,7 +190,7 @@ struct receiving {
 	int staging_fd;
 	uint32_t current; /* object being written */
 	uint64_t written; /* bytes of it so far */
-	int fd;		  /* its file */
+	int fd;           /* its file */
 	EVP_MD_CTX *md;
 	uint64_t bytes;
 };
@@ -262,7 +263,7 @@ static int on_data(struct receiving *rx, const uint8_t *p, size_t len, struct fe
 	n = r.left;
 	if (n > o->size - rx->written)
 		return ferry_err_set(err, -EPROTO, "object '%s' is longer than its %llu bytes", o->name,
-				     (unsigned long long)o->size);
+		                     (unsigned long long)o->size);
 	EVP_DigestUpdate(rx->md, r.p, n);
 	for (size_t off = 0; off < n;) {
 		ssize_t w = write(rx->fd, r.p + off, n - off);
@@ -295,7 +296,7 @@ static void id_hex16(const uint8_t id[16], char out[33])
 }
 
 int ferry_bundle_receive(struct ferry_conn *conn, const char *incoming_dir, const char *done_dir,
-			 ferry_bundle_admit_fn admit, void *arg, struct ferry_bundle_result *ret, struct ferry_err *err)
+                         ferry_bundle_admit_fn admit, void *arg, struct ferry_bundle_result *ret, struct ferry_err *err)
 {
 	struct receiving rx = { .staging_fd = -1, .fd = -1 };
 	struct ferry_buf payload = FERRY_BUF_INIT(FERRY_FRAME_DATA_MAX);
@@ -338,7 +339,7 @@ int ferry_bundle_receive(struct ferry_conn *conn, const char *incoming_dir, cons
 		goto refuse;
 	if (rx.m.total > t.reserve_disk) {
 		r = ferry_err_set(err, -EFBIG, "manifest holds %llu bytes, the ticket reserves %llu",
-				  (unsigned long long)rx.m.total, (unsigned long long)t.reserve_disk);
+		                  (unsigned long long)rx.m.total, (unsigned long long)t.reserve_disk);
 		goto refuse;
 	}
 	/* 3. Staging, private to this ticket. */
@@ -365,7 +366,8 @@ int ferry_bundle_receive(struct ferry_conn *conn, const char *incoming_dir, cons
 		if (h.type == FERRY_FRAME_END)
 			break;
 		if (h.type != FERRY_FRAME_DATA) {
-			r = ferry_err_set(err, -EPROTO, "unexpected %s frame in a stream", ferry_frame_type_name(h.type));
+			r = ferry_err_set(err, -EPROTO, "unexpected %s frame in a stream",
+			                  ferry_frame_type_name(h.type));
 			goto refuse;
 		}
 		if ((r = on_data(&rx, (const uint8_t *)payload.data, payload.len, err)) < 0)
@@ -386,7 +388,7 @@ int ferry_bundle_receive(struct ferry_conn *conn, const char *incoming_dir, cons
 		}
 		if (rx.current != rx.m.n) {
 			r = ferry_err_set(err, -EBADMSG, "stream ended with object %u of %u incomplete", rx.current,
-					  rx.m.n);
+			                  rx.m.n);
 			goto refuse;
 		}
 	}
@@ -424,8 +426,8 @@ out:
 
 /* ---- source ---- */
 
-int ferry_bundle_send(struct ferry_conn *conn, const uint8_t *ticket, size_t ticket_len,
-		      const struct ferry_manifest *m, const char *dir, uint64_t *ret_bytes, struct ferry_err *err)
+int ferry_bundle_send(struct ferry_conn *conn, const uint8_t *ticket, size_t ticket_len, const struct ferry_manifest *m,
+                      const char *dir, uint64_t *ret_bytes, struct ferry_err *err)
 {
 	struct ferry_buf enc = FERRY_BUF_INIT(MANIFEST_ENC_MAX), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	uint8_t *frame = malloc(FERRY_FRAME_DATA_MAX), end[36], hash[32];

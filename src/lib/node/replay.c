@@ -11,10 +11,10 @@
 #include "ferry/parse.h"
 #include "ferry/trust.h"
 
-#define SEEN_FILE	"seen-tickets"
-#define GEN_FILE	"generations"
-#define GEN_MAX		4096
-#define STATE_FILE_MAX	(4 * 1024 * 1024)
+#define SEEN_FILE      "seen-tickets"
+#define GEN_FILE       "generations"
+#define GEN_MAX        4096
+#define STATE_FILE_MAX (4 * 1024 * 1024)
 
 static void hex16(const uint8_t id[FERRY_TICKET_ID_LEN], char out[33])
 {
@@ -52,7 +52,8 @@ static int write_seen(struct ferry_replay_guard *g, struct ferry_err *err)
 		hex16(g->seen[i].id, hex);
 		r = ferry_buf_printf(&text, "%s %llu\n", hex, (unsigned long long)g->seen[i].expires_at);
 	}
-	r = r < 0 ? ferry_err_set(err, r, "seen-set too large") : ferry_write_file_atomic(g->seen_path, text.data ? text.data : "", text.len, 0600, err);
+	r = r < 0 ? ferry_err_set(err, r, "seen-set too large")
+	          : ferry_write_file_atomic(g->seen_path, text.data ? text.data : "", text.len, 0600, err);
 	ferry_buf_free(&text);
 	return r;
 }
@@ -63,9 +64,10 @@ static int write_gens(struct ferry_replay_guard *g, struct ferry_err *err)
 	int r = 0;
 
 	for (unsigned i = 0; r == 0 && i < g->n_gen; i++)
-		r = ferry_buf_printf(&text, "%s %llu\n", g->gens[i].container, (unsigned long long)g->gens[i].generation);
+		r = ferry_buf_printf(&text, "%s %llu\n", g->gens[i].container,
+		                     (unsigned long long)g->gens[i].generation);
 	r = r < 0 ? ferry_err_set(err, r, "generation table too large")
-		  : ferry_write_file_atomic(g->gen_path, text.data ? text.data : "", text.len, 0600, err);
+	          : ferry_write_file_atomic(g->gen_path, text.data ? text.data : "", text.len, 0600, err);
 	ferry_buf_free(&text);
 	return r;
 }
@@ -118,7 +120,8 @@ int ferry_replay_open(struct ferry_replay_guard *g, const char *dir, uint64_t no
 
 			if (g->n_gen >= GEN_MAX || sscanf(line, "%79s %23s", name, num) != 2 ||
 			    ferry_check_name(name, FERRY_CONTAINER_NAME_MAX, "container", NULL) < 0 ||
-			    ferry_parse_u64(num, 0, UINT64_MAX, "generation", &g->gens[g->n_gen].generation, NULL) < 0) {
+			    ferry_parse_u64(num, 0, UINT64_MAX, "generation", &g->gens[g->n_gen].generation, NULL) <
+			        0) {
 				ferry_buf_free(&b);
 				return ferry_err_set(err, -EINVAL, "%s is damaged; refusing to start", g->gen_path);
 			}
@@ -178,8 +181,8 @@ int ferry_replay_admit(struct ferry_replay_guard *g, const struct ferry_ticket *
 			gi = (int)i;
 	if (gi >= 0 && t->generation <= g->gens[gi].generation) {
 		r = ferry_err_set(err, -ESTALE, "ticket generation %llu of '%s' is stale (seen %llu)",
-				  (unsigned long long)t->generation, t->container,
-				  (unsigned long long)g->gens[gi].generation);
+		                  (unsigned long long)t->generation, t->container,
+		                  (unsigned long long)g->gens[gi].generation);
 		goto out;
 	}
 	if (g->n >= FERRY_SEEN_MAX) {

@@ -44,7 +44,7 @@ const char *ferry_frame_type_name(uint8_t type)
 }
 
 int ferry_frame_parse_header(const uint8_t hdr[FERRY_FRAME_HEADER_LEN], struct ferry_frame_header *ret,
-			     struct ferry_err *err)
+                             struct ferry_err *err)
 {
 	struct ferry_reader r;
 	uint8_t type, flags;
@@ -62,10 +62,10 @@ int ferry_frame_parse_header(const uint8_t hdr[FERRY_FRAME_HEADER_LEN], struct f
 		return ferry_err_set(err, -EPROTO, "frame of unknown type 0x%02x", type);
 	if (flags != 0 || reserved != 0)
 		return ferry_err_set(err, -EPROTO, "%s frame has non-zero flags or reserved bits",
-				     ferry_frame_type_name(type));
+		                     ferry_frame_type_name(type));
 	if (len > max)
 		return ferry_err_set(err, -EMSGSIZE, "%s frame of %u bytes exceeds the %zu-byte cap",
-				     ferry_frame_type_name(type), len, max);
+		                     ferry_frame_type_name(type), len, max);
 	ret->type = type;
 	ret->len = len;
 	return 0;

@@ -18,7 +18,8 @@ int ferry_object_name_check(const char *name, struct ferry_err *err)
 	const char *comp = name;
 
 	if (n == 0 || n > FERRY_OBJECT_NAME_MAX)
-		return ferry_err_set(err, -EINVAL, "object name is empty or longer than %d bytes", FERRY_OBJECT_NAME_MAX);
+		return ferry_err_set(err, -EINVAL, "object name is empty or longer than %d bytes",
+		                     FERRY_OBJECT_NAME_MAX);
 	for (size_t i = 0; i <= n; i++) {
 		char c = name[i];
 
@@ -27,7 +28,7 @@ int ferry_object_name_check(const char *name, struct ferry_err *err)
 
 			if (len == 0 || (len == 1 && comp[0] == '.') || (len == 2 && comp[0] == '.' && comp[1] == '.'))
 				return ferry_err_set(err, -EINVAL,
-						     "object name '%.64s' has an empty, '.' or '..' component", name);
+				                     "object name '%.64s' has an empty, '.' or '..' component", name);
 			comp = name + i + 1;
 			continue;
 		}
@@ -71,7 +72,7 @@ int ferry_manifest_parse(const uint8_t *p, size_t len, struct ferry_manifest *re
 	/* Check the count against the bytes present before allocating for it. */
 	if (m.n > FERRY_MANIFEST_MAX_OBJECTS || (size_t)m.n > r.left / OBJECT_MIN_LEN)
 		return ferry_err_set(err, -EPROTO, "manifest claims %u objects; at most %d and what its %zu bytes hold",
-				     m.n, FERRY_MANIFEST_MAX_OBJECTS, len);
+		                     m.n, FERRY_MANIFEST_MAX_OBJECTS, len);
 	m.objects = calloc(m.n ? m.n : 1, sizeof(*m.objects));
 	if (!m.objects)
 		return ferry_err_set(err, -ENOMEM, "out of memory for the manifest");

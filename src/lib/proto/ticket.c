@@ -10,8 +10,8 @@
 #include "ferry/wire.h"
 
 static const char *const mode_names[] = {
-	[FERRY_MODE_STOP_COPY] = "stop-copy", [FERRY_MODE_PRECOPY] = "precopy",	    [FERRY_MODE_POSTCOPY] = "postcopy",
-	[FERRY_MODE_HYBRID] = "hybrid",	      [FERRY_MODE_STATELESS] = "stateless",
+	[FERRY_MODE_STOP_COPY] = "stop-copy", [FERRY_MODE_PRECOPY] = "precopy",     [FERRY_MODE_POSTCOPY] = "postcopy",
+	[FERRY_MODE_HYBRID] = "hybrid",       [FERRY_MODE_STATELESS] = "stateless",
 };
 
 const char *ferry_mode_name(uint8_t mode)
@@ -29,8 +29,8 @@ int ferry_mode_parse(const char *s, uint8_t *ret, struct ferry_err *err)
 			return 0;
 		}
 	}
-	return ferry_err_set(err, -EINVAL,
-			     "mode '%.32s' is not known; expected stop-copy, precopy, postcopy, hybrid or stateless", s);
+	return ferry_err_set(
+	    err, -EINVAL, "mode '%.32s' is not known; expected stop-copy, precopy, postcopy, hybrid or stateless", s);
 }
 
 static int put_name(struct ferry_buf *b, const char *s)
@@ -74,6 +74,9 @@ static bool get_name(struct ferry_reader *r, char *out, size_t max, const char *
 	if (!r->ok || n == 0 || n > max || !ferry_get_bytes(r, out, n))
 		return false;
 	out[n] = '\0';
+	/* An embedded NUL would make two encodings of one name: not canonical, refused. */
+	if (strlen(out) != n)
+		return ferry_err_set(err, -EPROTO, "%s name holds a NUL byte", what), false;
 	return ferry_check_name(out, max, what, err) == 0;
 }
 
@@ -115,7 +118,7 @@ int ferry_ticket_parse(const uint8_t *p, size_t len, struct ferry_ticket *ret, s
 		return ferry_err_set(err, -EPROTO, "ticket has unknown mode %u", t.mode);
 	if (t.expires_at <= t.issued_at || t.expires_at - t.issued_at > FERRY_TICKET_MAX_TTL)
 		return ferry_err_set(err, -EPROTO, "ticket validity window is not within (0, %d] seconds",
-				     FERRY_TICKET_MAX_TTL);
+		                     FERRY_TICKET_MAX_TTL);
 	if (strcmp(t.source, t.dest) == 0)
 		return ferry_err_set(err, -EPROTO, "ticket's source and destination are the same node");
 	*ret = t;
@@ -132,8 +135,8 @@ int ferry_ticket_sign(struct ferry_ticket *t, EVP_PKEY *key, struct ferry_err *e
 	if (!ctx || ferry_ticket_encode_body(t, &body) < 0)
 		r = ferry_err_set(err, -ENOMEM, "cannot encode the ticket");
 	else if (EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) != 1 ||
-		 EVP_DigestSign(ctx, t->signature, &siglen, (const uint8_t *)body.data, body.len) != 1 ||
-		 siglen != FERRY_TICKET_SIG_LEN)
+	         EVP_DigestSign(ctx, t->signature, &siglen, (const uint8_t *)body.data, body.len) != 1 ||
+	         siglen != FERRY_TICKET_SIG_LEN)
 		r = ferry_err_set(err, -EINVAL, "cannot sign the ticket (is the key Ed25519?)");
 	EVP_MD_CTX_free(ctx);
 	ferry_buf_free(&body);
@@ -149,7 +152,7 @@ int ferry_ticket_verify_signature(const struct ferry_ticket *t, EVP_PKEY *pub, s
 	if (!ctx || ferry_ticket_encode_body(t, &body) < 0)
 		r = ferry_err_set(err, -ENOMEM, "cannot encode the ticket");
 	else if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pub) != 1 ||
-		 EVP_DigestVerify(ctx, t->signature, FERRY_TICKET_SIG_LEN, (const uint8_t *)body.data, body.len) != 1)
+	         EVP_DigestVerify(ctx, t->signature, FERRY_TICKET_SIG_LEN, (const uint8_t *)body.data, body.len) != 1)
 		r = ferry_err_set(err, -EPERM, "ticket signature is not the controller's");
 	EVP_MD_CTX_free(ctx);
 	ferry_buf_free(&body);
@@ -157,14 +160,14 @@ int ferry_ticket_verify_signature(const struct ferry_ticket *t, EVP_PKEY *pub, s
 }
 
 int ferry_ticket_check_claims(const struct ferry_ticket *t, const char *self, bool self_is_dest, const char *peer,
-			      uint64_t now, struct ferry_err *err)
+                              uint64_t now, struct ferry_err *err)
 {
 	if (now >= t->expires_at)
 		return ferry_err_set(err, -ETIMEDOUT, "ticket expired %llu s ago",
-				     (unsigned long long)(now - t->expires_at));
+		                     (unsigned long long)(now - t->expires_at));
 	if (t->issued_at > now + FERRY_TICKET_CLOCK_SKEW)
 		return ferry_err_set(err, -EPERM, "ticket is issued %llu s in the future",
-				     (unsigned long long)(t->issued_at - now));
+		                     (unsigned long long)(t->issued_at - now));
 	if (self_is_dest && strcmp(t->dest, self) != 0)
 		return ferry_err_set(err, -EPERM, "ticket is for destination '%s', not this node '%s'", t->dest, self);
 	if (!self_is_dest && strcmp(t->source, self) != 0)

@@ -16,7 +16,7 @@ long ferry_base64url_encode(const uint8_t *in, size_t len, char *out, size_t out
 
 	for (size_t i = 0; i < len; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) |
-			     (i + 2 < len ? in[i + 2] : 0);
+		             (i + 2 < len ? in[i + 2] : 0);
 		size_t chars = len - i >= 3 ? 4 : len - i + 1;
 
 		if (o + chars >= outlen)
@@ -104,7 +104,8 @@ int ferry_token_encode(const struct ferry_token *t, char *out, size_t len, struc
 	r = r ? r : ferry_buf_append(&b, t->ca_pin, 32);
 	r = r ? r : ferry_buf_append(&b, t->secret, 32);
 	r = r ? r : ferry_buf_u64(&b, t->expires_at);
-	if (r == 0 && (len <= plen || ferry_base64url_encode((const uint8_t *)b.data, b.len, out + plen, len - plen) < 0))
+	if (r == 0 &&
+	    (len <= plen || ferry_base64url_encode((const uint8_t *)b.data, b.len, out + plen, len - plen) < 0))
 		r = -ENOSPC;
 	if (r == 0)
 		memcpy(out, FERRY_TOKEN_PREFIX, plen);
@@ -119,7 +120,7 @@ static int get_str(struct ferry_reader *r, char *out, size_t max)
 	if (!r->ok || n == 0 || n > max || !ferry_get_bytes(r, out, n))
 		return -1;
 	out[n] = '\0';
-	return 0;
+	return strlen(out) == n ? 0 : -1; /* no embedded NUL: one text per token */
 }
 
 int ferry_token_parse(const char *s, struct ferry_token *ret, struct ferry_err *err)

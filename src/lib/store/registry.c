@@ -11,19 +11,19 @@
 #include "ferry/registry.h"
 
 static const char schema[] = "PRAGMA journal_mode=WAL;"
-			     "PRAGMA synchronous=FULL;"
-			     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-			     "INSERT OR IGNORE INTO meta VALUES ('allowlist_version', 0);"
-			     "CREATE TABLE IF NOT EXISTS identities ("
-			     "  name TEXT NOT NULL, id TEXT NOT NULL UNIQUE, role TEXT NOT NULL CHECK (role IN "
-			     "('node','admin')),"
-			     "  address TEXT NOT NULL DEFAULT '', status TEXT NOT NULL CHECK (status IN "
-			     "('active','removed')),"
-			     "  enrolled_at INTEGER NOT NULL, removed_at INTEGER);"
-			     "CREATE UNIQUE INDEX IF NOT EXISTS active_name ON identities(name, role) WHERE status = "
-			     "'active';"
-			     "CREATE TABLE IF NOT EXISTS tokens (secret_hash TEXT PRIMARY KEY, node TEXT NOT NULL,"
-			     "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER);";
+                             "PRAGMA synchronous=FULL;"
+                             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+                             "INSERT OR IGNORE INTO meta VALUES ('allowlist_version', 0);"
+                             "CREATE TABLE IF NOT EXISTS identities ("
+                             "  name TEXT NOT NULL, id TEXT NOT NULL UNIQUE, role TEXT NOT NULL CHECK (role IN "
+                             "('node','admin')),"
+                             "  address TEXT NOT NULL DEFAULT '', status TEXT NOT NULL CHECK (status IN "
+                             "('active','removed')),"
+                             "  enrolled_at INTEGER NOT NULL, removed_at INTEGER);"
+                             "CREATE UNIQUE INDEX IF NOT EXISTS active_name ON identities(name, role) WHERE status = "
+                             "'active';"
+                             "CREATE TABLE IF NOT EXISTS tokens (secret_hash TEXT PRIMARY KEY, node TEXT NOT NULL,"
+                             "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER);";
 
 static int db_error(struct ferry_registry *reg, struct ferry_err *err, const char *what)
 {
@@ -73,7 +73,7 @@ static void hex32(const uint8_t in[32], char out[65])
 
 /* Run one statement with text/int parameters ("s" text, "i" int64); returns sqlite3_changes or < 0. */
 static int exec_params(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
-		       struct ferry_err *err)
+                       struct ferry_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
@@ -99,7 +99,7 @@ static int bump_version(struct ferry_registry *reg, struct ferry_err *err)
 }
 
 int ferry_registry_token_add(struct ferry_registry *reg, const char *node, const uint8_t secret_hash[32],
-			     uint64_t expires_at, uint64_t now, struct ferry_err *err)
+                             uint64_t expires_at, uint64_t now, struct ferry_err *err)
 {
 	char hex[65];
 	sqlite3_int64 exp = (sqlite3_int64)expires_at, created = (sqlite3_int64)now;
@@ -109,13 +109,13 @@ int ferry_registry_token_add(struct ferry_registry *reg, const char *node, const
 	hex32(secret_hash, hex);
 	pthread_mutex_lock(&reg->lock);
 	r = exec_params(reg, "INSERT INTO tokens (secret_hash, node, created_at, expires_at) VALUES (?, ?, ?, ?)",
-			"ssii", vals, err);
+	                "ssii", vals, err);
 	pthread_mutex_unlock(&reg->lock);
 	return r < 0 ? r : 0;
 }
 
 int ferry_registry_token_consume(struct ferry_registry *reg, const char *node, const uint8_t secret_hash[32],
-				 uint64_t now, struct ferry_err *err)
+                                 uint64_t now, struct ferry_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char hex[65], owner[64] = "";
@@ -125,8 +125,9 @@ int ferry_registry_token_consume(struct ferry_registry *reg, const char *node, c
 
 	hex32(secret_hash, hex);
 	pthread_mutex_lock(&reg->lock);
-	if (sqlite3_prepare_v2(reg->db, "SELECT node, expires_at, COALESCE(used_at, 0) FROM tokens WHERE secret_hash = ?",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(reg->db,
+	                       "SELECT node, expires_at, COALESCE(used_at, 0) FROM tokens WHERE secret_hash = ?", -1,
+	                       &st, NULL) != SQLITE_OK) {
 		r = db_error(reg, err, "prepare");
 		goto out;
 	}
@@ -149,8 +150,8 @@ int ferry_registry_token_consume(struct ferry_registry *reg, const char *node, c
 	else {
 		const void *vals[] = { &ts, hex };
 		/* "used_at IS NULL" makes consumption atomic even if two enrollments race. */
-		r = exec_params(reg, "UPDATE tokens SET used_at = ? WHERE secret_hash = ? AND used_at IS NULL", "is", vals,
-				err);
+		r = exec_params(reg, "UPDATE tokens SET used_at = ? WHERE secret_hash = ? AND used_at IS NULL", "is",
+		                vals, err);
 		if (r == 0)
 			r = ferry_err_set(err, -EPERM, "token was already used");
 		else if (r > 0)
@@ -162,7 +163,7 @@ out:
 }
 
 static int add_identity(struct ferry_registry *reg, const char *name, const uint8_t id[32], const char *role,
-			const char *address, uint64_t now, struct ferry_err *err)
+                        const char *address, uint64_t now, struct ferry_err *err)
 {
 	char hex[65];
 	sqlite3_int64 ts = (sqlite3_int64)now;
@@ -178,14 +179,15 @@ static int add_identity(struct ferry_registry *reg, const char *name, const uint
 		goto out;
 	/* A re-enrolled name replaces its earlier identity, which is revoked. */
 	if ((r = exec_params(reg,
-			     "UPDATE identities SET status = 'removed', removed_at = ? WHERE name = ? AND role = ? AND "
-			     "status = 'active'",
-			     "iss", retire, err)) < 0 ||
+	                     "UPDATE identities SET status = 'removed', removed_at = ? WHERE name = ? AND role = ? AND "
+	                     "status = 'active'",
+	                     "iss", retire, err)) < 0 ||
 	    (r = exec_params(reg, "DELETE FROM identities WHERE id = ?", "s", drop_same, err)) < 0 ||
-	    (r = exec_params(reg,
-			     "INSERT INTO identities (name, id, role, address, status, enrolled_at) VALUES (?, ?, ?, ?, "
-			     "'active', ?)",
-			     "ssssi", add, err)) < 0 ||
+	    (r = exec_params(
+	         reg,
+	         "INSERT INTO identities (name, id, role, address, status, enrolled_at) VALUES (?, ?, ?, ?, "
+	         "'active', ?)",
+	         "ssssi", add, err)) < 0 ||
 	    (r = bump_version(reg, err)) < 0) {
 		exec_params(reg, "ROLLBACK", "", NULL, NULL);
 		goto out;
@@ -197,13 +199,13 @@ out:
 }
 
 int ferry_registry_node_enroll(struct ferry_registry *reg, const char *name, const uint8_t id[FERRY_ID_LEN],
-			       const char *address, uint64_t now, struct ferry_err *err)
+                               const char *address, uint64_t now, struct ferry_err *err)
 {
 	return add_identity(reg, name, id, "node", address, now, err);
 }
 
-int ferry_registry_admin_add(struct ferry_registry *reg, const char *name, const uint8_t id[FERRY_ID_LEN],
-			     uint64_t now, struct ferry_err *err)
+int ferry_registry_admin_add(struct ferry_registry *reg, const char *name, const uint8_t id[FERRY_ID_LEN], uint64_t now,
+                             struct ferry_err *err)
 {
 	return add_identity(reg, name, id, "admin", "", now, err);
 }
@@ -216,9 +218,9 @@ int ferry_registry_node_remove(struct ferry_registry *reg, const char *name, uin
 
 	pthread_mutex_lock(&reg->lock);
 	r = exec_params(reg,
-			"UPDATE identities SET status = 'removed', removed_at = ? WHERE name = ? AND role = 'node' AND "
-			"status = 'active'",
-			"is", vals, err);
+	                "UPDATE identities SET status = 'removed', removed_at = ? WHERE name = ? AND role = 'node' AND "
+	                "status = 'active'",
+	                "is", vals, err);
 	if (r == 0)
 		r = ferry_err_set(err, -ENOENT, "no active node named '%s'", name);
 	else if (r > 0)
@@ -228,7 +230,7 @@ int ferry_registry_node_remove(struct ferry_registry *reg, const char *name, uin
 }
 
 int ferry_registry_nodes(struct ferry_registry *reg, struct ferry_registry_node *out, unsigned max,
-			 uint64_t *ret_version, struct ferry_err *err)
+                         uint64_t *ret_version, struct ferry_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	unsigned n = 0;
@@ -236,7 +238,7 @@ int ferry_registry_nodes(struct ferry_registry *reg, struct ferry_registry_node 
 
 	pthread_mutex_lock(&reg->lock);
 	if (sqlite3_prepare_v2(reg->db, "SELECT value FROM meta WHERE key = 'allowlist_version'", -1, &st, NULL) !=
-		    SQLITE_OK ||
+	        SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
 		r = db_error(reg, err, "read version");
 		sqlite3_finalize(st);
@@ -245,9 +247,9 @@ int ferry_registry_nodes(struct ferry_registry *reg, struct ferry_registry_node 
 	*ret_version = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	if (sqlite3_prepare_v2(reg->db,
-			       "SELECT name, id, address FROM identities WHERE role = 'node' AND status = 'active' "
-			       "ORDER BY name",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "SELECT name, id, address FROM identities WHERE role = 'node' AND status = 'active' "
+	                       "ORDER BY name",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = db_error(reg, err, "prepare");
 		goto out;
 	}
@@ -274,8 +276,8 @@ bool ferry_registry_is_admin(struct ferry_registry *reg, const uint8_t id[FERRY_
 	hex32(id, hex);
 	pthread_mutex_lock(&reg->lock);
 	if (sqlite3_prepare_v2(reg->db,
-			       "SELECT 1 FROM identities WHERE id = ? AND role = 'admin' AND status = 'active'", -1, &st,
-			       NULL) == SQLITE_OK) {
+	                       "SELECT 1 FROM identities WHERE id = ? AND role = 'admin' AND status = 'active'", -1,
+	                       &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
 		yes = sqlite3_step(st) == SQLITE_ROW;
 	}

@@ -21,8 +21,8 @@
 
 /* Fixed policy: AEAD suites only, X25519, Ed25519 signatures. */
 #define CIPHERSUITES "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
-#define GROUPS	     "X25519"
-#define SIGALGS	     "ed25519"
+#define GROUPS       "X25519"
+#define SIGALGS      "ed25519"
 
 const char *ferry_tls_error(char *buf, size_t len)
 {
@@ -46,7 +46,7 @@ static long long now_ms(void)
 }
 
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
-		       unsigned int inlen, void *arg)
+                       unsigned int inlen, void *arg)
 {
 	const char *const *accepted = arg;
 
@@ -84,7 +84,7 @@ SSL_CTX *ferry_tls_ctx(const struct ferry_tls_config *cfg, bool server, struct f
 	if (server && (SSL_CTX_set_num_tickets(ctx, 0) != 1 || SSL_CTX_set_max_early_data(ctx, 0) != 1))
 		goto fail;
 	if (cfg->cert && (SSL_CTX_use_certificate(ctx, cfg->cert) != 1 || SSL_CTX_use_PrivateKey(ctx, cfg->key) != 1 ||
-			  SSL_CTX_check_private_key(ctx) != 1))
+	                  SSL_CTX_check_private_key(ctx) != 1))
 		goto fail;
 	/* Send the CA along so enrolling clients can check it against their pin. */
 	if (cfg->cert && cfg->ca && SSL_CTX_add1_chain_cert(ctx, cfg->ca) != 1)
@@ -94,9 +94,9 @@ SSL_CTX *ferry_tls_ctx(const struct ferry_tls_config *cfg, bool server, struct f
 
 		if (X509_STORE_add_cert(store, cfg->ca) != 1)
 			goto fail;
-		SSL_CTX_set_verify(ctx,
-				   SSL_VERIFY_PEER | (server && cfg->require_peer_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
-				   NULL);
+		SSL_CTX_set_verify(
+		    ctx, SSL_VERIFY_PEER | (server && cfg->require_peer_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+		    NULL);
 		SSL_CTX_set_verify_depth(ctx, 1);
 	} else {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL); /* pin mode: checked after the handshake */
@@ -125,11 +125,10 @@ static int wait_ssl(struct ferry_conn *c, int rc, long long deadline, struct fer
 	else if (e == SSL_ERROR_ZERO_RETURN)
 		return ferry_err_set(err, -ECONNRESET, "%s: peer closed the connection", what);
 	else if ((e == SSL_ERROR_SYSCALL && (errno == 0 || errno == ECONNRESET || errno == EPIPE)) ||
-		 (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
+	         (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
 		ERR_clear_error();
 		return ferry_err_set(err, -ECONNRESET, "%s: connection closed by peer", what);
-	}
-	else
+	} else
 		return ferry_err_set(err, -EPROTO, "%s: %s", what, ferry_tls_error(tls, sizeof(tls)));
 	for (;;) {
 		left = deadline - now_ms();
@@ -223,7 +222,7 @@ static struct ferry_conn *conn_new(SSL_CTX *ctx, int fd, struct ferry_err *err)
 }
 
 int ferry_conn_connect(SSL_CTX *ctx, const char *hostport, const char *alpn, const uint8_t *ca_pin, int timeout_ms,
-		       struct ferry_conn **ret, struct ferry_err *err)
+                       struct ferry_conn **ret, struct ferry_err *err)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	long long deadline = now_ms() + timeout_ms;
@@ -297,7 +296,7 @@ int ferry_conn_connect(SSL_CTX *ctx, const char *hostport, const char *alpn, con
 }
 
 int ferry_conn_accept(SSL_CTX *ctx, int fd, const char *peer_addr, int timeout_ms, struct ferry_conn **ret,
-		      struct ferry_err *err)
+                      struct ferry_err *err)
 {
 	struct ferry_conn *c = conn_new(ctx, fd, err);
 	int r, one = 1;
@@ -363,8 +362,8 @@ int ferry_conn_send_frame(struct ferry_conn *c, uint8_t type, const void *payloa
 	int r;
 
 	if (len > ferry_frame_max_len(type))
-		return ferry_err_set(err, -EMSGSIZE, "refusing to send a %s frame of %zu bytes", ferry_frame_type_name(type),
-				     len);
+		return ferry_err_set(err, -EMSGSIZE, "refusing to send a %s frame of %zu bytes",
+		                     ferry_frame_type_name(type), len);
 	ferry_frame_encode_header(hdr, type, (uint32_t)len);
 	/* Header and payload in one record when small: fewer TLS records, one syscall. */
 	if (len <= 16 * 1024) {
@@ -380,7 +379,7 @@ int ferry_conn_send_frame(struct ferry_conn *c, uint8_t type, const void *payloa
 }
 
 int ferry_conn_recv_frame(struct ferry_conn *c, struct ferry_frame_header *hdr, struct ferry_buf *out,
-			  struct ferry_err *err)
+                          struct ferry_err *err)
 {
 	long long deadline = now_ms() + c->io_timeout_ms;
 	uint8_t raw[FERRY_FRAME_HEADER_LEN];

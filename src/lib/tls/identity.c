@@ -234,7 +234,7 @@ X509_REQ *ferry_csr_make(EVP_PKEY *key, const char *cn, struct ferry_err *err)
 
 	if (!req || X509_REQ_set_version(req, 0) != 1 ||
 	    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_ASC, (const unsigned char *)cn,
-				       -1, -1, 0) != 1 ||
+	                               -1, -1, 0) != 1 ||
 	    X509_REQ_set_pubkey(req, key) != 1 || X509_REQ_sign(req, key, NULL) <= 0) {
 		X509_REQ_free(req);
 		ferry_err_set(err, -EIO, "cannot create a certificate request");

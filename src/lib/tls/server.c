@@ -22,7 +22,10 @@ static const struct {
 	size_t offset;
 	uint64_t min, max;
 } limit_keys[] = {
-#define L(name, lo, hi) { #name, offsetof(struct ferry_server_limits, name), lo, hi }
+#define L(name, lo, hi)                                                                                                \
+	{                                                                                                              \
+#name, offsetof(struct ferry_server_limits, name), lo, hi                                              \
+	}
 	L(max_handshakes, 1, 100000),
 	L(max_handshakes_per_source, 1, 100000),
 	L(handshake_timeout_ms, 100, 600000),
@@ -62,11 +65,12 @@ int ferry_server_limits_set(struct ferry_server_limits *l, const char *key, cons
 		*(unsigned *)((char *)l + limit_keys[i].offset) = (unsigned)v;
 		return 0;
 	}
-	return ferry_err_set(err, -EINVAL,
-			     "unknown limit '%.64s'; expected max_handshakes, max_handshakes_per_source, "
-			     "handshake_timeout_ms, handshakes_per_sec, handshakes_per_sec_per_source, penalty_failures, "
-			     "penalty_ms, max_connections or idle_timeout_ms",
-			     key);
+	return ferry_err_set(
+	    err, -EINVAL,
+	    "unknown limit '%.64s'; expected max_handshakes, max_handshakes_per_source, "
+	    "handshake_timeout_ms, handshakes_per_sec, handshakes_per_sec_per_source, penalty_failures, "
+	    "penalty_ms, max_connections or idle_timeout_ms",
+	    key);
 }
 
 int ferry_server_limits_parse(struct ferry_server_limits *l, const char *text, struct ferry_err *err)
@@ -123,8 +127,8 @@ static long long now_ms(void)
 }
 
 int ferry_server_init(struct ferry_server *srv, const char *hostport, SSL_CTX *ctx,
-		      const struct ferry_server_limits *limits, ferry_server_handler_fn handler, void *arg,
-		      struct ferry_err *err)
+                      const struct ferry_server_limits *limits, ferry_server_handler_fn handler, void *arg,
+                      struct ferry_err *err)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	uint32_t addr;
@@ -169,7 +173,8 @@ static struct ferry_source *source_get(struct ferry_server *srv, uint32_t addr, 
 
 		if (s->addr == addr)
 			return s;
-		if (s->handshakes == 0 && s->penalty_until_ms < now && (!victim || s->last_seen_ms < victim->last_seen_ms))
+		if (s->handshakes == 0 && s->penalty_until_ms < now &&
+		    (!victim || s->last_seen_ms < victim->last_seen_ms))
 			victim = s;
 	}
 	if (srv->n_sources < FERRY_SOURCES_MAX)
@@ -335,7 +340,8 @@ static void accept_one(struct ferry_server *srv)
 int ferry_server_run(struct ferry_server *srv)
 {
 	for (;;) {
-		struct pollfd p[2] = { { .fd = srv->listen_fd, .events = POLLIN }, { .fd = srv->stop_fd, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = srv->listen_fd, .events = POLLIN },
+			               { .fd = srv->stop_fd, .events = POLLIN } };
 
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)

@@ -88,8 +88,7 @@ static int drain(int fd, struct ferry_buf *b)
 int ferry_exec(const char *const argv[], const struct ferry_exec_opts *opts, struct ferry_exec_result *ret,
                struct ferry_err *err)
 {
-	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, in_pipe[2] = { -1, -1 }, pidfd = -1, r = 0,
-	    wstatus = 0;
+	int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, in_pipe[2] = { -1, -1 }, pidfd = -1, r = 0, wstatus = 0;
 	long long deadline;
 	pid_t pid;
 

@@ -226,21 +226,22 @@ const char *ferry_format_ipv4(uint32_t a, char *buf)
 }
 
 int ferry_parse_duration(const char *s, uint64_t min, uint64_t max, const char *what, uint64_t *ret_seconds,
-			 struct ferry_err *err)
+                         struct ferry_err *err)
 {
 	char q[QUOTE_MAX + 4], digits[24];
 	size_t n = s ? strspn(s, "0123456789") : 0;
 	uint64_t v, mult = 1;
 
 	if (!s || n == 0 || n >= sizeof(digits) || (s[n] && s[n + 1]) || !strchr("smh", s[n]))
-		return ferry_err_set(err, -EINVAL, "%s '%s' is not a duration; expected a number with s, m or h, e.g. 10m",
-				     what, s ? quoted(s, q) : "");
+		return ferry_err_set(err, -EINVAL,
+		                     "%s '%s' is not a duration; expected a number with s, m or h, e.g. 10m", what,
+		                     s ? quoted(s, q) : "");
 	memcpy(digits, s, n);
 	digits[n] = '\0';
 	mult = s[n] == 'h' ? 3600 : s[n] == 'm' ? 60 : 1;
 	if (ferry_parse_u64(digits, 0, UINT64_MAX / 3600, what, &v, NULL) < 0 || v * mult < min || v * mult > max)
-		return ferry_err_set(err, -ERANGE, "%s '%s' is out of range; expected %llu s to %llu s", what, quoted(s, q),
-				     (unsigned long long)min, (unsigned long long)max);
+		return ferry_err_set(err, -ERANGE, "%s '%s' is out of range; expected %llu s to %llu s", what,
+		                     quoted(s, q), (unsigned long long)min, (unsigned long long)max);
 	*ret_seconds = v * mult;
 	return 0;
 }

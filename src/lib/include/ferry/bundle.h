@@ -23,8 +23,8 @@
 int ferry_manifest_from_dir(const char *dir, struct ferry_manifest *ret, struct ferry_err *err);
 
 /* Admission and ticket checks, the destination's policy (called with the parsed, unverified ticket). */
-typedef int (*ferry_bundle_admit_fn)(struct ferry_conn *conn, const uint8_t *raw, size_t len,
-				     struct ferry_ticket *ret, void *arg, struct ferry_err *err);
+typedef int (*ferry_bundle_admit_fn)(struct ferry_conn *conn, const uint8_t *raw, size_t len, struct ferry_ticket *ret,
+                                     void *arg, struct ferry_err *err);
 
 struct ferry_bundle_result {
 	struct ferry_ticket ticket;
@@ -35,12 +35,12 @@ struct ferry_bundle_result {
 
 /* Destination: receive one bundle into incoming_dir/<ticket id>, committing into done_dir/<ticket id>. */
 int ferry_bundle_receive(struct ferry_conn *conn, const char *incoming_dir, const char *done_dir,
-			 ferry_bundle_admit_fn admit, void *arg, struct ferry_bundle_result *ret,
-			 struct ferry_err *err);
+                         ferry_bundle_admit_fn admit, void *arg, struct ferry_bundle_result *ret,
+                         struct ferry_err *err);
 
 /* Source: send ticket (raw bytes) then the objects of m read from dir. */
-int ferry_bundle_send(struct ferry_conn *conn, const uint8_t *ticket, size_t ticket_len,
-		      const struct ferry_manifest *m, const char *dir, uint64_t *ret_bytes, struct ferry_err *err);
+int ferry_bundle_send(struct ferry_conn *conn, const uint8_t *ticket, size_t ticket_len, const struct ferry_manifest *m,
+                      const char *dir, uint64_t *ret_bytes, struct ferry_err *err);
 
 /* Read a RESPONSE or turn an ERROR frame into err (-EPERM etc. with the peer's message). */
 int ferry_expect_response(struct ferry_conn *conn, struct ferry_buf *payload, struct ferry_err *err);

@@ -25,12 +25,12 @@
 #include "ferry/frame.h"
 #include "ferry/identity.h"
 
-#define FERRY_PORT_NODE	      7440 /* ferryd: ctl and mig */
+#define FERRY_PORT_NODE       7440 /* ferryd: ctl and mig */
 #define FERRY_PORT_CONTROLLER 7441 /* ferry-controller: api and enroll */
 
-#define FERRY_ALPN_CTL	  "ferry-ctl/1"	   /* controller -> node commands */
-#define FERRY_ALPN_MIG	  "ferry-mig/1"	   /* node -> node migration data */
-#define FERRY_ALPN_API	  "ferry-api/1"	   /* admin CLI -> controller */
+#define FERRY_ALPN_CTL    "ferry-ctl/1"    /* controller -> node commands */
+#define FERRY_ALPN_MIG    "ferry-mig/1"    /* node -> node migration data */
+#define FERRY_ALPN_API    "ferry-api/1"    /* admin CLI -> controller */
 #define FERRY_ALPN_ENROLL "ferry-enroll/1" /* joining node -> controller (no client cert yet) */
 
 struct ferry_conn;
@@ -51,11 +51,11 @@ struct ferry_conn {
 };
 
 struct ferry_tls_config {
-	X509 *cert;	      /* our certificate (NULL: none, for enrolling clients) */
-	EVP_PKEY *key;	      /* its key */
-	X509 *ca;	      /* cluster CA to verify peers against (NULL: pin mode, clients only) */
+	X509 *cert;               /* our certificate (NULL: none, for enrolling clients) */
+	EVP_PKEY *key;            /* its key */
+	X509 *ca;                 /* cluster CA to verify peers against (NULL: pin mode, clients only) */
 	const char *const *alpns; /* server: protocols accepted; client: first is offered */
-	bool require_peer_cert; /* server: fail the handshake without a client certificate */
+	bool require_peer_cert;   /* server: fail the handshake without a client certificate */
 };
 
 /* Build an SSL_CTX for a server or a client with Ferry's fixed TLS policy. */
@@ -66,12 +66,12 @@ SSL_CTX *ferry_tls_ctx(const struct ferry_tls_config *cfg, bool server, struct f
  * ctx has no CA (pin mode), ca_pin must be the SHA-256 of the CA's SPKI: the
  * server's chain must hold that CA and the leaf must be signed by it.
  */
-int ferry_conn_connect(SSL_CTX *ctx, const char *hostport, const char *alpn, const uint8_t *ca_pin,
-		       int timeout_ms, struct ferry_conn **ret, struct ferry_err *err);
+int ferry_conn_connect(SSL_CTX *ctx, const char *hostport, const char *alpn, const uint8_t *ca_pin, int timeout_ms,
+                       struct ferry_conn **ret, struct ferry_err *err);
 
 /* Server side: handshake on an accepted non-blocking socket within timeout_ms (fd is taken). */
 int ferry_conn_accept(SSL_CTX *ctx, int fd, const char *peer_addr, int timeout_ms, struct ferry_conn **ret,
-		      struct ferry_err *err);
+                      struct ferry_err *err);
 
 int ferry_conn_send_frame(struct ferry_conn *c, uint8_t type, const void *payload, size_t len, struct ferry_err *err);
 
@@ -81,7 +81,7 @@ int ferry_conn_send_frame(struct ferry_conn *c, uint8_t type, const void *payloa
  * closed (cleanly or not) before a whole frame arrived.
  */
 int ferry_conn_recv_frame(struct ferry_conn *c, struct ferry_frame_header *hdr, struct ferry_buf *out,
-			  struct ferry_err *err);
+                          struct ferry_err *err);
 
 /* Send a REQUEST/RESPONSE built as TLV; or an ERROR with status and message. */
 int ferry_conn_send_error(struct ferry_conn *c, int code, const char *msg, struct ferry_err *err);

@@ -77,7 +77,7 @@ int ferry_cluster_down(const struct ferry_cluster *c, struct ferry_err *err);
  * cgroup with the same arguments); waits until it is ready.
  */
 int ferry_cluster_restart(const struct ferry_cluster *c, const struct ferry_topology *t, const char *node,
-			  const struct ferry_cluster_daemons *daemons, struct ferry_err *err);
+                          const struct ferry_cluster_daemons *daemons, struct ferry_err *err);
 
 /* Whether anything named after the cluster exists (dir, netns or interface). */
 bool ferry_cluster_exists(const struct ferry_cluster *c);

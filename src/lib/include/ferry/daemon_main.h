@@ -21,8 +21,8 @@ struct ferry_daemon_config {
 	const char *controller; /* controller address (ferryd only), or NULL */
 	const char *pid_file;   /* default: <state_dir>/daemon.pid */
 	bool wants_controller;  /* accept --controller */
-	const char *config;	/* --config FILE of limits, or NULL */
-	const char *listen;	/* --listen a.b.c.d:port, or NULL for the default */
+	const char *config;     /* --config FILE of limits, or NULL */
+	const char *listen;     /* --listen a.b.c.d:port, or NULL for the default */
 };
 
 /*

@@ -16,10 +16,10 @@
 #include "ferry/buf.h"
 #include "ferry/err.h"
 
-#define FERRY_FRAME_HEADER_LEN	8
+#define FERRY_FRAME_HEADER_LEN  8
 #define FERRY_FRAME_CONTROL_MAX (64 * 1024)
-#define FERRY_FRAME_DATA_MAX	(256 * 1024 + 4) /* object index + up to 256 KiB */
-#define FERRY_DATA_CHUNK	(256 * 1024)
+#define FERRY_FRAME_DATA_MAX    (256 * 1024 + 4) /* object index + up to 256 KiB */
+#define FERRY_DATA_CHUNK        (256 * 1024)
 
 enum ferry_frame_type {
 	FERRY_FRAME_REQUEST = 0x10,
@@ -40,7 +40,7 @@ struct ferry_frame_header {
 size_t ferry_frame_max_len(uint8_t type);
 /* Validate a received header: known type, zero flags/reserved, length within the type's cap. */
 int ferry_frame_parse_header(const uint8_t hdr[FERRY_FRAME_HEADER_LEN], struct ferry_frame_header *ret,
-			     struct ferry_err *err);
+                             struct ferry_err *err);
 void ferry_frame_encode_header(uint8_t hdr[FERRY_FRAME_HEADER_LEN], uint8_t type, uint32_t len);
 const char *ferry_frame_type_name(uint8_t type);
 
@@ -48,29 +48,29 @@ const char *ferry_frame_type_name(uint8_t type);
 #define FERRY_TLV_MAX 256
 
 enum ferry_tag {
-	FERRY_TAG_OP = 1,	     /* u16: the request's operation */
-	FERRY_TAG_STATUS = 2,	     /* u32: 0 ok, else a positive errno */
-	FERRY_TAG_MESSAGE = 3,	     /* text */
-	FERRY_TAG_NODE = 4,	     /* node name */
-	FERRY_TAG_SECRET = 5,	     /* 32 bytes */
-	FERRY_TAG_CSR = 6,	     /* DER */
-	FERRY_TAG_CERT = 7,	     /* DER */
-	FERRY_TAG_CA_CERT = 8,	     /* DER */
-	FERRY_TAG_PEER = 9,	     /* 32-byte node id then the node name */
-	FERRY_TAG_TTL = 10,	     /* u64 seconds */
-	FERRY_TAG_TOKEN = 11,	     /* text */
+	FERRY_TAG_OP = 1,             /* u16: the request's operation */
+	FERRY_TAG_STATUS = 2,         /* u32: 0 ok, else a positive errno */
+	FERRY_TAG_MESSAGE = 3,        /* text */
+	FERRY_TAG_NODE = 4,           /* node name */
+	FERRY_TAG_SECRET = 5,         /* 32 bytes */
+	FERRY_TAG_CSR = 6,            /* DER */
+	FERRY_TAG_CERT = 7,           /* DER */
+	FERRY_TAG_CA_CERT = 8,        /* DER */
+	FERRY_TAG_PEER = 9,           /* 32-byte node id then the node name */
+	FERRY_TAG_TTL = 10,           /* u64 seconds */
+	FERRY_TAG_TOKEN = 11,         /* text */
 	FERRY_TAG_CONTROLLER_ID = 12, /* 32 bytes */
-	FERRY_TAG_ADDRESS = 13,	     /* text "a.b.c.d:port" */
-	FERRY_TAG_VERSION = 14,	     /* u64 */
-	FERRY_TAG_TICKET = 15,	     /* ticket bytes */
-	FERRY_TAG_GENERATION = 16,   /* u64 */
-	FERRY_TAG_CONTAINER = 17,    /* text */
-	FERRY_TAG_MODE = 18,	     /* u64 */
-	FERRY_TAG_MEMORY = 19,	     /* u64 bytes */
-	FERRY_TAG_DISK = 20,	     /* u64 bytes */
-	FERRY_TAG_HASH = 21,	     /* 32 bytes */
-	FERRY_TAG_SOURCE = 22,	     /* node name */
-	FERRY_TAG_DEST = 23,	     /* node name */
+	FERRY_TAG_ADDRESS = 13,       /* text "a.b.c.d:port" */
+	FERRY_TAG_VERSION = 14,       /* u64 */
+	FERRY_TAG_TICKET = 15,        /* ticket bytes */
+	FERRY_TAG_GENERATION = 16,    /* u64 */
+	FERRY_TAG_CONTAINER = 17,     /* text */
+	FERRY_TAG_MODE = 18,          /* u64 */
+	FERRY_TAG_MEMORY = 19,        /* u64 bytes */
+	FERRY_TAG_DISK = 20,          /* u64 bytes */
+	FERRY_TAG_HASH = 21,          /* 32 bytes */
+	FERRY_TAG_SOURCE = 22,        /* node name */
+	FERRY_TAG_DEST = 23,          /* node name */
 };
 
 enum ferry_op {

@@ -17,9 +17,9 @@
 
 #include "ferry/err.h"
 
-#define FERRY_ID_LEN	 32
+#define FERRY_ID_LEN     32
 #define FERRY_ID_HEX_LEN 65
-#define FERRY_DER_MAX	 (16 * 1024)
+#define FERRY_DER_MAX    (16 * 1024)
 
 EVP_PKEY *ferry_key_generate(struct ferry_err *err);
 int ferry_key_save(const char *path, EVP_PKEY *key, struct ferry_err *err);

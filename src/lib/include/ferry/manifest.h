@@ -15,9 +15,9 @@
 #include "ferry/buf.h"
 #include "ferry/err.h"
 
-#define FERRY_MANIFEST_MAGIC	   "FMF1"
+#define FERRY_MANIFEST_MAGIC       "FMF1"
 #define FERRY_MANIFEST_MAX_OBJECTS 1024
-#define FERRY_OBJECT_NAME_MAX	   255
+#define FERRY_OBJECT_NAME_MAX      255
 
 struct ferry_manifest_object {
 	char name[FERRY_OBJECT_NAME_MAX + 1];

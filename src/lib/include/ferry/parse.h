@@ -39,7 +39,7 @@ int ferry_check_name(const char *s, size_t max_len, const char *what, struct fer
 
 /* Duration "90", "90s", "10m", "2h" in seconds, within [min, max] seconds. */
 int ferry_parse_duration(const char *s, uint64_t min, uint64_t max, const char *what, uint64_t *ret_seconds,
-			 struct ferry_err *err);
+                         struct ferry_err *err);
 
 /* Dotted-quad IPv4 address, host byte order. */
 int ferry_parse_ipv4(const char *s, uint32_t *ret_addr, struct ferry_err *err);

@@ -33,25 +33,25 @@ int ferry_registry_open(struct ferry_registry *reg, const char *path, struct fer
 void ferry_registry_close(struct ferry_registry *reg);
 
 int ferry_registry_token_add(struct ferry_registry *reg, const char *node, const uint8_t secret_hash[32],
-			     uint64_t expires_at, uint64_t now, struct ferry_err *err);
+                             uint64_t expires_at, uint64_t now, struct ferry_err *err);
 /*
  * Use a token once: -EPERM with the reason (unknown/forged, already used,
  * expired, issued for another node).  On success it can never be used again.
  */
 int ferry_registry_token_consume(struct ferry_registry *reg, const char *node, const uint8_t secret_hash[32],
-				 uint64_t now, struct ferry_err *err);
+                                 uint64_t now, struct ferry_err *err);
 
 /* Record an enrolled node (replacing an earlier identity of that name) and bump the version. */
 int ferry_registry_node_enroll(struct ferry_registry *reg, const char *name, const uint8_t id[FERRY_ID_LEN],
-			       const char *address, uint64_t now, struct ferry_err *err);
+                               const char *address, uint64_t now, struct ferry_err *err);
 /* Revoke: the node leaves the allowlist (version bumped). -ENOENT if not active. */
 int ferry_registry_node_remove(struct ferry_registry *reg, const char *name, uint64_t now, struct ferry_err *err);
 /* Active nodes and the allowlist version; returns the count. */
 int ferry_registry_nodes(struct ferry_registry *reg, struct ferry_registry_node *out, unsigned max,
-			 uint64_t *ret_version, struct ferry_err *err);
+                         uint64_t *ret_version, struct ferry_err *err);
 
-int ferry_registry_admin_add(struct ferry_registry *reg, const char *name, const uint8_t id[FERRY_ID_LEN],
-			     uint64_t now, struct ferry_err *err);
+int ferry_registry_admin_add(struct ferry_registry *reg, const char *name, const uint8_t id[FERRY_ID_LEN], uint64_t now,
+                             struct ferry_err *err);
 bool ferry_registry_is_admin(struct ferry_registry *reg, const uint8_t id[FERRY_ID_LEN]);
 
 #endif

@@ -19,15 +19,15 @@
 #include "ferry/channel.h"
 
 struct ferry_server_limits {
-	unsigned max_handshakes;	/* concurrent pre-auth connections, all sources */
+	unsigned max_handshakes; /* concurrent pre-auth connections, all sources */
 	unsigned max_handshakes_per_source;
 	unsigned handshake_timeout_ms;
-	unsigned handshakes_per_sec;	/* global token bucket refill */
+	unsigned handshakes_per_sec; /* global token bucket refill */
 	unsigned handshakes_per_sec_per_source;
-	unsigned penalty_failures;	/* failed handshakes from a source before ... */
-	unsigned penalty_ms;		/* ... it is turned away for this long */
-	unsigned max_connections;	/* authenticated connections */
-	unsigned idle_timeout_ms;	/* one frame's deadline on an authenticated connection */
+	unsigned penalty_failures; /* failed handshakes from a source before ... */
+	unsigned penalty_ms;       /* ... it is turned away for this long */
+	unsigned max_connections;  /* authenticated connections */
+	unsigned idle_timeout_ms;  /* one frame's deadline on an authenticated connection */
 };
 
 void ferry_server_limits_default(struct ferry_server_limits *l);
@@ -76,8 +76,8 @@ struct ferry_server {
 
 /* Listen on "a.b.c.d:port". */
 int ferry_server_init(struct ferry_server *srv, const char *hostport, SSL_CTX *ctx,
-		      const struct ferry_server_limits *limits, ferry_server_handler_fn handler, void *arg,
-		      struct ferry_err *err);
+                      const struct ferry_server_limits *limits, ferry_server_handler_fn handler, void *arg,
+                      struct ferry_err *err);
 /* Accept until ferry_server_stop(); then wait for connection threads to end. */
 int ferry_server_run(struct ferry_server *srv);
 void ferry_server_stop(struct ferry_server *srv);

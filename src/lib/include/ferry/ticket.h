@@ -16,14 +16,14 @@
 #include "ferry/buf.h"
 #include "ferry/err.h"
 
-#define FERRY_TICKET_MAGIC	 "FTK1"
-#define FERRY_TICKET_ID_LEN	 16
-#define FERRY_TICKET_SIG_LEN	 64
-#define FERRY_TICKET_MAX_TTL	 120 /* seconds */
-#define FERRY_TICKET_CLOCK_SKEW	 5   /* seconds a ticket may look issued in the future */
+#define FERRY_TICKET_MAGIC       "FTK1"
+#define FERRY_TICKET_ID_LEN      16
+#define FERRY_TICKET_SIG_LEN     64
+#define FERRY_TICKET_MAX_TTL     120 /* seconds */
+#define FERRY_TICKET_CLOCK_SKEW  5   /* seconds a ticket may look issued in the future */
 #define FERRY_CONTAINER_NAME_MAX 63
-#define FERRY_NODE_NAME_MAX	 31
-#define FERRY_TICKET_MAX_LEN	 512
+#define FERRY_NODE_NAME_MAX      31
+#define FERRY_TICKET_MAX_LEN     512
 
 enum ferry_mig_mode {
 	FERRY_MODE_STOP_COPY = 1,
@@ -38,12 +38,12 @@ struct ferry_ticket {
 	uint64_t issued_at;  /* unix seconds */
 	uint64_t expires_at; /* issued_at < expires_at <= issued_at + 120 */
 	uint64_t generation; /* fencing generation of the container */
-	uint8_t mode;	     /* enum ferry_mig_mode */
+	uint8_t mode;        /* enum ferry_mig_mode */
 	char container[FERRY_CONTAINER_NAME_MAX + 1];
 	char source[FERRY_NODE_NAME_MAX + 1];
 	char dest[FERRY_NODE_NAME_MAX + 1];
 	uint64_t reserve_memory; /* bytes the destination must have free */
-	uint64_t reserve_disk;	 /* bytes of images the destination will hold */
+	uint64_t reserve_disk;   /* bytes of images the destination will hold */
 	uint8_t manifest_hash[32];
 	uint8_t signature[FERRY_TICKET_SIG_LEN];
 };
@@ -70,6 +70,6 @@ int ferry_ticket_verify_signature(const struct ferry_ticket *t, struct evp_pkey_
  * peer is given, the TLS peer is the ticket's source.
  */
 int ferry_ticket_check_claims(const struct ferry_ticket *t, const char *self, bool self_is_dest, const char *peer,
-			      uint64_t now, struct ferry_err *err);
+                              uint64_t now, struct ferry_err *err);
 
 #endif

@@ -14,9 +14,9 @@
 
 #include "ferry/err.h"
 
-#define FERRY_TOKEN_PREFIX  "ferry1."
-#define FERRY_TOKEN_MAX_LEN 256
-#define FERRY_ADDR_MAX	    31
+#define FERRY_TOKEN_PREFIX        "ferry1."
+#define FERRY_TOKEN_MAX_LEN       256
+#define FERRY_ADDR_MAX            31
 #define FERRY_NODE_NAME_MAX_TOKEN 31
 
 struct ferry_token {

@@ -39,7 +39,7 @@ struct ferry_allowlist {
 int ferry_allowlist_open(struct ferry_allowlist *al, const char *path, struct ferry_err *err);
 /* Replace the list when version is newer; persisted before it takes effect. 1 = applied, 0 = stale. */
 int ferry_allowlist_replace(struct ferry_allowlist *al, uint64_t version, const struct ferry_peer *peers, unsigned n,
-			    struct ferry_err *err);
+                            struct ferry_err *err);
 /* Whether id is allowed; its name into name_out when given. */
 bool ferry_allowlist_lookup(struct ferry_allowlist *al, const uint8_t id[FERRY_ID_LEN], char *name_out);
 /* The id of the named peer; false when not listed. */
@@ -48,7 +48,7 @@ uint64_t ferry_allowlist_version(struct ferry_allowlist *al);
 
 /* Pure parser of the allowlist file (for tests and fuzzing). */
 int ferry_allowlist_parse(const char *text, uint64_t *ret_version, struct ferry_peer *peers, unsigned *ret_n,
-			  struct ferry_err *err);
+                          struct ferry_err *err);
 
 #define FERRY_SEEN_MAX 65536
 
@@ -67,7 +67,7 @@ struct ferry_replay_guard {
 	struct {
 		char container[FERRY_CONTAINER_NAME_MAX + 1];
 		uint64_t generation;
-	} *gens;
+	} * gens;
 };
 
 int ferry_replay_open(struct ferry_replay_guard *g, const char *dir, uint64_t now, struct ferry_err *err);

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Tickets: one canonical encoding, so whatever parses must encode back to the very same bytes. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/ticket.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ferry_buf out = FERRY_BUF_INIT(FERRY_TICKET_MAX_LEN);
+	struct ferry_ticket t;
+
+	if (ferry_ticket_parse(data, size, &t, NULL) == 0) {
+		if (ferry_ticket_encode(&t, &out) < 0 || out.len != size || memcmp(out.data, data, size) != 0)
+			abort();
+		if (t.expires_at <= t.issued_at || t.expires_at - t.issued_at > FERRY_TICKET_MAX_TTL)
+			abort();
+	}
+	ferry_buf_free(&out);
+	return 0;
+}
