@@ -79,7 +79,7 @@ static int save_response(const char *dir, const struct ferry_token *tok, EVP_PKE
 		memcpy(peers[n].id, t->value, FERRY_ID_LEN);
 		memset(peers[n].name, 0, sizeof(peers[n].name));
 		memcpy(peers[n].name, t->value + FERRY_ID_LEN, t->len - FERRY_ID_LEN);
-		if (strlen(peers[n].name) == t->len - FERRY_ID_LEN &&
+		if (strlen(peers[n].name) == (size_t)(t->len - FERRY_ID_LEN) &&
 		    ferry_check_name(peers[n].name, FERRY_NODE_NAME_MAX, "node", NULL) == 0)
 			n++;
 	}

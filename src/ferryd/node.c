@@ -87,7 +87,7 @@ static int ctl_allowlist(struct node *node, struct ferry_conn *conn, const struc
 		memcpy(peers[n].id, t->value, FERRY_ID_LEN);
 		memcpy(peers[n].name, t->value + FERRY_ID_LEN, t->len - FERRY_ID_LEN);
 		peers[n].name[t->len - FERRY_ID_LEN] = '\0';
-		if (strlen(peers[n].name) != t->len - FERRY_ID_LEN ||
+		if (strlen(peers[n].name) != (size_t)(t->len - FERRY_ID_LEN) ||
 		    (r = ferry_check_name(peers[n].name, FERRY_NODE_NAME_MAX, "node", err)) < 0) {
 			r = ferry_err_set(err, -EPROTO, "bad allowlist entry name");
 			goto out;

@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (name[0] == '/' || name[len - 1] == '/' || strstr(name, "//") || strcmp(name, ".") == 0 ||
 			    strcmp(name, "..") == 0 || strncmp(name, "./", 2) == 0 || strncmp(name, "../", 3) == 0 ||
 			    strstr(name, "/./") || strstr(name, "/../") ||
-			    (len >= 2 && strcmp(name + len - 2, "/.") == 0) || (len >= 3 && strcmp(name + len - 3, "/..") == 0))
+			    (len >= 2 && strcmp(name + len - 2, "/.") == 0) ||
+			    (len >= 3 && strcmp(name + len - 3, "/..") == 0))
 				abort();
 			total += m.objects[i].size;
 		}
