@@ -38,7 +38,8 @@ struct node {
 	bool running;
 	pthread_mutex_t lock;
 	unsigned migrations;
-	struct peer_count peers[NODE_MAX_MIGRATIONS];
+	struct ferry_server_limits limits;
+	struct peer_count peers[FERRY_MAX_STREAMS];
 	char incoming[PATH_MAX], received[PATH_MAX];
 };
 
@@ -216,7 +217,7 @@ static struct peer_count *peer_slot(struct node *node, const uint8_t id[FERRY_ID
 {
 	struct peer_count *free_slot = NULL;
 
-	for (unsigned i = 0; i < NODE_MAX_MIGRATIONS; i++) {
+	for (unsigned i = 0; i < FERRY_MAX_STREAMS; i++) {
 		if (node->peers[i].n && memcmp(node->peers[i].id, id, FERRY_ID_LEN) == 0)
 			return &node->peers[i];
 		if (!node->peers[i].n && !free_slot)
@@ -244,8 +245,8 @@ static void handle_mig(struct node *node, struct ferry_conn *conn)
 		return;
 	}
 	pthread_mutex_lock(&node->lock);
-	if (node->migrations < NODE_MAX_MIGRATIONS && (slot = peer_slot(node, conn->peer_id)) &&
-	    slot->n < NODE_MAX_MIGRATIONS_PER_PEER) {
+	if (node->migrations < node->limits.max_streams && (slot = peer_slot(node, conn->peer_id)) &&
+	    slot->n < node->limits.max_streams_per_peer) {
 		node->migrations++;
 		slot->n++;
 		admitted = true;
@@ -330,6 +331,7 @@ static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct f
 		snprintf(listen, sizeof(listen), "%s", cfg->listen);
 	else
 		snprintf(listen, sizeof(listen), "%s:%d", cfg->address ? cfg->address : "0.0.0.0", FERRY_PORT_NODE);
+	node->limits = limits;
 	if ((r = ferry_server_init(&node->srv, listen, node->ctx, &limits, handle, node, err)) < 0)
 		return r;
 	if (pthread_create(&node->thread, NULL, serve, node) != 0)

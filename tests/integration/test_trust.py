@@ -479,3 +479,26 @@ def test_limits_file_is_validated(tmp_path):
     cfg.write_text("max_handshakes = 10\nbogus = 3\n")
     proc = run(FERRYD, "--name", "x", "--state-dir", tmp_path / "s", "--config", cfg, check=False)
     assert proc.returncode == 1 and "unknown limit 'bogus'" in proc.stderr
+
+
+def test_penalty_box_turns_away_a_failing_source(make_cluster, tmp_path):
+    c = make_cluster()
+    c.up("--nodes", "2", "--subnet", c.subnet)
+    st = {n["name"]: n for n in c.status()["nodes"]}
+    d = Path(st["n2"]["state_dir"])
+    creds = dict(cert=str(d / "node.crt"), key=str(d / "node.key"), ca=str(d / "ca.crt"))
+    # Five failed handshakes (garbage instead of a ClientHello) from n2's address ...
+    script = tmp_path / "garbage.py"
+    script.write_text("import socket,sys\nfor _ in range(5):\n    s=socket.create_connection((sys.argv[1],7440),timeout=5)\n"
+                      "    s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'*40)\n    s.recv(100)\n    s.close()\n")
+    run("ip", "netns", "exec", f"ferry-{c.name}-n2", "/usr/bin/python3", script, st["n1"]["address"])
+    # ... and even a valid client from that address is turned away, before TLS.
+    flagged = run("ip", "netns", "exec", f"ferry-{c.name}-n2", "/usr/bin/python3", "-c",
+                  "import socket,sys\ns=socket.create_connection((sys.argv[1],7440),timeout=5)\n"
+                  "print(repr(s.recv(10)))", st["n1"]["address"], check=False)
+    assert flagged.stdout.strip() == "b''" or "reset" in flagged.stderr.lower()
+    # Another source is unaffected.
+    conn = fw.connect(st["n1"]["address"], fw.NODE_PORT, fw.ALPN_MIG, **creds)
+    conn.send(fw.frame(fw.TICKET, b"x"))
+    assert conn.error_text() != ""
+    conn.close()

@@ -82,7 +82,7 @@ static int finish_object(struct writer *w)
 	w->fd = -1;
 	if (CRYPTO_memcmp(digest, o->sha256, 32) != 0)
 		return ferry_err_set(&w->err, -EBADMSG, "object '%s' does not match its SHA-256 in the manifest",
-				     o->name);
+		                     o->name);
 	w->current++;
 	return 0;
 }
@@ -258,7 +258,7 @@ static void id_hex16(const uint8_t id[16], char out[33])
 
 /* Framing of one DATA frame against the manifest; advances the receiver's own counters. */
 static int check_data(const struct ferry_manifest *m, uint32_t *current, uint64_t *written, const uint8_t *p,
-		      size_t len, struct ferry_err *err)
+                      size_t len, struct ferry_err *err)
 {
 	struct ferry_reader r;
 	uint32_t index;
@@ -274,8 +274,8 @@ static int check_data(const struct ferry_manifest *m, uint32_t *current, uint64_
 		return ferry_err_set(err, -EPROTO, "DATA for object %u, expected %u", index, *current);
 	n = r.left;
 	if (n > m->objects[*current].size - *written)
-		return ferry_err_set(err, -EPROTO, "object '%s' is longer than its %llu bytes", m->objects[*current].name,
-				     (unsigned long long)m->objects[*current].size);
+		return ferry_err_set(err, -EPROTO, "object '%s' is longer than its %llu bytes",
+		                     m->objects[*current].name, (unsigned long long)m->objects[*current].size);
 	*written += n;
 	if (*written == m->objects[*current].size) {
 		(*current)++;
@@ -287,7 +287,7 @@ static int check_data(const struct ferry_manifest *m, uint32_t *current, uint64_
 }
 
 int ferry_bundle_receive(struct ferry_conn *conn, const char *incoming_dir, const char *done_dir,
-			 ferry_bundle_admit_fn admit, void *arg, struct ferry_bundle_result *ret, struct ferry_err *err)
+                         ferry_bundle_admit_fn admit, void *arg, struct ferry_bundle_result *ret, struct ferry_err *err)
 {
 	struct ferry_buf payload = FERRY_BUF_INIT(FERRY_FRAME_DATA_MAX);
 	struct ferry_manifest m = { 0 };
@@ -329,7 +329,7 @@ int ferry_bundle_receive(struct ferry_conn *conn, const char *incoming_dir, cons
 		goto refuse;
 	if (m.total > t.reserve_disk) {
 		r = ferry_err_set(err, -EFBIG, "manifest holds %llu bytes, the ticket reserves %llu",
-				  (unsigned long long)m.total, (unsigned long long)t.reserve_disk);
+		                  (unsigned long long)m.total, (unsigned long long)t.reserve_disk);
 		goto refuse;
 	}
 	/* 3. Staging, private to this ticket. */
@@ -371,11 +371,12 @@ int ferry_bundle_receive(struct ferry_conn *conn, const char *incoming_dir, cons
 		}
 		if (h.type != FERRY_FRAME_DATA) {
 			writer_give_back(&w, s);
-			r = ferry_err_set(err, -EPROTO, "unexpected %s frame in a stream", ferry_frame_type_name(h.type));
+			r = ferry_err_set(err, -EPROTO, "unexpected %s frame in a stream",
+			                  ferry_frame_type_name(h.type));
 			goto refuse;
 		}
 		if ((r = check_data(&m, &current, &written, (const uint8_t *)w.slots[s].buf.data, w.slots[s].buf.len,
-				    err)) < 0) {
+		                    err)) < 0) {
 			writer_give_back(&w, s);
 			goto refuse;
 		}

@@ -35,6 +35,8 @@ static const struct {
 	L(penalty_ms, 0, 86400000),
 	L(max_connections, 1, 100000),
 	L(idle_timeout_ms, 100, 86400000),
+	L(max_streams, 1, FERRY_MAX_STREAMS),
+	L(max_streams_per_peer, 1, FERRY_MAX_STREAMS),
 #undef L
 };
 
@@ -49,6 +51,8 @@ void ferry_server_limits_default(struct ferry_server_limits *l)
 	l->penalty_ms = 30000;
 	l->max_connections = 256;
 	l->idle_timeout_ms = 30000;
+	l->max_streams = 4;
+	l->max_streams_per_peer = 2;
 }
 
 int ferry_server_limits_set(struct ferry_server_limits *l, const char *key, const char *value, struct ferry_err *err)
@@ -69,7 +73,7 @@ int ferry_server_limits_set(struct ferry_server_limits *l, const char *key, cons
 	    err, -EINVAL,
 	    "unknown limit '%.64s'; expected max_handshakes, max_handshakes_per_source, "
 	    "handshake_timeout_ms, handshakes_per_sec, handshakes_per_sec_per_source, penalty_failures, "
-	    "penalty_ms, max_connections or idle_timeout_ms",
+	    "penalty_ms, max_connections, idle_timeout_ms, max_streams or max_streams_per_peer",
 	    key);
 }
 

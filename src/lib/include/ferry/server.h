@@ -18,16 +18,20 @@
 
 #include "ferry/channel.h"
 
+#define FERRY_MAX_STREAMS 64
+
 struct ferry_server_limits {
 	unsigned max_handshakes; /* concurrent pre-auth connections, all sources */
 	unsigned max_handshakes_per_source;
 	unsigned handshake_timeout_ms;
 	unsigned handshakes_per_sec; /* global token bucket refill */
 	unsigned handshakes_per_sec_per_source;
-	unsigned penalty_failures; /* failed handshakes from a source before ... */
-	unsigned penalty_ms;       /* ... it is turned away for this long */
-	unsigned max_connections;  /* authenticated connections */
-	unsigned idle_timeout_ms;  /* one frame's deadline on an authenticated connection */
+	unsigned penalty_failures;     /* failed handshakes from a source before ... */
+	unsigned penalty_ms;           /* ... it is turned away for this long */
+	unsigned max_connections;      /* authenticated connections */
+	unsigned idle_timeout_ms;      /* one frame's deadline on an authenticated connection */
+	unsigned max_streams;          /* concurrent incoming migration streams (ferryd) */
+	unsigned max_streams_per_peer; /* the same, per source node */
 };
 
 void ferry_server_limits_default(struct ferry_server_limits *l);
