@@ -82,12 +82,20 @@ def test_down_cleans_up_after_a_crash(make_cluster):
     assert leftovers(c.name, c.pids) == []
 
 
-def test_failed_up_leaves_nothing_behind(make_cluster):
+def test_failed_up_leaves_nothing_behind(make_cluster, tmp_path):
+    # Failing at enrollment (the host's ferryd cannot even join) ...
     c = make_cluster()
-    env = dict(os.environ, FERRY_FERRYD="/bin/false")  # hosts' daemon dies at once
+    env = dict(os.environ, FERRY_FERRYD="/bin/false")
     proc = run(FERRY, "cluster", "up", "--name", c.name, "--nodes", "2", "--subnet", c.subnet, check=False, env=env)
-    assert proc.returncode == 1
-    assert "did not start" in proc.stderr
+    assert proc.returncode == 1 and "enrolling n1" in proc.stderr
+    assert leftovers(c.name) == []
+    # ... and later: enrolled, controller running, but the host's daemon dies at start.
+    wrapper = tmp_path / "ferryd"
+    wrapper.write_text(f'#!/bin/sh\nif [ "$1" = join ]; then exec {FERRYD} "$@"; fi\nexit 1\n')
+    wrapper.chmod(0o755)
+    env = dict(os.environ, FERRY_FERRYD=str(wrapper))
+    proc = run(FERRY, "cluster", "up", "--name", c.name, "--nodes", "2", "--subnet", c.subnet, check=False, env=env)
+    assert proc.returncode == 1 and "did not start" in proc.stderr
     assert leftovers(c.name) == []
 
 
@@ -219,17 +227,28 @@ def test_non_root_gets_one_clear_sentence():
 
 
 def test_daemon_refuses_a_second_instance_on_one_state_dir(tmp_path):
-    first = subprocess.Popen([str(FERRYD), "--name", "solo", "--state-dir", str(tmp_path)],
+    state = tmp_path / "ctl"
+    port = 20000 + os.getpid() % 20000
+    run(CONTROLLER, "init", "--state-dir", state, "--listen", f"127.0.0.1:{port}")
+    first = subprocess.Popen([str(CONTROLLER), "--name", "controller", "--state-dir", str(state)],
                              stderr=subprocess.PIPE, text=True)
+    pid_file = state / "daemon.pid"
+
+    def ready():  # the pid is published only once the daemon serves
+        return pid_file.exists() and pid_file.read_text().strip() != ""
+
     try:
         deadline = time.time() + 5
-        while not (tmp_path / "daemon.pid").exists() and time.time() < deadline:
+        while not ready():
+            assert time.time() < deadline, "the controller did not become ready"
             time.sleep(0.02)
-        second = run(FERRYD, "--name", "solo", "--state-dir", tmp_path, check=False, timeout=10)
+        second = run(CONTROLLER, "--name", "controller", "--state-dir", state, check=False, timeout=10)
         assert second.returncode == 1 and "another daemon" in second.stderr
         bad = run(FERRYD, "--name", "Solo", "--state-dir", tmp_path, check=False)
         assert bad.returncode == 2 and "node name 'Solo'" in bad.stderr
+        unjoined = run(FERRYD, "--name", "solo", "--state-dir", tmp_path / "new", check=False)
+        assert unjoined.returncode == 1 and "has not joined a cluster" in unjoined.stderr
     finally:
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=5) == 0
-    assert not (tmp_path / "daemon.pid").exists()
+    assert not (state / "daemon.pid").exists()

@@ -57,6 +57,9 @@ static void test_pidfile(void **state)
 	snprintf(path, sizeof(path), "%s/d.pid", dir);
 	fd = ferry_pidfile_acquire(path, &err);
 	assert_true(fd >= 0);
+	/* Locked but empty until the daemon is ready: readers see no pid yet. */
+	assert_int_equal(ferry_pidfile_read(path, &pid, &err), -EINVAL);
+	assert_int_equal(ferry_pidfile_publish(fd, path, &err), 0);
 	assert_int_equal(ferry_pidfile_read(path, &pid, &err), 0);
 	assert_int_equal(pid, getpid());
 	/* flock is per open file description: a second open in this process conflicts too. */

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ferry/clock.h"
 #include "ferry/buf.h"
 #include "ferry/cgroup.h"
 #include "ferry/channel.h"
@@ -224,14 +225,6 @@ static uint64_t read_tbf(const char *dev, const char *netns)
 	return bps;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Whether pid is the daemon we started for node (in its cgroup, or with its state dir on the command line). */
 static bool owned_pid(const struct ferry_cluster *c, const char *node, pid_t pid)
 {
@@ -272,14 +265,14 @@ static void stop_daemon(const struct ferry_cluster *c, const char *node)
 		return;
 	/* pidfd pins the process: the signal cannot hit a recycled pid. */
 	syscall(SYS_pidfd_send_signal, pfd, SIGTERM, NULL, 0);
-	deadline = now_ms() + DAEMON_STOP_MS;
-	while (now_ms() < deadline) {
+	deadline = ferry_now_ms() + DAEMON_STOP_MS;
+	while (ferry_now_ms() < deadline) {
 		struct pollfd p = { .fd = pfd, .events = POLLIN };
 
 		if (poll(&p, 1, 100) > 0)
 			break;
 	}
-	if (now_ms() >= deadline)
+	if (ferry_now_ms() >= deadline)
 		syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0);
 	close(pfd);
 }
@@ -525,8 +518,8 @@ static int start_daemon(const struct ferry_cluster *c, const struct ferry_topolo
 		return ferry_err_set(err, -EIO, "cannot start %s on %s (cgroup, netns or log file; status %d)", bin,
 		                     n->name, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	/* Ready when the daemon has written and locked its pid file. */
-	deadline = now_ms() + DAEMON_START_MS;
-	while (now_ms() < deadline) {
+	deadline = ferry_now_ms() + DAEMON_START_MS;
+	while (ferry_now_ms() < deadline) {
 		if (ferry_pidfile_read(pidfile, &pid, NULL) == 0 && owned_pid(c, n->name, pid))
 			return 0;
 		usleep(20 * 1000);

@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "ferry/clock.h"
 #include "ferry/channel.h"
 #include "ferry/token.h"
 #include "ferry/wire.h"
@@ -35,14 +36,6 @@ const char *ferry_tls_error(char *buf, size_t len)
 	ERR_error_string_n(e, buf, len);
 	ERR_clear_error();
 	return buf;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
@@ -134,7 +127,7 @@ static int wait_ssl(struct ferry_conn *c, int rc, long long deadline, struct fer
 	} else
 		return ferry_err_set(err, -EPROTO, "%s: %s", what, ferry_tls_error(tls, sizeof(tls)));
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - ferry_now_ms();
 		if (left <= 0)
 			return ferry_err_set(err, -ETIMEDOUT, "%s: timed out", what);
 		/* Wake at least once a second so a revoked peer is noticed promptly. */
@@ -168,7 +161,7 @@ static void read_peer(struct ferry_conn *c)
 
 static int handshake(struct ferry_conn *c, bool server, int timeout_ms, struct ferry_err *err)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = ferry_now_ms() + timeout_ms;
 
 	for (;;) {
 		int rc = server ? SSL_accept(c->ssl) : SSL_connect(c->ssl);
@@ -238,7 +231,7 @@ int ferry_conn_connect(SSL_CTX *ctx, const char *hostport, const char *alpn, con
                        struct ferry_conn **ret, struct ferry_err *err)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = ferry_now_ms() + timeout_ms;
 	unsigned char proto[64];
 	struct ferry_conn *c;
 	uint32_t addr;
@@ -263,7 +256,7 @@ int ferry_conn_connect(SSL_CTX *ctx, const char *hostport, const char *alpn, con
 	}
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
-		long long left = deadline - now_ms();
+		long long left = deadline - ferry_now_ms();
 		int soerr = 0;
 		socklen_t sl = sizeof(soerr);
 
@@ -292,7 +285,7 @@ int ferry_conn_connect(SSL_CTX *ctx, const char *hostport, const char *alpn, con
 		ferry_conn_close(c);
 		return ferry_err_set(err, -EIO, "cannot set ALPN");
 	}
-	r = handshake(c, false, (int)(deadline - now_ms() > 0 ? deadline - now_ms() : 1), err);
+	r = handshake(c, false, (int)(deadline - ferry_now_ms() > 0 ? deadline - ferry_now_ms() : 1), err);
 	if (r == 0 && strcmp(c->alpn, alpn) != 0)
 		r = ferry_err_set(err, -EPROTO, "server did not accept protocol %s", alpn);
 	if (r == 0 && ca_pin)
@@ -370,7 +363,7 @@ static int read_all(struct ferry_conn *c, uint8_t *p, size_t len, long long dead
 
 int ferry_conn_send_frame(struct ferry_conn *c, uint8_t type, const void *payload, size_t len, struct ferry_err *err)
 {
-	long long deadline = now_ms() + c->io_timeout_ms;
+	long long deadline = ferry_now_ms() + c->io_timeout_ms;
 	uint8_t hdr[FERRY_FRAME_HEADER_LEN];
 	int r;
 
@@ -394,7 +387,7 @@ int ferry_conn_send_frame(struct ferry_conn *c, uint8_t type, const void *payloa
 int ferry_conn_recv_frame(struct ferry_conn *c, struct ferry_frame_header *hdr, struct ferry_buf *out,
                           struct ferry_err *err)
 {
-	long long deadline = now_ms() + c->io_timeout_ms;
+	long long deadline = ferry_now_ms() + c->io_timeout_ms;
 	uint8_t raw[FERRY_FRAME_HEADER_LEN];
 	int r;
 

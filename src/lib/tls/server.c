@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "server"
+#include "ferry/clock.h"
 #include "ferry/fs.h"
 #include "ferry/log.h"
 #include "ferry/parse.h"
@@ -122,14 +123,6 @@ int ferry_server_limits_load(struct ferry_server_limits *l, const char *path, st
 	return r;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int ferry_server_init(struct ferry_server *srv, const char *hostport, SSL_CTX *ctx,
                       const struct ferry_server_limits *limits, ferry_server_handler_fn handler, void *arg,
                       struct ferry_err *err)
@@ -161,7 +154,7 @@ int ferry_server_init(struct ferry_server *srv, const char *hostport, SSL_CTX *c
 	srv->handler = handler;
 	srv->arg = arg;
 	srv->tokens = limits->handshakes_per_sec;
-	srv->refilled_ms = now_ms();
+	srv->refilled_ms = ferry_now_ms();
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->idle, NULL);
 	return 0;
@@ -251,14 +244,14 @@ static void *conn_thread(void *p)
 	inet_ntop(AF_INET, &ia, addr, sizeof(addr));
 	r = ferry_conn_accept(srv->ctx, job->fd, addr, (int)srv->limits.handshake_timeout_ms, &conn, &err);
 	pthread_mutex_lock(&srv->lock);
-	s = source_get(srv, job->addr, now_ms());
+	s = source_get(srv, job->addr, ferry_now_ms());
 	if (s && s->handshakes)
 		s->handshakes--;
 	srv->handshakes--;
 	if (r < 0) {
 		srv->failed_handshakes++;
 		if (s && ++s->failures >= srv->limits.penalty_failures) {
-			s->penalty_until_ms = now_ms() + srv->limits.penalty_ms;
+			s->penalty_until_ms = ferry_now_ms() + srv->limits.penalty_ms;
 			s->failures = 0;
 		}
 	} else if (srv->connections >= srv->limits.max_connections) {
@@ -304,7 +297,7 @@ static void accept_one(struct ferry_server *srv)
 		return;
 	addr = ntohl(sa.sin_addr.s_addr);
 	pthread_mutex_lock(&srv->lock);
-	refused = admit(srv, source_get(srv, addr, now_ms()), now_ms());
+	refused = admit(srv, source_get(srv, addr, ferry_now_ms()), ferry_now_ms());
 	pthread_mutex_unlock(&srv->lock);
 	if (refused) {
 		/* Closed before any TLS byte: costs the server almost nothing. */
@@ -331,7 +324,7 @@ static void accept_one(struct ferry_server *srv)
 		free(job);
 		close(fd);
 		pthread_mutex_lock(&srv->lock);
-		struct ferry_source *s = source_get(srv, addr, now_ms());
+		struct ferry_source *s = source_get(srv, addr, ferry_now_ms());
 		if (s && s->handshakes)
 			s->handshakes--;
 		srv->handshakes--;

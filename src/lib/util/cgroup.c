@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ferry/clock.h"
 #include "ferry/buf.h"
 #include "ferry/cgroup.h"
 #include "ferry/fs.h"
@@ -125,14 +126,6 @@ bool ferry_cgroup_contains(const char *rel, pid_t pid)
 	return found;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Read cgroup.procs; returns the number of pids (killing each when kill_them). */
 static int scan_procs(const char *path, bool kill_them)
 {
@@ -161,7 +154,7 @@ static int scan_procs(const char *path, bool kill_them)
 int ferry_cgroup_destroy(const char *path, int timeout_ms, struct ferry_err *err)
 {
 	char file[PATH_MAX];
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = ferry_now_ms() + timeout_ms;
 	struct dirent *de;
 	DIR *d;
 	int r;
@@ -191,7 +184,7 @@ int ferry_cgroup_destroy(const char *path, int timeout_ms, struct ferry_err *err
 			return 0;
 		if (errno != EBUSY)
 			return ferry_err_sys(err, -errno, "cannot remove cgroup %s", path);
-		if (now_ms() > deadline)
+		if (ferry_now_ms() > deadline)
 			return ferry_err_set(err, -EBUSY, "cgroup %s still has %d processes after %d ms", path,
 			                     scan_procs(path, false), timeout_ms);
 		scan_procs(path, true); /* a fork racing the kill */

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ferry/clock.h"
 #include "ferry/exec.h"
 
 int ferry_netns_enter(const char *name, struct ferry_err *err)
@@ -30,14 +31,6 @@ int ferry_netns_enter(const char *name, struct ferry_err *err)
 	if (r < 0)
 		return ferry_err_sys(err, r, "cannot enter network namespace %s", name);
 	return 0;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int pidfd_open_(pid_t pid)
@@ -135,14 +128,14 @@ int ferry_exec(const char *const argv[], const struct ferry_exec_opts *opts, str
 		waitpid(pid, NULL, 0);
 		goto out;
 	}
-	deadline = now_ms() + opts->timeout_ms;
+	deadline = ferry_now_ms() + opts->timeout_ms;
 	for (;;) {
 		struct pollfd pfd[3] = {
 			{ .fd = pidfd, .events = POLLIN },
 			{ .fd = out_pipe[0], .events = POLLIN },
 			{ .fd = err_pipe[0], .events = POLLIN },
 		};
-		long long left = deadline - now_ms();
+		long long left = deadline - ferry_now_ms();
 		int n;
 
 		if (left <= 0) {
