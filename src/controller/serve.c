@@ -36,7 +36,7 @@ struct controller {
 	struct controller_state st;
 	SSL_CTX *server_ctx, *client_ctx;
 	struct ferry_server srv;
-	pthread_t server_thread, push_thread;
+	pthread_t push_thread;
 	bool running;
 	pthread_mutex_t push_lock;
 	pthread_cond_t push_wake;
@@ -411,14 +411,6 @@ static void *push_loop(void *arg)
 
 /* ---- life cycle ---- */
 
-static void *serve(void *arg)
-{
-	struct controller *c = arg;
-
-	ferry_server_run(&c->srv);
-	return NULL;
-}
-
 static int controller_start(const struct ferry_daemon_config *cfg, void *arg, struct ferry_err *err)
 {
 	static const char *const server_alpns[] = { FERRY_ALPN_API, FERRY_ALPN_ENROLL, NULL };
@@ -447,12 +439,11 @@ static int controller_start(const struct ferry_daemon_config *cfg, void *arg, st
 	    false, err);
 	if (!c->server_ctx || !c->client_ctx)
 		return -EIO;
-	if ((r = ferry_server_init(&c->srv, cfg->listen ? cfg->listen : c->st.listen, c->server_ctx, &limits, handle, c,
-	                           err)) < 0)
+	if ((r = ferry_server_start(&c->srv, cfg->listen ? cfg->listen : c->st.listen, c->server_ctx, &limits, handle,
+	                            c, err)) < 0)
 		return r;
-	if (pthread_create(&c->server_thread, NULL, serve, c) != 0 ||
-	    pthread_create(&c->push_thread, NULL, push_loop, c) != 0)
-		return ferry_err_set(err, -EAGAIN, "cannot start threads");
+	if (pthread_create(&c->push_thread, NULL, push_loop, c) != 0)
+		return ferry_err_set(err, -EAGAIN, "cannot start the allowlist pusher");
 	c->running = true;
 	log_info("serving %s and %s on %s", FERRY_ALPN_API, FERRY_ALPN_ENROLL,
 	         cfg->listen ? cfg->listen : c->st.listen);
@@ -464,15 +455,15 @@ static void controller_stop(void *arg)
 	struct controller *c = arg;
 
 	if (c->running) {
+		/* Stop the pusher first: it checks the server's stopping flag between nodes. */
 		ferry_server_stop(&c->srv);
 		pthread_mutex_lock(&c->push_lock);
 		c->push_stop = true;
 		pthread_cond_signal(&c->push_wake);
 		pthread_mutex_unlock(&c->push_lock);
 		pthread_join(c->push_thread, NULL);
-		pthread_join(c->server_thread, NULL);
-		ferry_server_destroy(&c->srv);
 	}
+	ferry_server_shutdown(&c->srv);
 	SSL_CTX_free(c->server_ctx);
 	SSL_CTX_free(c->client_ctx);
 	controller_state_free(&c->st);

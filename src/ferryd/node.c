@@ -34,8 +34,6 @@ struct node {
 	struct ferry_replay_guard replay;
 	struct ferry_server srv;
 	SSL_CTX *ctx;
-	pthread_t thread;
-	bool running;
 	pthread_mutex_t lock;
 	unsigned migrations;
 	struct ferry_server_limits limits;
@@ -283,14 +281,6 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 
 /* ---- life cycle ---- */
 
-static void *serve(void *arg)
-{
-	struct node *node = arg;
-
-	ferry_server_run(&node->srv);
-	return NULL;
-}
-
 static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct ferry_err *err)
 {
 	static const char *const alpns[] = { FERRY_ALPN_CTL, FERRY_ALPN_MIG, NULL };
@@ -332,11 +322,8 @@ static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct f
 	else
 		snprintf(listen, sizeof(listen), "%s:%d", cfg->address ? cfg->address : "0.0.0.0", FERRY_PORT_NODE);
 	node->limits = limits;
-	if ((r = ferry_server_init(&node->srv, listen, node->ctx, &limits, handle, node, err)) < 0)
+	if ((r = ferry_server_start(&node->srv, listen, node->ctx, &limits, handle, node, err)) < 0)
 		return r;
-	if (pthread_create(&node->thread, NULL, serve, node) != 0)
-		return ferry_err_set(err, -EAGAIN, "cannot start the server thread");
-	node->running = true;
 	log_info("serving %s and %s on %s as node '%s' (allowlist version %llu)", FERRY_ALPN_CTL, FERRY_ALPN_MIG,
 	         listen, node->id.name, (unsigned long long)ferry_allowlist_version(&node->allow));
 	return 0;
@@ -346,11 +333,7 @@ static void node_stop(void *arg)
 {
 	struct node *node = arg;
 
-	if (node->running) {
-		ferry_server_stop(&node->srv);
-		pthread_join(node->thread, NULL);
-		ferry_server_destroy(&node->srv);
-	}
+	ferry_server_shutdown(&node->srv);
 	SSL_CTX_free(node->ctx);
 	if (node->replay.seen)
 		ferry_replay_close(&node->replay);

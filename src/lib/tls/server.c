@@ -383,3 +383,35 @@ void ferry_server_destroy(struct ferry_server *srv)
 	pthread_mutex_destroy(&srv->lock);
 	pthread_cond_destroy(&srv->idle);
 }
+
+static void *accept_thread(void *arg)
+{
+	ferry_server_run(arg);
+	return NULL;
+}
+
+int ferry_server_start(struct ferry_server *srv, const char *hostport, SSL_CTX *ctx,
+                       const struct ferry_server_limits *limits, ferry_server_handler_fn handler, void *arg,
+                       struct ferry_err *err)
+{
+	int r = ferry_server_init(srv, hostport, ctx, limits, handler, arg, err);
+
+	if (r < 0)
+		return r;
+	if (pthread_create(&srv->thread, NULL, accept_thread, srv) != 0) {
+		ferry_server_destroy(srv);
+		return ferry_err_set(err, -EAGAIN, "cannot start the server thread");
+	}
+	srv->started = true;
+	return 0;
+}
+
+void ferry_server_shutdown(struct ferry_server *srv)
+{
+	if (!srv->started)
+		return;
+	ferry_server_stop(srv);
+	pthread_join(srv->thread, NULL);
+	ferry_server_destroy(srv);
+	srv->started = false;
+}

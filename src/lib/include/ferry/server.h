@@ -74,6 +74,8 @@ struct ferry_server {
 	struct ferry_source sources[FERRY_SOURCES_MAX];
 	unsigned n_sources;
 	volatile int stopping;
+	pthread_t thread; /* of ferry_server_start */
+	bool started;
 	/* Counters for logs and tests. */
 	uint64_t refused_cap, refused_rate, refused_penalty, failed_handshakes;
 };
@@ -82,6 +84,13 @@ struct ferry_server {
 int ferry_server_init(struct ferry_server *srv, const char *hostport, SSL_CTX *ctx,
                       const struct ferry_server_limits *limits, ferry_server_handler_fn handler, void *arg,
                       struct ferry_err *err);
+/* Init, then run the accept loop in a thread of its own (the daemons' way). */
+int ferry_server_start(struct ferry_server *srv, const char *hostport, SSL_CTX *ctx,
+                       const struct ferry_server_limits *limits, ferry_server_handler_fn handler, void *arg,
+                       struct ferry_err *err);
+/* Undo ferry_server_start: stop accepting, wait for every connection thread, free. Accepts a never-started server. */
+void ferry_server_shutdown(struct ferry_server *srv);
+
 /* Accept until ferry_server_stop(); then wait for connection threads to end. */
 int ferry_server_run(struct ferry_server *srv);
 void ferry_server_stop(struct ferry_server *srv);
