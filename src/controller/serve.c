@@ -32,7 +32,6 @@ struct pushed {
 };
 
 struct controller {
-	const struct ferry_daemon_config *cfg;
 	struct controller_state st;
 	SSL_CTX *server_ctx, *client_ctx;
 	struct ferry_server srv;
@@ -419,7 +418,6 @@ static int controller_start(const struct ferry_daemon_config *cfg, void *arg, st
 	struct ferry_server_limits limits;
 	int r;
 
-	c->cfg = cfg;
 	pthread_mutex_init(&c->push_lock, NULL);
 	pthread_cond_init(&c->push_wake, NULL);
 	if ((r = controller_state_load(cfg->state_dir, &c->st, err)) < 0)

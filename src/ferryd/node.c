@@ -28,7 +28,6 @@ struct peer_count {
 };
 
 struct node {
-	const struct ferry_daemon_config *cfg;
 	struct node_identity id;
 	struct ferry_allowlist allow;
 	struct ferry_replay_guard replay;
@@ -289,7 +288,6 @@ static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct f
 	char path[PATH_MAX], listen[64];
 	int r;
 
-	node->cfg = cfg;
 	pthread_mutex_init(&node->lock, NULL);
 	ferry_server_limits_default(&limits);
 	if ((r = ferry_server_limits_load(&limits, cfg->config, err)) < 0 ||

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "ferry/hex.h"
 #include "ferry/parse.h"
 
 static void test_u64(void **state)
@@ -102,13 +103,27 @@ static void test_ipv4(void **state)
 	assert_int_equal(ferry_parse_ipv4_prefix("10.77.0.0", 16, 29, &net, &len, &err), -EINVAL);
 }
 
+static void test_hex(void **state)
+{
+	const uint8_t in[3] = { 0x00, 0xab, 0xff };
+	uint8_t out[3] = { 9, 9, 9 };
+	char text[7];
+
+	ferry_hex_encode(in, 3, text);
+	assert_string_equal(text, "00abff");
+	assert_int_equal(ferry_hex_decode("00abff", out, 3), 0);
+	assert_memory_equal(in, out, 3);
+	assert_int_equal(ferry_hex_decode("00ABff", out, 3), -EINVAL); /* one spelling per value */
+	assert_int_equal(ferry_hex_decode("00abf", out, 3), -EINVAL);
+	assert_int_equal(ferry_hex_decode("00abffee", out, 3), -EINVAL);
+	assert_int_equal(ferry_hex_decode("0xabff", out, 3), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_u64),
-		cmocka_unit_test(test_rate),
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_ipv4),
+		cmocka_unit_test(test_u64),  cmocka_unit_test(test_rate), cmocka_unit_test(test_names),
+		cmocka_unit_test(test_ipv4), cmocka_unit_test(test_hex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@
 
 #include "ferry/bundle.h"
 #include "ferry/fs.h"
+#include "ferry/hex.h"
 #include "ferry/wire.h"
 
 #define WRITE_SLOTS 8
@@ -245,17 +246,6 @@ static int send_ok(struct ferry_conn *conn, uint64_t bytes, struct ferry_err *er
 	return r;
 }
 
-static void id_hex16(const uint8_t id[16], char out[33])
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (int i = 0; i < 16; i++) {
-		out[2 * i] = hex[id[i] >> 4];
-		out[2 * i + 1] = hex[id[i] & 0xf];
-	}
-	out[32] = '\0';
-}
-
 /* Framing of one DATA frame against the manifest; advances the receiver's own counters. */
 static int check_data(const struct ferry_manifest *m, uint32_t *current, uint64_t *written, const uint8_t *p,
                       size_t len, struct ferry_err *err)
@@ -333,7 +323,7 @@ int ferry_bundle_receive(struct ferry_conn *conn, const char *incoming_dir, cons
 		goto refuse;
 	}
 	/* 3. Staging, private to this ticket. */
-	id_hex16(t.id, idhex);
+	ferry_hex_encode(t.id, FERRY_TICKET_ID_LEN, idhex);
 	if ((r = ferry_mkdir_p(incoming_dir, 0700, err)) < 0)
 		goto fail;
 	snprintf(staging, sizeof(staging), "%s/%s", incoming_dir, idhex);

@@ -8,6 +8,7 @@
 
 #include "ferry/buf.h"
 #include "ferry/fs.h"
+#include "ferry/hex.h"
 #include "ferry/parse.h"
 #include "ferry/trust.h"
 
@@ -15,31 +16,6 @@
 #define GEN_FILE       "generations"
 #define GEN_MAX        4096
 #define STATE_FILE_MAX (4 * 1024 * 1024)
-
-static void hex16(const uint8_t id[FERRY_TICKET_ID_LEN], char out[33])
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (int i = 0; i < FERRY_TICKET_ID_LEN; i++) {
-		out[2 * i] = hex[id[i] >> 4];
-		out[2 * i + 1] = hex[id[i] & 0xf];
-	}
-	out[32] = '\0';
-}
-
-static int unhex16(const char *s, uint8_t out[FERRY_TICKET_ID_LEN])
-{
-	for (int i = 0; i < FERRY_TICKET_ID_LEN; i++) {
-		unsigned v;
-		char two[3] = { s[2 * i], s[2 * i + 1], '\0' };
-
-		if (!two[0] || !two[1] || !strchr("0123456789abcdef", two[0]) || !strchr("0123456789abcdef", two[1]) ||
-		    sscanf(two, "%2x", &v) != 1)
-			return -EINVAL;
-		out[i] = (uint8_t)v;
-	}
-	return s[32] == '\0' ? 0 : -EINVAL;
-}
 
 /* Rewrite the seen file with the live entries only. Lock held. */
 static int write_seen(struct ferry_replay_guard *g, struct ferry_err *err)
@@ -49,7 +25,7 @@ static int write_seen(struct ferry_replay_guard *g, struct ferry_err *err)
 	int r = 0;
 
 	for (unsigned i = 0; r == 0 && i < g->n; i++) {
-		hex16(g->seen[i].id, hex);
+		ferry_hex_encode(g->seen[i].id, FERRY_TICKET_ID_LEN, hex);
 		r = ferry_buf_printf(&text, "%s %llu\n", hex, (unsigned long long)g->seen[i].expires_at);
 	}
 	r = r < 0 ? ferry_err_set(err, r, "seen-set too large")
@@ -102,7 +78,8 @@ int ferry_replay_open(struct ferry_replay_guard *g, const char *dir, uint64_t no
 			uint64_t exp;
 
 			/* A damaged line is a refusal to start, never a silently forgotten ticket. */
-			if (sscanf(line, "%39s %23s", hex, num) != 2 || unhex16(hex, g->seen[g->n].id) < 0 ||
+			if (sscanf(line, "%39s %23s", hex, num) != 2 ||
+			    ferry_hex_decode(hex, g->seen[g->n].id, FERRY_TICKET_ID_LEN) < 0 ||
 			    ferry_parse_u64(num, 0, UINT64_MAX, "expiry", &exp, NULL) < 0 || g->n >= FERRY_SEEN_MAX) {
 				ferry_buf_free(&b);
 				return ferry_err_set(err, -EINVAL, "%s is damaged; refusing to start", g->seen_path);
@@ -151,7 +128,7 @@ static int append_seen(struct ferry_replay_guard *g, const struct ferry_seen_ent
 	char hex[33], line[64];
 	int fd, n, r = 0;
 
-	hex16(e->id, hex);
+	ferry_hex_encode(e->id, FERRY_TICKET_ID_LEN, hex);
 	n = snprintf(line, sizeof(line), "%s %llu\n", hex, (unsigned long long)e->expires_at);
 	fd = open(g->seen_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)

@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "ferry/fs.h"
+#include "ferry/hex.h"
 #include "ferry/identity.h"
 #include "ferry/manifest.h"
 
@@ -141,28 +142,12 @@ int ferry_cert_id(X509 *cert, uint8_t out[FERRY_ID_LEN])
 
 void ferry_id_hex(const uint8_t id[FERRY_ID_LEN], char out[FERRY_ID_HEX_LEN])
 {
-	static const char hex[] = "0123456789abcdef";
-
-	for (int i = 0; i < FERRY_ID_LEN; i++) {
-		out[2 * i] = hex[id[i] >> 4];
-		out[2 * i + 1] = hex[id[i] & 0xf];
-	}
-	out[2 * FERRY_ID_LEN] = '\0';
+	ferry_hex_encode(id, FERRY_ID_LEN, out);
 }
 
 int ferry_id_from_hex(const char *hex, uint8_t out[FERRY_ID_LEN])
 {
-	if (strlen(hex) != 2 * FERRY_ID_LEN)
-		return -EINVAL;
-	for (int i = 0; i < FERRY_ID_LEN; i++) {
-		unsigned v;
-
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdef", hex[2 * i]) ||
-		    !strchr("0123456789abcdef", hex[2 * i + 1]))
-			return -EINVAL;
-		out[i] = (uint8_t)v;
-	}
-	return 0;
+	return ferry_hex_decode(hex, out, FERRY_ID_LEN);
 }
 
 static int set_random_serial(X509 *cert)

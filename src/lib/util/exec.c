@@ -46,10 +46,8 @@ static void child_exec(const char *const argv[], const struct ferry_exec_opts *o
 	setpgid(0, 0);
 	if (devnull >= 0)
 		dup2(devnull, STDIN_FILENO);
-	if (!opts->inherit_output) {
-		dup2(out_w, STDOUT_FILENO);
-		dup2(opts->merge_stderr ? out_w : err_w, STDERR_FILENO);
-	}
+	dup2(out_w, STDOUT_FILENO);
+	dup2(opts->merge_stderr ? out_w : err_w, STDERR_FILENO);
 	if (opts->netns && ferry_netns_enter(opts->netns, NULL) < 0) {
 		dprintf(STDERR_FILENO, "cannot enter network namespace %s\n", opts->netns);
 		_exit(127);
@@ -91,8 +89,7 @@ int ferry_exec(const char *const argv[], const struct ferry_exec_opts *opts, str
 	if (opts->timeout_ms <= 0)
 		return ferry_err_set(err, -EINVAL, "running %s: a positive timeout is required", argv[0]);
 	/* Only our read ends are non-blocking: the child's stdout must block as usual. */
-	if (!opts->inherit_output &&
-	    (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 ||
+	if ((pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 ||
 	     fcntl(out_pipe[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(err_pipe[0], F_SETFL, O_NONBLOCK) < 0)) {
 		r = ferry_err_sys(err, -errno, "running %s: pipe", argv[0]);
 		goto out;
@@ -116,11 +113,9 @@ int ferry_exec(const char *const argv[], const struct ferry_exec_opts *opts, str
 	if (pid == 0)
 		child_exec(argv, opts, out_pipe[1], err_pipe[1], in_pipe[0]);
 	setpgid(pid, pid); /* also in the parent: no race with the kill below */
-	if (out_pipe[1] >= 0) {
-		close(out_pipe[1]);
-		close(err_pipe[1]);
-		out_pipe[1] = err_pipe[1] = -1;
-	}
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	out_pipe[1] = err_pipe[1] = -1;
 	pidfd = pidfd_open_(pid);
 	if (pidfd < 0) {
 		r = ferry_err_sys(err, -errno, "running %s: pidfd_open", argv[0]);
@@ -163,8 +158,6 @@ int ferry_exec(const char *const argv[], const struct ferry_exec_opts *opts, str
 		}
 		/* Exit counts once both pipes are at EOF (output may lag the exit). */
 		if (pfd[0].revents && out_pipe[0] < 0 && err_pipe[0] < 0)
-			break;
-		if (pfd[0].revents && opts->inherit_output)
 			break;
 		if (pfd[0].revents) {
 			/* Exited but pipes still open (a grandchild holds them): stop waiting for them. */

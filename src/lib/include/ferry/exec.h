@@ -18,11 +18,10 @@
 #define FERRY_EXEC_OUTPUT_MAX (1024 * 1024)
 
 struct ferry_exec_opts {
-	int timeout_ms;      /* > 0; the child is killed after this */
-	const char *netns;   /* run inside this named netns (/run/netns/NAME), or NULL */
-	bool merge_stderr;   /* capture stderr into the stdout buffer */
-	bool inherit_output; /* do not capture: child writes to our stdout/stderr */
-	const char *input;   /* written to the child's stdin (< 64 KiB), or NULL for /dev/null */
+	int timeout_ms;    /* > 0; the child is killed after this */
+	const char *netns; /* run inside this named netns (/run/netns/NAME), or NULL */
+	bool merge_stderr; /* capture stderr into the stdout buffer */
+	const char *input; /* written to the child's stdin (< 64 KiB), or NULL for /dev/null */
 };
 
 struct ferry_exec_result {
