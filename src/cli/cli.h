@@ -23,6 +23,17 @@ int cmd_cluster(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_node(int argc, char **argv);
 int cmd_ticket(int argc, char **argv);
+int cmd_image(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_nodes(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_evacuate(int argc, char **argv);
+int cmd_history(int argc, char **argv);
 
 /* Find name in a table ending with a zeroed entry; NULL if absent. */
 const struct cli_command *cli_find(const struct cli_command *table, const char *name);

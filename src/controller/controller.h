@@ -7,6 +7,8 @@
 #include "ferry/channel.h"
 #include "ferry/registry.h"
 #include "ferry/server.h"
+#include "ferry/spec.h"
+#include "ferry/workload.h"
 
 /* Files in the controller's state directory. */
 #define CTL_CA_KEY     "ca.key"
@@ -30,6 +32,56 @@ struct controller_state {
 	char listen[32];
 	struct ferry_registry reg;
 };
+
+#define MAX_NODES FERRY_ALLOWLIST_MAX
+
+struct pushed {
+	char name[FERRY_NODE_NAME_MAX + 1];
+	uint8_t id[FERRY_ID_LEN];
+	uint64_t version;
+};
+
+struct controller {
+	struct controller_state st;
+	SSL_CTX *server_ctx, *client_ctx;
+	struct ferry_server srv;
+	pthread_t push_thread;
+	bool running;
+	pthread_mutex_t push_lock;
+	pthread_cond_t push_wake;
+	bool push_stop;
+	struct pushed pushed[MAX_NODES];
+	unsigned n_pushed;
+	char layer_dir[512], incoming[512], received[512]; /* image layers and their staging */
+};
+
+/* ---- workloads (workload.c, migrate.c) ---- */
+
+/* Answer one admin request about images, containers or migrations; fills out (STATUS first). */
+int api_workload(struct controller *c, struct ferry_conn *conn, unsigned op, const struct ferry_tlv_list *l,
+                 struct ferry_buf *out, struct ferry_err *err);
+int workload_init(struct controller *c, const char *state_dir, struct ferry_err *err);
+/* Send one request on ferry-ctl to a node and read the answer (fields into l, views into resp). */
+int node_call(struct controller *c, const char *node, const struct ferry_buf *req, struct ferry_buf *resp,
+              struct ferry_tlv_list *l, int timeout_ms, struct ferry_err *err);
+int node_lookup(struct controller *c, const char *name, struct ferry_registry_node *ret, struct ferry_err *err);
+/* Make sure the node holds every layer of the spec (pushes the missing ones). */
+int ensure_layers(struct controller *c, const char *node, const struct ferry_spec *spec, struct ferry_err *err);
+
+struct migrate_request {
+	char container[FERRY_CONTAINER_NAME_MAX + 1];
+	char dest[FERRY_NODE_NAME_MAX + 1];
+	uint8_t mode;
+};
+/* Run one migration to its end; the record holds the metrics and the result. */
+int migrate_one(struct controller *c, const struct migrate_request *rq, struct ferry_migration_rec *rec,
+                struct ferry_err *err);
+int api_migration(struct controller *c, struct ferry_conn *conn, unsigned op, const struct ferry_tlv_list *l,
+                  struct ferry_buf *out, struct ferry_err *err);
+/* Refuse (-ENOSPC, naming the numbers) when the node lacks the memory. */
+int node_admit(struct controller *c, const char *node, uint64_t memory, struct ferry_err *err);
+#define CT_LIST_MAX 256
+int add_migration_record(struct ferry_buf *out, uint16_t tag, const struct ferry_migration_rec *m);
 
 int controller_state_load(const char *dir, struct controller_state *st, struct ferry_err *err);
 void controller_state_free(struct controller_state *st);

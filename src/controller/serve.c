@@ -23,26 +23,6 @@
 
 #define PUSH_RETRY_MS   2000
 #define PUSH_CONNECT_MS 3000
-#define MAX_NODES       FERRY_ALLOWLIST_MAX
-
-struct pushed {
-	char name[FERRY_NODE_NAME_MAX + 1];
-	uint8_t id[FERRY_ID_LEN];
-	uint64_t version;
-};
-
-struct controller {
-	struct controller_state st;
-	SSL_CTX *server_ctx, *client_ctx;
-	struct ferry_server srv;
-	pthread_t push_thread;
-	bool running;
-	pthread_mutex_t push_lock;
-	pthread_cond_t push_wake;
-	bool push_stop;
-	struct pushed pushed[MAX_NODES];
-	unsigned n_pushed;
-};
 
 static uint64_t now_s(void)
 {
@@ -279,6 +259,7 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 		if (ferry_conn_recv_frame(conn, &h, &payload, &err) < 0)
 			break;
 		ferry_buf_reset(&out);
+		err.msg[0] = '\0';
 		if (h.type != FERRY_FRAME_REQUEST ||
 		    ferry_tlv_parse((const uint8_t *)payload.data, payload.len, l, &err) < 0 ||
 		    ferry_tlv_get_fixed(l, FERRY_TAG_OP, op, 2, &err) < 0) {
@@ -311,12 +292,12 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 			r = is_enroll ? -EPERM : api_ticket(c, l, &out, &err);
 			break;
 		default:
-			r = ferry_err_set(&err, -EOPNOTSUPP, "unknown operation");
+			r = is_enroll ? -EPERM : api_workload(c, conn, op[0] << 8 | op[1], l, &out, &err);
 		}
 		if (r == -EPERM && !err.msg[0])
 			ferry_err_set(&err, -EPERM, "operation not allowed on this connection");
 		if (r < 0) {
-			if (ferry_conn_send_error(conn, r, err.msg, NULL) < 0)
+			if (ferry_conn_send_error(conn, r, err.msg[0] ? err.msg : strerror(-r), NULL) < 0)
 				break;
 			continue;
 		}
@@ -420,7 +401,8 @@ static int controller_start(const struct ferry_daemon_config *cfg, void *arg, st
 
 	pthread_mutex_init(&c->push_lock, NULL);
 	pthread_cond_init(&c->push_wake, NULL);
-	if ((r = controller_state_load(cfg->state_dir, &c->st, err)) < 0)
+	if ((r = controller_state_load(cfg->state_dir, &c->st, err)) < 0 ||
+	    (r = workload_init(c, cfg->state_dir, err)) < 0)
 		return r;
 	ferry_server_limits_default(&limits);
 	if ((r = ferry_server_limits_load(&limits, cfg->config, err)) < 0)

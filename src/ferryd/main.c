@@ -13,5 +13,9 @@ int main(int argc, char **argv)
 		return cmd_join(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "send") == 0)
 		return cmd_send(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "log-pump") == 0)
+		return cmd_log_pump(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "guard") == 0)
+		return cmd_guard(argc - 1, argv + 1);
 	return node_run(argc, argv);
 }

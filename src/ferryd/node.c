@@ -22,24 +22,6 @@
 #include "ferry/parse.h"
 #include "node.h"
 
-struct peer_count {
-	uint8_t id[FERRY_ID_LEN];
-	unsigned n;
-};
-
-struct node {
-	struct node_identity id;
-	struct ferry_allowlist allow;
-	struct ferry_replay_guard replay;
-	struct ferry_server srv;
-	SSL_CTX *ctx;
-	pthread_mutex_t lock;
-	unsigned migrations;
-	struct ferry_server_limits limits;
-	struct peer_count peers[FERRY_MAX_STREAMS];
-	char incoming[PATH_MAX], received[PATH_MAX];
-};
-
 static uint64_t now_s(void)
 {
 	return (uint64_t)time(NULL);
@@ -136,6 +118,7 @@ static void handle_ctl(struct node *node, struct ferry_conn *conn)
 			ferry_conn_send_error(conn, EPROTO, "malformed request", NULL);
 			break;
 		}
+		err.msg[0] = '\0';
 		switch (op[0] << 8 | op[1]) {
 		case FERRY_OP_ALLOWLIST_SET:
 			r = ctl_allowlist(node, conn, l, &err);
@@ -147,9 +130,9 @@ static void handle_ctl(struct node *node, struct ferry_conn *conn)
 			r = r ? r : reply_ok(conn, &out, &err);
 			break;
 		default:
-			r = ferry_err_set(&err, -EOPNOTSUPP, "unknown operation");
+			r = ctl_containers(node, conn, op[0] << 8 | op[1], l, &err);
 		}
-		if (r < 0 && ferry_conn_send_error(conn, r, err.msg, NULL) < 0)
+		if (r < 0 && ferry_conn_send_error(conn, r, err.msg[0] ? err.msg : strerror(-r), NULL) < 0)
 			break;
 	}
 	free(l);
@@ -168,6 +151,8 @@ static int mig_check(struct ferry_conn *conn, void *arg)
 		return -1;
 	return 0;
 }
+
+#define MIG_IO_TIMEOUT_MS 120000
 
 static uint64_t mem_available(void)
 {
@@ -256,13 +241,23 @@ static void handle_mig(struct node *node, struct ferry_conn *conn)
 	}
 	conn->check = mig_check;
 	conn->check_arg = node;
+	conn->io_timeout_ms = MIG_IO_TIMEOUT_MS;
 	r = ferry_bundle_receive(conn, node->incoming, node->received, admit_ticket, node, &res, &err);
-	if (r < 0)
+	if (r < 0) {
 		log_warn("migration stream from %s refused or failed: %s", peer, err.msg);
-	else
+	} else {
+		char spec[PATH_MAX];
+
 		log_info("received %u objects (%llu bytes) from %s for container %s, generation %llu, in %s",
 		         res.objects, (unsigned long long)res.bytes, peer, res.ticket.container,
 		         (unsigned long long)res.ticket.generation, res.path);
+		/* A stream that carries a container spec is a migration: restore it, then drop the images. */
+		snprintf(spec, sizeof(spec), "%s/spec", res.path);
+		if (access(spec, F_OK) == 0) {
+			mig_restore(node, conn, &res, &err);
+			ferry_rm_tree(res.path, NULL);
+		}
+	}
 	pthread_mutex_lock(&node->lock);
 	node->migrations--;
 	slot->n--;
@@ -283,6 +278,7 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct ferry_err *err)
 {
 	static const char *const alpns[] = { FERRY_ALPN_CTL, FERRY_ALPN_MIG, NULL };
+	static const char *const client_alpns[] = { FERRY_ALPN_MIG, NULL };
 	struct node *node = arg;
 	struct ferry_server_limits limits;
 	char path[PATH_MAX], listen[64];
@@ -302,6 +298,14 @@ static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct f
 		return r;
 	snprintf(node->incoming, sizeof(node->incoming), "%s/tmp/incoming", cfg->state_dir);
 	snprintf(node->received, sizeof(node->received), "%s/tmp/received", cfg->state_dir);
+	snprintf(node->outgoing, sizeof(node->outgoing), "%s/tmp/outgoing", cfg->state_dir);
+	if ((r = ct_store_init(&node->cts, cfg->state_dir, err)) < 0)
+		return r;
+	if (getenv("FERRY_FAULT")) {
+		snprintf(node->fault, sizeof(node->fault), "%s", getenv("FERRY_FAULT"));
+		log_warn("FERRY_FAULT=%s is set: this node injects that failure (testing only)", node->fault);
+	}
+	node_recover(node);
 	if ((r = ferry_mkdir_p(node->incoming, 0700, err)) < 0 || (r = ferry_mkdir_p(node->received, 0700, err)) < 0)
 		return r;
 	/* Leftovers of a crash mid-stream were never verified: drop them. */
@@ -313,7 +317,11 @@ static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct f
 	                                                      .alpns = alpns,
 	                                                      .require_peer_cert = true },
 	                          true, err);
-	if (!node->ctx)
+	node->client_ctx = ferry_tls_ctx(
+	    &(struct ferry_tls_config){
+	        .cert = node->id.cert, .key = node->id.key, .ca = node->id.ca, .alpns = client_alpns },
+	    false, err);
+	if (!node->ctx || !node->client_ctx)
 		return -EIO;
 	if (cfg->listen)
 		snprintf(listen, sizeof(listen), "%s", cfg->listen);
@@ -333,6 +341,7 @@ static void node_stop(void *arg)
 
 	ferry_server_shutdown(&node->srv);
 	SSL_CTX_free(node->ctx);
+	SSL_CTX_free(node->client_ctx);
 	if (node->replay.seen)
 		ferry_replay_close(&node->replay);
 	node_identity_free(&node->id);

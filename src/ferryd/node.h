@@ -7,7 +7,9 @@
 #include "ferry/channel.h"
 #include "ferry/daemon_main.h"
 #include "ferry/server.h"
+#include "ferry/bundle.h"
 #include "ferry/trust.h"
+#include "containers.h"
 
 /* Files in a node's state directory (docs/ARCHITECTURE.md, Node state). */
 #define NODE_KEY        "node.key"
@@ -36,8 +38,44 @@ void node_identity_free(struct node_identity *id);
 int node_controller_write(const char *state_dir, const uint8_t id[FERRY_ID_LEN], const char *addr, const char *name,
                           struct ferry_err *err);
 
+struct peer_count {
+	uint8_t id[FERRY_ID_LEN];
+	unsigned n;
+};
+
+struct node {
+	struct node_identity id;
+	struct ferry_allowlist allow;
+	struct ferry_replay_guard replay;
+	struct ferry_server srv;
+	SSL_CTX *ctx, *client_ctx; /* server; client for outgoing migrations */
+	pthread_mutex_t lock;
+	unsigned migrations;
+	struct ferry_server_limits limits;
+	struct peer_count peers[FERRY_MAX_STREAMS];
+	char incoming[PATH_MAX], received[PATH_MAX], outgoing[PATH_MAX];
+	struct ct_store cts;
+	char fault[32]; /* FERRY_FAULT: failure injection for tests, logged at start */
+};
+
+/* Whether the FERRY_FAULT named f is in force. */
+bool node_fault(const struct node *node, const char *f);
+
+/* Commands about containers and layers (ferry-ctl), answered on conn. */
+int ctl_containers(struct node *node, struct ferry_conn *conn, unsigned op, const struct ferry_tlv_list *l,
+                   struct ferry_err *err);
+/* The source side of a migration: the whole MIG_OUT conversation with the controller. */
+int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv_list *l, struct ferry_err *err);
+/* After a verified bundle that carries a container: restore it and answer the source. */
+int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_bundle_result *res,
+                struct ferry_err *err);
+/* What a restart finds half done: migrations cut by a crash. */
+void node_recover(struct node *node);
+
 int cmd_join(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int node_run(int argc, char **argv);
+int cmd_log_pump(int argc, char **argv);
+int cmd_guard(int argc, char **argv);
 
 #endif

@@ -337,7 +337,8 @@ int ferry_cluster_down(const struct ferry_cluster *c, struct ferry_err *err)
 	if (ferry_cgroup2_root(root, sizeof(root)) == 0) {
 		cgroup_rel(c, NULL, rel, sizeof(rel));
 		snprintf(path, sizeof(path), "%s/%s", root, rel);
-		note(&d, ferry_cgroup_destroy(path, CGROUP_DESTROY_MS, &e), &e);
+		/* Containers of the nodes also have groups in every v1 hierarchy of a hybrid host. */
+		note(&d, ferry_cgroup_destroy_everywhere(rel, CGROUP_DESTROY_MS, &e), &e);
 		snprintf(path, sizeof(path), "%s/ferry", root);
 		rmdir(path); /* shared by all clusters: only when empty */
 	}

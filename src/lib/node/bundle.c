@@ -183,8 +183,8 @@ int ferry_bundle_send(struct ferry_conn *conn, const uint8_t *ticket, size_t tic
 		r = ferry_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = ferry_conn_send_frame(conn, FERRY_FRAME_TICKET, ticket, ticket_len, err)) < 0 ||
-	    (r = ferry_expect_response(conn, &resp, err)) < 0)
+	if (ticket && ((r = ferry_conn_send_frame(conn, FERRY_FRAME_TICKET, ticket, ticket_len, err)) < 0 ||
+	               (r = ferry_expect_response(conn, &resp, err)) < 0))
 		goto out;
 	if (ferry_manifest_encode(m, &enc) < 0) {
 		r = ferry_err_set(err, -E2BIG, "manifest does not fit in one frame");

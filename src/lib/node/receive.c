@@ -276,8 +276,13 @@ static int check_data(const struct ferry_manifest *m, uint32_t *current, uint64_
 	return 0;
 }
 
-int ferry_bundle_receive(struct ferry_conn *conn, const char *incoming_dir, const char *done_dir,
-                         ferry_bundle_admit_fn admit, void *arg, struct ferry_bundle_result *ret, struct ferry_err *err)
+/*
+ * admit == NULL: an unticketed stream (layers from the controller, images
+ * from an admin) on a channel whose peer is already authorized for it; the
+ * manifest is then bounded by max_total instead of a ticket.
+ */
+static int receive(struct ferry_conn *conn, const char *incoming_dir, const char *done_dir, ferry_bundle_admit_fn admit,
+                   void *arg, uint64_t max_total, struct ferry_bundle_result *ret, struct ferry_err *err)
 {
 	struct ferry_buf payload = FERRY_BUF_INIT(FERRY_FRAME_DATA_MAX);
 	struct ferry_manifest m = { 0 };
@@ -292,6 +297,15 @@ int ferry_bundle_receive(struct ferry_conn *conn, const char *incoming_dir, cons
 	int staging_fd = -1, r;
 
 	memset(ret, 0, sizeof(*ret));
+	memset(&t, 0, sizeof(t));
+	if (!admit) {
+		if (ferry_random(t.id, sizeof(t.id)) < 0) {
+			r = ferry_err_set(err, -EIO, "no randomness for a staging name");
+			goto fail;
+		}
+		t.reserve_disk = max_total;
+		goto manifest;
+	}
 	/* 1. The ticket, checked by the node's policy before anything else is read. */
 	if ((r = ferry_conn_recv_frame(conn, &h, &payload, err)) < 0)
 		goto fail;
@@ -303,6 +317,7 @@ int ferry_bundle_receive(struct ferry_conn *conn, const char *incoming_dir, cons
 		goto refuse;
 	if ((r = send_ok(conn, 0, err)) < 0)
 		goto fail;
+manifest:
 	/* 2. The manifest: exactly what the controller signed. */
 	if ((r = ferry_conn_recv_frame(conn, &h, &payload, err)) < 0)
 		goto fail;
@@ -311,14 +326,14 @@ int ferry_bundle_receive(struct ferry_conn *conn, const char *incoming_dir, cons
 		goto refuse;
 	}
 	ferry_sha256(payload.data, payload.len, hash);
-	if (CRYPTO_memcmp(hash, t.manifest_hash, 32) != 0) {
+	if (admit && CRYPTO_memcmp(hash, t.manifest_hash, 32) != 0) {
 		r = ferry_err_set(err, -EBADMSG, "manifest does not match the ticket's manifest hash");
 		goto refuse;
 	}
 	if ((r = ferry_manifest_parse((const uint8_t *)payload.data, payload.len, &m, err)) < 0)
 		goto refuse;
 	if (m.total > t.reserve_disk) {
-		r = ferry_err_set(err, -EFBIG, "manifest holds %llu bytes, the ticket reserves %llu",
+		r = ferry_err_set(err, -EFBIG, "manifest holds %llu bytes, at most %llu are allowed",
 		                  (unsigned long long)m.total, (unsigned long long)t.reserve_disk);
 		goto refuse;
 	}
@@ -427,4 +442,16 @@ out:
 	ferry_manifest_free(&m);
 	ferry_buf_free(&payload);
 	return r;
+}
+
+int ferry_bundle_receive(struct ferry_conn *conn, const char *incoming_dir, const char *done_dir,
+                         ferry_bundle_admit_fn admit, void *arg, struct ferry_bundle_result *ret, struct ferry_err *err)
+{
+	return receive(conn, incoming_dir, done_dir, admit, arg, 0, ret, err);
+}
+
+int ferry_bundle_receive_plain(struct ferry_conn *conn, const char *incoming_dir, const char *done_dir,
+                               uint64_t max_total, struct ferry_bundle_result *ret, struct ferry_err *err)
+{
+	return receive(conn, incoming_dir, done_dir, NULL, NULL, max_total, ret, err);
 }

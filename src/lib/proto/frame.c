@@ -108,20 +108,25 @@ const struct ferry_tlv *ferry_tlv_find(const struct ferry_tlv_list *l, uint16_t 
 	return NULL;
 }
 
+int ferry_tlv_item_str(const struct ferry_tlv *t, char *ret, size_t len, struct ferry_err *err)
+{
+	if (t->len >= len)
+		return ferry_err_set(err, -EMSGSIZE, "field %u is longer than %zu bytes", t->tag, len - 1);
+	for (uint16_t i = 0; i < t->len; i++)
+		if (t->value[i] < 0x20 || t->value[i] > 0x7e)
+			return ferry_err_set(err, -EPROTO, "field %u holds a non-printable byte", t->tag);
+	memcpy(ret, t->value, t->len);
+	ret[t->len] = '\0';
+	return 0;
+}
+
 int ferry_tlv_get_str(const struct ferry_tlv_list *l, uint16_t tag, char *ret, size_t len, struct ferry_err *err)
 {
 	const struct ferry_tlv *t = ferry_tlv_find(l, tag);
 
 	if (!t)
 		return ferry_err_set(err, -ENOENT, "message lacks field %u", tag);
-	if (t->len >= len)
-		return ferry_err_set(err, -EMSGSIZE, "field %u is longer than %zu bytes", tag, len - 1);
-	for (uint16_t i = 0; i < t->len; i++)
-		if (t->value[i] < 0x20 || t->value[i] > 0x7e)
-			return ferry_err_set(err, -EPROTO, "field %u holds a non-printable byte", tag);
-	memcpy(ret, t->value, t->len);
-	ret[t->len] = '\0';
-	return 0;
+	return ferry_tlv_item_str(t, ret, len, err);
 }
 
 int ferry_tlv_get_fixed(const struct ferry_tlv_list *l, uint16_t tag, void *ret, size_t n, struct ferry_err *err)

@@ -23,9 +23,19 @@ static const char schema[] = "PRAGMA journal_mode=WAL;"
                              "CREATE UNIQUE INDEX IF NOT EXISTS active_name ON identities(name, role) WHERE status = "
                              "'active';"
                              "CREATE TABLE IF NOT EXISTS tokens (secret_hash TEXT PRIMARY KEY, node TEXT NOT NULL,"
-                             "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER);";
+                             "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER);"
+                             "CREATE TABLE IF NOT EXISTS images (name TEXT PRIMARY KEY, digest TEXT NOT NULL,"
+                             "  size INTEGER NOT NULL, created_at INTEGER NOT NULL);"
+                             "CREATE TABLE IF NOT EXISTS containers (name TEXT PRIMARY KEY, node TEXT NOT NULL,"
+                             "  image TEXT NOT NULL, generation INTEGER NOT NULL, state TEXT NOT NULL,"
+                             "  spec BLOB NOT NULL, created_at INTEGER NOT NULL);"
+                             "CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                             "  container TEXT NOT NULL, mode TEXT NOT NULL, source TEXT NOT NULL, dest TEXT NOT NULL,"
+                             "  started_at INTEGER NOT NULL, finished_at INTEGER, result TEXT, message TEXT,"
+                             "  total_ms INTEGER, downtime_ms INTEGER, checkpoint_ms INTEGER, transfer_ms INTEGER,"
+                             "  restore_ms INTEGER, bytes_image INTEGER, bytes_wire INTEGER, rounds INTEGER);";
 
-static int db_error(struct ferry_registry *reg, struct ferry_err *err, const char *what)
+int ferry_registry_db_error(struct ferry_registry *reg, struct ferry_err *err, const char *what)
 {
 	return ferry_err_set(err, -EIO, "registry: %s: %s", what, sqlite3_errmsg(reg->db));
 }
@@ -72,30 +82,34 @@ static void hex32(const uint8_t in[32], char out[65])
 }
 
 /* Run one statement with text/int parameters ("s" text, "i" int64); returns sqlite3_changes or < 0. */
-static int exec_params(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
-                       struct ferry_err *err)
+int ferry_registry_exec(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
+                        struct ferry_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	if (sqlite3_prepare_v2(reg->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return db_error(reg, err, "prepare");
+		return ferry_registry_db_error(reg, err, "prepare");
 	for (int i = 0; types[i]; i++) {
-		if (types[i] == 's')
+		if (types[i] == 's') {
 			sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_TRANSIENT);
-		else
+		} else if (types[i] == 'b') {
+			const struct ferry_blob *b = vals[i];
+			sqlite3_bind_blob(st, i + 1, b->data, (int)b->len, SQLITE_TRANSIENT);
+		} else
 			sqlite3_bind_int64(st, i + 1, *(const sqlite3_int64 *)vals[i]);
 	}
 	r = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (r != SQLITE_DONE)
-		return db_error(reg, err, "write");
+		return ferry_registry_db_error(reg, err, "write");
 	return sqlite3_changes(reg->db);
 }
 
 static int bump_version(struct ferry_registry *reg, struct ferry_err *err)
 {
-	return exec_params(reg, "UPDATE meta SET value = value + 1 WHERE key = 'allowlist_version'", "", NULL, err);
+	return ferry_registry_exec(reg, "UPDATE meta SET value = value + 1 WHERE key = 'allowlist_version'", "", NULL,
+	                           err);
 }
 
 int ferry_registry_token_add(struct ferry_registry *reg, const char *node, const uint8_t secret_hash[32],
@@ -108,8 +122,9 @@ int ferry_registry_token_add(struct ferry_registry *reg, const char *node, const
 
 	hex32(secret_hash, hex);
 	pthread_mutex_lock(&reg->lock);
-	r = exec_params(reg, "INSERT INTO tokens (secret_hash, node, created_at, expires_at) VALUES (?, ?, ?, ?)",
-	                "ssii", vals, err);
+	r = ferry_registry_exec(reg,
+	                        "INSERT INTO tokens (secret_hash, node, created_at, expires_at) VALUES (?, ?, ?, ?)",
+	                        "ssii", vals, err);
 	pthread_mutex_unlock(&reg->lock);
 	return r < 0 ? r : 0;
 }
@@ -128,7 +143,7 @@ int ferry_registry_token_consume(struct ferry_registry *reg, const char *node, c
 	if (sqlite3_prepare_v2(reg->db,
 	                       "SELECT node, expires_at, COALESCE(used_at, 0) FROM tokens WHERE secret_hash = ?", -1,
 	                       &st, NULL) != SQLITE_OK) {
-		r = db_error(reg, err, "prepare");
+		r = ferry_registry_db_error(reg, err, "prepare");
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
@@ -150,8 +165,8 @@ int ferry_registry_token_consume(struct ferry_registry *reg, const char *node, c
 	else {
 		const void *vals[] = { &ts, hex };
 		/* "used_at IS NULL" makes consumption atomic even if two enrollments race. */
-		r = exec_params(reg, "UPDATE tokens SET used_at = ? WHERE secret_hash = ? AND used_at IS NULL", "is",
-		                vals, err);
+		r = ferry_registry_exec(reg, "UPDATE tokens SET used_at = ? WHERE secret_hash = ? AND used_at IS NULL",
+		                        "is", vals, err);
 		if (r == 0)
 			r = ferry_err_set(err, -EPERM, "token was already used");
 		else if (r > 0)
@@ -174,25 +189,26 @@ static int add_identity(struct ferry_registry *reg, const char *name, const uint
 
 	hex32(id, hex);
 	pthread_mutex_lock(&reg->lock);
-	r = exec_params(reg, "BEGIN IMMEDIATE", "", NULL, err);
+	r = ferry_registry_exec(reg, "BEGIN IMMEDIATE", "", NULL, err);
 	if (r < 0)
 		goto out;
 	/* A re-enrolled name replaces its earlier identity, which is revoked. */
-	if ((r = exec_params(reg,
-	                     "UPDATE identities SET status = 'removed', removed_at = ? WHERE name = ? AND role = ? AND "
-	                     "status = 'active'",
-	                     "iss", retire, err)) < 0 ||
-	    (r = exec_params(reg, "DELETE FROM identities WHERE id = ?", "s", drop_same, err)) < 0 ||
-	    (r = exec_params(
+	if ((r = ferry_registry_exec(
+	         reg,
+	         "UPDATE identities SET status = 'removed', removed_at = ? WHERE name = ? AND role = ? AND "
+	         "status = 'active'",
+	         "iss", retire, err)) < 0 ||
+	    (r = ferry_registry_exec(reg, "DELETE FROM identities WHERE id = ?", "s", drop_same, err)) < 0 ||
+	    (r = ferry_registry_exec(
 	         reg,
 	         "INSERT INTO identities (name, id, role, address, status, enrolled_at) VALUES (?, ?, ?, ?, "
 	         "'active', ?)",
 	         "ssssi", add, err)) < 0 ||
 	    (r = bump_version(reg, err)) < 0) {
-		exec_params(reg, "ROLLBACK", "", NULL, NULL);
+		ferry_registry_exec(reg, "ROLLBACK", "", NULL, NULL);
 		goto out;
 	}
-	r = exec_params(reg, "COMMIT", "", NULL, err);
+	r = ferry_registry_exec(reg, "COMMIT", "", NULL, err);
 out:
 	pthread_mutex_unlock(&reg->lock);
 	return r < 0 ? r : 0;
@@ -217,10 +233,11 @@ int ferry_registry_node_remove(struct ferry_registry *reg, const char *name, uin
 	int r;
 
 	pthread_mutex_lock(&reg->lock);
-	r = exec_params(reg,
-	                "UPDATE identities SET status = 'removed', removed_at = ? WHERE name = ? AND role = 'node' AND "
-	                "status = 'active'",
-	                "is", vals, err);
+	r = ferry_registry_exec(
+	    reg,
+	    "UPDATE identities SET status = 'removed', removed_at = ? WHERE name = ? AND role = 'node' AND "
+	    "status = 'active'",
+	    "is", vals, err);
 	if (r == 0)
 		r = ferry_err_set(err, -ENOENT, "no active node named '%s'", name);
 	else if (r > 0)
@@ -240,7 +257,7 @@ int ferry_registry_nodes(struct ferry_registry *reg, struct ferry_registry_node 
 	if (sqlite3_prepare_v2(reg->db, "SELECT value FROM meta WHERE key = 'allowlist_version'", -1, &st, NULL) !=
 	        SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
-		r = db_error(reg, err, "read version");
+		r = ferry_registry_db_error(reg, err, "read version");
 		sqlite3_finalize(st);
 		goto out;
 	}
@@ -250,7 +267,7 @@ int ferry_registry_nodes(struct ferry_registry *reg, struct ferry_registry_node 
 	                       "SELECT name, id, address FROM identities WHERE role = 'node' AND status = 'active' "
 	                       "ORDER BY name",
 	                       -1, &st, NULL) != SQLITE_OK) {
-		r = db_error(reg, err, "prepare");
+		r = ferry_registry_db_error(reg, err, "prepare");
 		goto out;
 	}
 	while (sqlite3_step(st) == SQLITE_ROW && n < max) {

@@ -191,3 +191,26 @@ int ferry_cgroup_destroy(const char *path, int timeout_ms, struct ferry_err *err
 		usleep(20 * 1000);
 	}
 }
+
+int ferry_cgroup_destroy_everywhere(const char *rel, int timeout_ms, struct ferry_err *err)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(MOUNTINFO_MAX);
+	int r = ferry_read_file("/proc/self/mountinfo", MOUNTINFO_MAX, &b, err);
+
+	for (char *line = b.data; r == 0 && line && *line;) {
+		char *eol = strchr(line, '\n'), *sep, mp[PATH_MAX], fstype[64], path[PATH_MAX];
+
+		if (eol)
+			*eol = '\0';
+		sep = strstr(line, " - ");
+		if (sep && sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && sscanf(sep + 3, "%63s", fstype) == 1 &&
+		    (strcmp(fstype, "cgroup") == 0 || strcmp(fstype, "cgroup2") == 0)) {
+			ferry_mountinfo_unescape(mp);
+			snprintf(path, sizeof(path), "%s/%s", mp, rel);
+			r = ferry_cgroup_destroy(path, timeout_ms, err);
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	ferry_buf_free(&b);
+	return r;
+}

@@ -46,8 +46,13 @@ static void child_exec(const char *const argv[], const struct ferry_exec_opts *o
 	setpgid(0, 0);
 	if (devnull >= 0)
 		dup2(devnull, STDIN_FILENO);
-	dup2(out_w, STDOUT_FILENO);
-	dup2(opts->merge_stderr ? out_w : err_w, STDERR_FILENO);
+	if (opts->use_stdio_fd) {
+		dup2(opts->stdio_fd, STDOUT_FILENO);
+		dup2(opts->stdio_fd, STDERR_FILENO);
+	} else {
+		dup2(out_w, STDOUT_FILENO);
+		dup2(opts->merge_stderr ? out_w : err_w, STDERR_FILENO);
+	}
 	if (opts->netns && ferry_netns_enter(opts->netns, NULL) < 0) {
 		dprintf(STDERR_FILENO, "cannot enter network namespace %s\n", opts->netns);
 		_exit(127);

@@ -38,7 +38,15 @@ int ferry_bundle_receive(struct ferry_conn *conn, const char *incoming_dir, cons
                          ferry_bundle_admit_fn admit, void *arg, struct ferry_bundle_result *ret,
                          struct ferry_err *err);
 
-/* Source: send ticket (raw bytes) then the objects of m read from dir. */
+/*
+ * Unticketed: no TICKET phase, the manifest bounded by max_total.  Only on
+ * channels whose peer is authorized for the whole content (the controller
+ * pushing a layer, an admin importing an image).
+ */
+int ferry_bundle_receive_plain(struct ferry_conn *conn, const char *incoming_dir, const char *done_dir,
+                               uint64_t max_total, struct ferry_bundle_result *ret, struct ferry_err *err);
+
+/* Source: send ticket (raw bytes; NULL for an unticketed stream) then the objects of m read from dir. */
 int ferry_bundle_send(struct ferry_conn *conn, const uint8_t *ticket, size_t ticket_len, const struct ferry_manifest *m,
                       const char *dir, uint64_t *ret_bytes, struct ferry_err *err);
 

@@ -36,4 +36,10 @@ bool ferry_cgroup_contains(const char *rel, pid_t pid);
  */
 int ferry_cgroup_destroy(const char *path, int timeout_ms, struct ferry_err *err);
 
+/*
+ * The same for rel below every cgroup mount (v1 controllers and cgroup2):
+ * an OCI runtime on a hybrid host creates a container's group in each.
+ */
+int ferry_cgroup_destroy_everywhere(const char *rel, int timeout_ms, struct ferry_err *err);
+
 #endif

@@ -22,6 +22,12 @@ struct ferry_exec_opts {
 	const char *netns; /* run inside this named netns (/run/netns/NAME), or NULL */
 	bool merge_stderr; /* capture stderr into the stdout buffer */
 	const char *input; /* written to the child's stdin (< 64 KiB), or NULL for /dev/null */
+	/*
+	 * Give the child this fd as stdout and stderr instead of capturing them
+	 * (a container's log pipe, which outlives the helper).
+	 */
+	bool use_stdio_fd;
+	int stdio_fd;
 };
 
 struct ferry_exec_result {

@@ -71,6 +71,30 @@ enum ferry_tag {
 	FERRY_TAG_HASH = 21,          /* 32 bytes */
 	FERRY_TAG_SOURCE = 22,        /* node name */
 	FERRY_TAG_DEST = 23,          /* node name */
+	FERRY_TAG_ARG = 24,           /* text, repeatable: a command's arguments in order */
+	FERRY_TAG_IMAGE = 25,         /* image name */
+	FERRY_TAG_FLAGS = 26,         /* u64 */
+	FERRY_TAG_PROBE = 27,         /* text: readiness probe "tcp:PORT" or "exec:CMD ARGS" */
+	FERRY_TAG_STATE = 28,         /* text */
+	FERRY_TAG_PID = 29,           /* u64 */
+	FERRY_TAG_DATA = 30,          /* bytes (log tail, command output) */
+	FERRY_TAG_RECORD = 31,        /* a nested TLV list; repeatable */
+	FERRY_TAG_PHASE = 32,         /* text */
+	FERRY_TAG_MIGRATION = 33,     /* u64 migration id */
+	FERRY_TAG_TOTAL_MS = 34,      /* u64 */
+	FERRY_TAG_DOWNTIME_MS = 35,   /* u64 */
+	FERRY_TAG_CHECKPOINT_MS = 36, /* u64 */
+	FERRY_TAG_TRANSFER_MS = 37,   /* u64 */
+	FERRY_TAG_RESTORE_MS = 38,    /* u64 */
+	FERRY_TAG_BYTES_IMAGE = 39,   /* u64 */
+	FERRY_TAG_BYTES_WIRE = 40,    /* u64 */
+	FERRY_TAG_ROUNDS = 41,        /* u64 */
+	FERRY_TAG_TIME = 42,          /* u64 unix seconds */
+	FERRY_TAG_RESULT = 43,        /* text */
+	FERRY_TAG_LAYER = 44,         /* 32-byte layer digest; repeatable */
+	FERRY_TAG_EXIT = 45,          /* u64 exit status */
+	FERRY_TAG_PARALLEL = 46,      /* u64 */
+	FERRY_TAG_SIZE = 47,          /* u64 bytes */
 };
 
 enum ferry_op {
@@ -81,6 +105,30 @@ enum ferry_op {
 	FERRY_OP_NODE_REMOVE = 5,
 	FERRY_OP_NODE_LIST = 6,
 	FERRY_OP_TICKET_ISSUE = 7,
+	/* admin API (ferry-api) */
+	FERRY_OP_IMAGE_IMPORT = 8, /* followed by an unticketed bundle of one object, the layer tar */
+	FERRY_OP_IMAGE_LIST = 9,
+	FERRY_OP_RUN = 10,
+	FERRY_OP_PS = 11,
+	FERRY_OP_LOGS = 12,
+	FERRY_OP_STOP = 13,
+	FERRY_OP_RM = 14,
+	FERRY_OP_EXEC = 15,
+	FERRY_OP_MIGRATE = 16,
+	FERRY_OP_EVACUATE = 17,
+	FERRY_OP_HISTORY = 18,
+	FERRY_OP_NODES = 19,
+	/* node commands (ferry-ctl) */
+	FERRY_OP_NODE_INFO = 32,
+	FERRY_OP_LAYER_PUT = 33, /* followed by an unticketed bundle: layers/<digest>.tar */
+	FERRY_OP_CT_RUN = 34,
+	FERRY_OP_CT_LIST = 35,
+	FERRY_OP_CT_LOGS = 36,
+	FERRY_OP_CT_STOP = 37,
+	FERRY_OP_CT_RM = 38,
+	FERRY_OP_CT_EXEC = 39,
+	FERRY_OP_MIG_OUT = 40,    /* the source's side of a migration (a conversation, PROTOCOL.md §9) */
+	FERRY_OP_MIG_TICKET = 41, /* the controller's ticket, inside MIG_OUT */
 };
 
 struct ferry_tlv {
@@ -101,6 +149,8 @@ const struct ferry_tlv *ferry_tlv_find(const struct ferry_tlv_list *l, uint16_t 
 /* Text value: printable ASCII only, at most len-1 bytes; -ENOENT when absent. */
 int ferry_tlv_get_str(const struct ferry_tlv_list *l, uint16_t tag, char *ret, size_t len, struct ferry_err *err);
 /* Fixed-size binary value of exactly n bytes. */
+/* The same check for one item (repeatable fields). */
+int ferry_tlv_item_str(const struct ferry_tlv *t, char *ret, size_t len, struct ferry_err *err);
 int ferry_tlv_get_fixed(const struct ferry_tlv_list *l, uint16_t tag, void *ret, size_t n, struct ferry_err *err);
 int ferry_tlv_get_u64(const struct ferry_tlv_list *l, uint16_t tag, uint64_t *ret, struct ferry_err *err);
 

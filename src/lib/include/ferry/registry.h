@@ -29,6 +29,19 @@ struct ferry_registry_node {
 	char address[32];
 };
 
+struct ferry_blob {
+	const void *data;
+	size_t len;
+};
+
+/*
+ * For the other store modules: one statement with "s" text, "i" int64 or "b"
+ * (struct ferry_blob) parameters; returns sqlite3_changes or < 0.
+ */
+int ferry_registry_exec(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
+                        struct ferry_err *err);
+int ferry_registry_db_error(struct ferry_registry *reg, struct ferry_err *err, const char *what);
+
 int ferry_registry_open(struct ferry_registry *reg, const char *path, struct ferry_err *err);
 void ferry_registry_close(struct ferry_registry *reg);
 

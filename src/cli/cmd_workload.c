@@ -1,0 +1,746 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The workload verbs, all through the controller's API: image, run, ps,
+ * logs, stop, rm, exec, nodes, migrate, evacuate, history.  Listings print
+ * a table, or JSON with --json.  The cluster's admin credentials are found
+ * as for the other API verbs (--admin-dir, $FERRY_ADMIN_DIR, or the local
+ * cluster named by --cluster).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "cli.h"
+#include "ferry/bundle.h"
+#include "ferry/cluster.h"
+#include "ferry/exec.h"
+#include "ferry/fs.h"
+#include "ferry/hex.h"
+#include "ferry/json.h"
+#include "ferry/layer.h"
+#include "ferry/parse.h"
+#include "ferry/spec.h"
+
+#define LONG_CALL_MS 600000
+
+struct wopts {
+	const char *admin_dir, *cluster, *node, *image, *name, *probe, *to[16], *mode;
+	unsigned n_to;
+	uint64_t memory, parallel;
+	bool json, stateless;
+};
+
+enum { O_ADMIN = 'A', O_CLUSTER = 'C', O_JSON = 'j', O_NODE = 'n', O_IMAGE = 'i', O_MEMORY = 'm', O_STATELESS = 's',
+       O_READY = 'r', O_TO = 't', O_MODE = 'M', O_PARALLEL = 'P', O_NAME = 'N', O_HELP = 'h' };
+
+static const struct option all_opts[] = {
+	{ "admin-dir", required_argument, NULL, O_ADMIN }, { "cluster", required_argument, NULL, O_CLUSTER },
+	{ "json", no_argument, NULL, O_JSON },             { "node", required_argument, NULL, O_NODE },
+	{ "image", required_argument, NULL, O_IMAGE },     { "memory", required_argument, NULL, O_MEMORY },
+	{ "stateless", no_argument, NULL, O_STATELESS },   { "ready", required_argument, NULL, O_READY },
+	{ "to", required_argument, NULL, O_TO },           { "mode", required_argument, NULL, O_MODE },
+	{ "parallel", required_argument, NULL, O_PARALLEL }, { "name", required_argument, NULL, O_NAME },
+	{ "help", no_argument, NULL, O_HELP },             { 0 },
+};
+
+#define COMMON_HELP                                                                                                    \
+	"  --admin-dir DIR   admin credentials (default $FERRY_ADMIN_DIR, else the local cluster's)\n"                 \
+	"  --cluster NAME    local cluster whose credentials to use (default " FERRY_CLUSTER_DEFAULT_NAME ")\n"
+
+/* Memory size: bytes, or with k/m/g (KiB, MiB, GiB). */
+static int parse_size(const char *s, uint64_t *ret, struct ferry_err *err)
+{
+	char num[32];
+	size_t n = strlen(s);
+	uint64_t v, mul = 1;
+	int r;
+
+	if (n == 0 || n >= sizeof(num))
+		return ferry_err_set(err, -EINVAL, "memory '%s' is not a size; expected e.g. 256m or 1g", s);
+	memcpy(num, s, n + 1);
+	switch (num[n - 1]) {
+	case 'k': case 'K': mul = 1ULL << 10; num[n - 1] = '\0'; break;
+	case 'm': case 'M': mul = 1ULL << 20; num[n - 1] = '\0'; break;
+	case 'g': case 'G': mul = 1ULL << 30; num[n - 1] = '\0'; break;
+	}
+	if ((r = ferry_parse_u64(num, 1, FERRY_SPEC_MEMORY_MAX, "--memory", &v, err)) < 0)
+		return r;
+	v *= mul;
+	if (v < FERRY_SPEC_MEMORY_MIN || v > FERRY_SPEC_MEMORY_MAX)
+		return ferry_err_set(err, -ERANGE, "memory '%s' is out of range; expected 4m to 1024g", s);
+	*ret = v;
+	return 0;
+}
+
+/* Parse the options `allowed` (letters of the enum) names; prints help on --help (returns 1). */
+static int parse(const char *cmd, int argc, char **argv, const char *allowed, const char *help, struct wopts *o)
+{
+	struct ferry_err err = { 0 };
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->cluster = FERRY_CLUSTER_DEFAULT_NAME;
+	o->memory = FERRY_SPEC_MEMORY_DEFAULT;
+	o->parallel = 2;
+	optind = 1;
+	opterr = 0;
+	/* exec stops at the container name: what follows is the command's own. */
+	while ((c = getopt_long(argc, argv, strcmp(cmd, "exec") == 0 ? "+h" : "h", all_opts, NULL)) != -1) {
+		if (c == O_HELP) {
+			printf("%s" COMMON_HELP, help);
+			return 1;
+		}
+		if (c == '?' || c == ':' || !strchr(allowed, c))
+			return cli_usage_error(cmd, "option %s is not one of '%s's", argv[optind - 1], cmd) ? -1 : -1;
+		switch (c) {
+		case O_ADMIN: o->admin_dir = optarg; break;
+		case O_CLUSTER: o->cluster = optarg; break;
+		case O_JSON: o->json = true; break;
+		case O_NODE: o->node = optarg; break;
+		case O_IMAGE: o->image = optarg; break;
+		case O_STATELESS: o->stateless = true; break;
+		case O_READY: o->probe = optarg; break;
+		case O_MODE: o->mode = optarg; break;
+		case O_NAME: o->name = optarg; break;
+		case O_TO:
+			if (o->n_to == 16)
+				return cli_usage_error(cmd, "at most 16 --to nodes"), -1;
+			o->to[o->n_to++] = optarg;
+			break;
+		case O_MEMORY:
+			if (parse_size(optarg, &o->memory, &err) < 0)
+				return cli_usage_error(cmd, "%s", err.msg), -1;
+			break;
+		case O_PARALLEL:
+			if (ferry_parse_u64(optarg, 1, 8, "--parallel", &o->parallel, &err) < 0)
+				return cli_usage_error(cmd, "%s", err.msg), -1;
+			break;
+		}
+	}
+	return 0;
+}
+
+static int open_session(const struct wopts *o, struct api_session *s, struct ferry_err *err)
+{
+	char dir[PATH_MAX];
+	int r = api_admin_dir(o->admin_dir, o->cluster, dir, sizeof(dir), err);
+
+	return r < 0 ? r : api_open(s, dir, err);
+}
+
+/* One request; the answer's fields into l. */
+static int call(const struct wopts *o, const struct ferry_buf *req, struct ferry_buf *resp, struct ferry_tlv_list *l,
+                int timeout_ms, struct ferry_err *err)
+{
+	struct api_session s;
+	int r;
+
+	if ((r = open_session(o, &s, err)) < 0)
+		return r;
+	s.conn->io_timeout_ms = timeout_ms;
+	r = api_call(&s, req, resp, err);
+	api_close(&s);
+	if (r < 0 && strncmp(err->msg, "peer refused: ", 14) == 0)
+		memmove(err->msg, err->msg + 14, strlen(err->msg + 14) + 1); /* the controller's reason, as is */
+	if (r == 0)
+		r = ferry_tlv_parse((const uint8_t *)resp->data, resp->len, l, err);
+	return r;
+}
+
+static int check_name_arg(const char *cmd, const char *what, const char *v, size_t max)
+{
+	struct ferry_err err = { 0 };
+
+	if (!v)
+		return cli_usage_error(cmd, "expected a %s name", what);
+	if (ferry_check_name(v, max, what, &err) < 0)
+		return cli_usage_error(cmd, "%s", err.msg);
+	return 0;
+}
+
+/* ---- printing records ---- */
+
+struct field {
+	uint16_t tag;
+	const char *key, *head;
+	enum { F_STR, F_U64, F_HEX } kind;
+	int width;
+};
+
+static void field_text(const struct ferry_tlv_list *rl, const struct field *f, char *buf, size_t len)
+{
+	const struct ferry_tlv *t = ferry_tlv_find(rl, f->tag);
+	uint64_t v = 0;
+
+	buf[0] = '\0';
+	if (!t)
+		return;
+	if (f->kind == F_STR)
+		ferry_tlv_item_str(t, buf, len, NULL);
+	else if (f->kind == F_HEX && t->len == 32 && len > 65) {
+		ferry_hex_encode(t->value, 32, buf);
+		buf[12] = '\0';
+	} else if (ferry_tlv_get_u64(rl, f->tag, &v, NULL) == 0)
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+static int print_records(const struct ferry_tlv_list *l, const struct field *fields, bool json, const char *key)
+{
+	struct ferry_tlv_list *rl = malloc(sizeof(*rl));
+	struct ferry_buf out = FERRY_BUF_INIT(8 * 1024 * 1024);
+	struct ferry_json j;
+	char v[1100];
+
+	if (!rl)
+		return CLI_EXIT_FAILURE;
+	ferry_json_init(&j, &out, true);
+	if (json) {
+		ferry_json_object_begin(&j);
+		ferry_json_key(&j, key);
+		ferry_json_array_begin(&j);
+	} else {
+		for (const struct field *f = fields; f->key; f++)
+			printf("%-*s", f->width, f->head);
+		printf("\n");
+	}
+	for (unsigned i = 0; i < l->n; i++) {
+		if (l->items[i].tag != FERRY_TAG_RECORD || ferry_tlv_parse(l->items[i].value, l->items[i].len, rl, NULL) < 0)
+			continue;
+		if (json)
+			ferry_json_object_begin(&j);
+		for (const struct field *f = fields; f->key; f++) {
+			field_text(rl, f, v, sizeof(v));
+			if (json) {
+				uint64_t n;
+
+				ferry_json_key(&j, f->key);
+				if (f->kind == F_U64 && ferry_tlv_get_u64(rl, f->tag, &n, NULL) == 0)
+					ferry_json_uint(&j, n);
+				else
+					ferry_json_string(&j, v);
+			} else {
+				printf("%-*s", f->width, v[0] ? v : "-");
+			}
+		}
+		if (json)
+			ferry_json_object_end(&j);
+		else
+			printf("\n");
+	}
+	if (json) {
+		ferry_json_array_end(&j);
+		ferry_json_object_end(&j);
+		if (ferry_json_finish(&j) == 0)
+			printf("%.*s\n", (int)out.len, out.data);
+	}
+	ferry_buf_free(&out);
+	free(rl);
+	return 0;
+}
+
+/* A listing verb: one op, no arguments. */
+static int listing(const char *cmd, int argc, char **argv, uint16_t op, const struct field *fields, const char *key,
+                   const char *help)
+{
+	struct ferry_buf req = FERRY_BUF_INIT(64), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	struct ferry_err err = { 0 };
+	struct wopts o;
+	int r = parse(cmd, argc, argv, "ACj", help, &o);
+
+	if (r != 0 || !l) {
+		free(l);
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	}
+	if (optind != argc) {
+		free(l);
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	}
+	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, op);
+	if (r < 0 || call(&o, &req, &resp, l, 60000, &err) < 0)
+		r = cli_fail(&err);
+	else
+		r = print_records(l, fields, o.json, key);
+	free(l);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+static const struct field ps_fields[] = {
+	{ FERRY_TAG_CONTAINER, "name", "NAME", F_STR, 16 }, { FERRY_TAG_NODE, "node", "NODE", F_STR, 10 },
+	{ FERRY_TAG_IMAGE, "image", "IMAGE", F_STR, 12 },   { FERRY_TAG_STATE, "state", "STATE", F_STR, 12 },
+	{ FERRY_TAG_PID, "pid", "PID", F_U64, 9 },          { FERRY_TAG_GENERATION, "generation", "GEN", F_U64, 5 },
+	{ 0 },
+};
+
+static const struct field node_fields[] = {
+	{ FERRY_TAG_NODE, "name", "NAME", F_STR, 12 },
+	{ FERRY_TAG_ADDRESS, "address", "ADDRESS", F_STR, 18 },
+	{ FERRY_TAG_STATE, "state", "STATE", F_STR, 13 },
+	{ FERRY_TAG_PARALLEL, "containers", "CONTAINERS", F_U64, 12 },
+	{ FERRY_TAG_MEMORY, "memory_available", "MEM_AVAILABLE", F_U64, 15 },
+	{ FERRY_TAG_SIZE, "memory_reserved", "MEM_RESERVED", F_U64, 14 },
+	{ 0 },
+};
+
+static const struct field image_fields[] = {
+	{ FERRY_TAG_IMAGE, "name", "NAME", F_STR, 16 },
+	{ FERRY_TAG_LAYER, "layer", "LAYER", F_HEX, 15 },
+	{ FERRY_TAG_SIZE, "size", "SIZE", F_U64, 12 },
+	{ FERRY_TAG_TIME, "created", "CREATED", F_U64, 12 },
+	{ 0 },
+};
+
+static const struct field mig_fields[] = {
+	{ FERRY_TAG_MIGRATION, "id", "ID", F_U64, 5 },
+	{ FERRY_TAG_CONTAINER, "container", "CONTAINER", F_STR, 14 },
+	{ FERRY_TAG_PHASE, "mode", "MODE", F_STR, 11 },
+	{ FERRY_TAG_SOURCE, "source", "SOURCE", F_STR, 9 },
+	{ FERRY_TAG_DEST, "destination", "DEST", F_STR, 9 },
+	{ FERRY_TAG_RESULT, "result", "RESULT", F_STR, 8 },
+	{ FERRY_TAG_TOTAL_MS, "total_ms", "TOTAL_MS", F_U64, 10 },
+	{ FERRY_TAG_DOWNTIME_MS, "downtime_ms", "DOWN_MS", F_U64, 9 },
+	{ FERRY_TAG_CHECKPOINT_MS, "checkpoint_ms", "CKPT_MS", F_U64, 9 },
+	{ FERRY_TAG_TRANSFER_MS, "transfer_ms", "XFER_MS", F_U64, 9 },
+	{ FERRY_TAG_RESTORE_MS, "restore_ms", "REST_MS", F_U64, 9 },
+	{ FERRY_TAG_BYTES_IMAGE, "bytes_image", "IMAGE_B", F_U64, 11 },
+	{ FERRY_TAG_BYTES_WIRE, "bytes_wire", "WIRE_B", F_U64, 11 },
+	{ FERRY_TAG_ROUNDS, "rounds", "ROUNDS", F_U64, 7 },
+	{ FERRY_TAG_MESSAGE, "message", "MESSAGE", F_STR, 1 },
+	{ 0 },
+};
+
+int cmd_ps(int argc, char **argv)
+{
+	return listing("ps", argc, argv, FERRY_OP_PS, ps_fields, "containers",
+	               "Usage: ferry ps [--json]\n\nList every container: where it runs, its live state (asked from "
+	               "its node)\nand its fencing generation.\n\n  --json            one JSON object\n");
+}
+
+int cmd_nodes(int argc, char **argv)
+{
+	return listing("nodes", argc, argv, FERRY_OP_NODES, node_fields, "nodes",
+	               "Usage: ferry nodes [--json]\n\nList the active nodes with their state, containers and memory "
+	               "(bytes).\n\n  --json            one JSON object\n");
+}
+
+int cmd_history(int argc, char **argv)
+{
+	return listing("history", argc, argv, FERRY_OP_HISTORY, mig_fields, "migrations",
+	               "Usage: ferry history [--json]\n\nList past migrations (the newest 200) with their metrics.\n\n"
+	               "  --json            one JSON object\n");
+}
+
+/* ---- image ---- */
+
+static int image_import(int argc, char **argv)
+{
+	static const char help[] =
+	    "Usage: ferry image import PATH|TAR --name NAME\n\n"
+	    "Import a root file system (a directory, or a tar archive of one) as image NAME.\n"
+	    "It becomes one content-addressed layer (SHA-256 of its archive) held by the\n"
+	    "controller and shipped to nodes when a container needs it.\n\n"
+	    "  --name NAME       image name (a-z, 0-9, '-', starting with a letter)\n";
+	struct ferry_buf req = FERRY_BUF_INIT(256), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	struct ferry_manifest m = { 0 };
+	struct ferry_err err = { 0 };
+	struct api_session s = { 0 };
+	char tmpdir[] = "/tmp/ferry-import-XXXXXX", tar[PATH_MAX];
+	struct stat st;
+	struct wopts o;
+	bool made = false, open_ = false;
+	int r = parse("image import", argc, argv, "ACN", help, &o);
+
+	if (r != 0 || !l) {
+		free(l);
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	}
+	if (optind + 1 != argc || (r = check_name_arg("image import", "image", o.name, FERRY_CONTAINER_NAME_MAX))) {
+		free(l);
+		return r ? r : cli_usage_error("image import", "expected PATH|TAR and --name NAME");
+	}
+	r = CLI_EXIT_FAILURE;
+	if (stat(argv[optind], &st) < 0) {
+		ferry_err_sys(&err, -errno, "cannot use %s", argv[optind]);
+		goto fail;
+	}
+	if (!mkdtemp(tmpdir)) {
+		ferry_err_sys(&err, -errno, "cannot make a temporary directory");
+		goto fail;
+	}
+	made = true;
+	snprintf(tar, sizeof(tar), "%s/layer.tar", tmpdir);
+	if (S_ISDIR(st.st_mode)) {
+		if (ferry_layer_pack(argv[optind], tar, &err) < 0)
+			goto fail;
+	} else {
+		const char *cp[] = { "cp", "--", argv[optind], tar, NULL };
+		struct ferry_exec_opts eo = { .timeout_ms = 300000 };
+
+		if (ferry_layer_check(argv[optind], &err) < 0 || ferry_exec_ok(cp, &eo, &err) < 0)
+			goto fail;
+	}
+	if (ferry_manifest_from_dir(tmpdir, &m, &err) < 0 || open_session(&o, &s, &err) < 0)
+		goto fail;
+	open_ = true;
+	s.conn->io_timeout_ms = LONG_CALL_MS;
+	if (ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_IMAGE_IMPORT) < 0 ||
+	    ferry_tlv_add_str(&req, FERRY_TAG_IMAGE, o.name) < 0 || api_call(&s, &req, &resp, &err) < 0 ||
+	    ferry_bundle_send(s.conn, NULL, 0, &m, tmpdir, NULL, &err) < 0 ||
+	    ferry_expect_response(s.conn, &resp, &err) < 0 ||
+	    ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, &err) < 0)
+		goto fail;
+	{
+		uint8_t digest[32];
+		char hex[65];
+
+		if (ferry_tlv_get_fixed(l, FERRY_TAG_LAYER, digest, 32, &err) < 0)
+			goto fail;
+		ferry_hex_encode(digest, 32, hex);
+		printf("image %s: layer sha256:%s (%llu bytes)\n", o.name, hex, (unsigned long long)m.total);
+	}
+	r = 0;
+	goto out;
+fail:
+	if (strncmp(err.msg, "peer refused: ", 14) == 0)
+		memmove(err.msg, err.msg + 14, strlen(err.msg + 14) + 1);
+	cli_fail(&err);
+out:
+	if (open_)
+		api_close(&s);
+	if (made)
+		ferry_rm_tree(tmpdir, NULL);
+	ferry_manifest_free(&m);
+	free(l);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+int cmd_image(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "import") == 0)
+		return image_import(argc - 1, argv + 1);
+	if (argc >= 2 && (strcmp(argv[1], "ls") == 0 || strcmp(argv[1], "list") == 0))
+		return listing("image ls", argc - 1, argv + 1, FERRY_OP_IMAGE_LIST, image_fields, "images",
+		               "Usage: ferry image ls [--json]\n\nList the images the controller holds.\n\n"
+		               "  --json            one JSON object\n");
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("Usage: ferry image import PATH|TAR --name NAME\n       ferry image ls [--json]\n");
+		return 0;
+	}
+	return cli_usage_error("image", "expected 'import' or 'ls'");
+}
+
+/* ---- run ---- */
+
+int cmd_run(int argc, char **argv)
+{
+	static const char help[] =
+	    "Usage: ferry run --name NAME --image IMAGE [--node NODE] [--memory SIZE] [--stateless]\n"
+	    "                 [--ready tcp:PORT|'exec:/CMD ARGS'] -- /COMMAND [ARGS...]\n\n"
+	    "Start a container on NODE (default: the node with the fewest containers) and\n"
+	    "wait until it runs (and passes its readiness probe, if given).\n\n"
+	    "  --name NAME       container name (a-z, 0-9, '-', starting with a letter)\n"
+	    "  --image IMAGE     an imported image (ferry image ls)\n"
+	    "  --node NODE       where to run it\n"
+	    "  --memory SIZE     memory limit, e.g. 256m or 1g (default 256m; 4m to 1024g)\n"
+	    "  --stateless       mark it stateless: it may be moved by restarting it elsewhere\n"
+	    "  --ready PROBE     readiness: tcp:PORT inside the container, or exec:/CMD ARGS (exit 0)\n";
+	struct ferry_buf req = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	struct ferry_err err = { 0 };
+	enum ferry_probe_kind kind;
+	char node[FERRY_NODE_NAME_MAX + 1] = "";
+	uint16_t port;
+	uint64_t pid = 0;
+	struct wopts o;
+	int r = parse("run", argc, argv, "ACniNmsr", help, &o);
+
+	if (r != 0 || !l) {
+		free(l);
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	}
+	free(l);
+	l = NULL;
+	if ((r = check_name_arg("run", "container", o.name, FERRY_CONTAINER_NAME_MAX)) ||
+	    (r = check_name_arg("run", "image", o.image, FERRY_CONTAINER_NAME_MAX)) ||
+	    (o.node && (r = check_name_arg("run", "node", o.node, FERRY_NODE_NAME_MAX))))
+		return r;
+	if (o.probe && ferry_probe_parse(o.probe, &kind, &port, &err) < 0)
+		return cli_usage_error("run", "%s", err.msg);
+	if (optind >= argc)
+		return cli_usage_error("run", "expected the command after '--'");
+	if (argv[optind][0] != '/')
+		return cli_usage_error("run", "command '%s' must be an absolute path inside the image", argv[optind]);
+	if (argc - optind > FERRY_SPEC_ARGS_MAX)
+		return cli_usage_error("run", "at most %d command arguments", FERRY_SPEC_ARGS_MAX);
+	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_RUN);
+	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, o.name);
+	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_IMAGE, o.image);
+	for (int i = optind; r == 0 && i < argc; i++) {
+		if (strlen(argv[i]) > FERRY_SPEC_ARG_MAX)
+			return cli_usage_error("run", "argument %d is longer than %d bytes", i - optind + 1, FERRY_SPEC_ARG_MAX);
+		r = ferry_tlv_add_str(&req, FERRY_TAG_ARG, argv[i]);
+	}
+	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_MEMORY, o.memory);
+	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_FLAGS, o.stateless ? FERRY_SPEC_STATELESS : 0);
+	if (r == 0 && o.probe)
+		r = ferry_tlv_add_str(&req, FERRY_TAG_PROBE, o.probe);
+	if (r == 0 && o.node)
+		r = ferry_tlv_add_str(&req, FERRY_TAG_NODE, o.node);
+	l = malloc(sizeof(*l));
+	if (r < 0 || !l || call(&o, &req, &resp, l, LONG_CALL_MS, &err) < 0) {
+		r = cli_fail(&err);
+	} else {
+		ferry_tlv_get_str(l, FERRY_TAG_NODE, node, sizeof(node), NULL);
+		ferry_tlv_get_u64(l, FERRY_TAG_PID, &pid, NULL);
+		printf("%s runs on %s (pid %llu)\n", o.name, node, (unsigned long long)pid);
+		r = 0;
+	}
+	free(l);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+/* ---- logs, stop, rm, exec ---- */
+
+static int one_container(const char *cmd, int argc, char **argv, uint16_t op, const char *help)
+{
+	struct ferry_buf req = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = NULL;
+	struct ferry_err err = { 0 };
+	const struct ferry_tlv *data;
+	uint64_t status = 0;
+	struct wopts o;
+	int r = parse(cmd, argc, argv, "AC", help, &o);
+
+	if (r != 0)
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	if (optind >= argc || (r = check_name_arg(cmd, "container", argv[optind], FERRY_CONTAINER_NAME_MAX)))
+		return r ? r : cli_usage_error(cmd, "expected a container name");
+	if (op != FERRY_OP_EXEC && optind + 1 != argc)
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	if (op == FERRY_OP_EXEC && optind + 1 >= argc)
+		return cli_usage_error(cmd, "expected a command after the container name");
+	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, op);
+	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, argv[optind]);
+	for (int i = optind + 1; r == 0 && i < argc && i - optind <= FERRY_SPEC_ARGS_MAX; i++)
+		r = strlen(argv[i]) > FERRY_SPEC_ARG_MAX ? -E2BIG : ferry_tlv_add_str(&req, FERRY_TAG_ARG, argv[i]);
+	if (r < 0)
+		return cli_usage_error(cmd, "arguments too long");
+	l = malloc(sizeof(*l));
+	if (!l || call(&o, &req, &resp, l, 120000, &err) < 0) {
+		r = cli_fail(&err);
+		goto out;
+	}
+	data = ferry_tlv_find(l, FERRY_TAG_DATA);
+	if (data && data->len)
+		fwrite(data->value, 1, data->len, stdout);
+	if (op == FERRY_OP_EXEC) {
+		ferry_tlv_get_u64(l, FERRY_TAG_EXIT, &status, NULL);
+		r = status > 255 ? 255 : (int)status; /* the command's own status */
+	} else {
+		r = 0;
+	}
+out:
+	free(l);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+int cmd_logs(int argc, char **argv)
+{
+	return one_container("logs", argc, argv, FERRY_OP_LOGS,
+	                     "Usage: ferry logs NAME\n\nPrint the last 60 KiB of the container's output (it moves "
+	                     "with the container).\n\n");
+}
+
+int cmd_stop(int argc, char **argv)
+{
+	return one_container("stop", argc, argv, FERRY_OP_STOP,
+	                     "Usage: ferry stop NAME\n\nStop the container (SIGTERM, SIGKILL after 5 s); its logs "
+	                     "stay until 'ferry rm'.\n\n");
+}
+
+int cmd_rm(int argc, char **argv)
+{
+	return one_container("rm", argc, argv, FERRY_OP_RM,
+	                     "Usage: ferry rm NAME\n\nStop the container if it runs and remove it and everything "
+	                     "of it.\n\n");
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	return one_container("exec", argc, argv, FERRY_OP_EXEC,
+	                     "Usage: ferry exec NAME /COMMAND [ARGS...]\n\nRun a command inside the container and "
+	                     "print its output (at most the last\n60 KiB); exits with the command's status.\n\n");
+}
+
+/* ---- migrate, evacuate ---- */
+
+static void print_report(const struct ferry_tlv_list *rl)
+{
+	char name[80] = "", src[40] = "", dst[40] = "", mode[20] = "", result[20] = "", msg[1100] = "";
+	uint64_t v[8] = { 0 };
+	static const uint16_t tags[] = { FERRY_TAG_TOTAL_MS,  FERRY_TAG_DOWNTIME_MS, FERRY_TAG_CHECKPOINT_MS,
+		                         FERRY_TAG_TRANSFER_MS, FERRY_TAG_RESTORE_MS, FERRY_TAG_BYTES_IMAGE,
+		                         FERRY_TAG_BYTES_WIRE,  FERRY_TAG_ROUNDS };
+
+	ferry_tlv_get_str(rl, FERRY_TAG_CONTAINER, name, sizeof(name), NULL);
+	ferry_tlv_get_str(rl, FERRY_TAG_SOURCE, src, sizeof(src), NULL);
+	ferry_tlv_get_str(rl, FERRY_TAG_DEST, dst, sizeof(dst), NULL);
+	ferry_tlv_get_str(rl, FERRY_TAG_PHASE, mode, sizeof(mode), NULL);
+	ferry_tlv_get_str(rl, FERRY_TAG_RESULT, result, sizeof(result), NULL);
+	ferry_tlv_get_str(rl, FERRY_TAG_MESSAGE, msg, sizeof(msg), NULL);
+	for (int i = 0; i < 8; i++)
+		ferry_tlv_get_u64(rl, tags[i], &v[i], NULL);
+	printf("%s: %s -> %s (%s): %s%s%s\n", name, src, dst, mode, result, msg[0] ? ": " : "", msg);
+	if (strcmp(result, "ok") == 0)
+		printf("  total %llu ms, downtime %llu ms (checkpoint %llu, transfer %llu, restore %llu); "
+		       "image %llu bytes, wire %llu bytes\n",
+		       (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2],
+		       (unsigned long long)v[3], (unsigned long long)v[4], (unsigned long long)v[5],
+		       (unsigned long long)v[6]);
+}
+
+static int migration_call(const char *cmd, const struct wopts *o, struct ferry_buf *req)
+{
+	struct ferry_buf resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l)), *rl = malloc(sizeof(*rl));
+	struct ferry_err err = { 0 };
+	int r = 0, failed = 0;
+
+	(void)cmd;
+	if (!l || !rl || call(o, req, &resp, l, LONG_CALL_MS, &err) < 0) {
+		r = cli_fail(&err);
+		goto out;
+	}
+	if (o->json && !strcmp(cmd, "migrate")) {
+		/* One object: the single migration's record. */
+		struct ferry_tlv_list wrap = { 0 };
+		const struct ferry_tlv *rec = ferry_tlv_find(l, FERRY_TAG_RECORD);
+
+		if (rec && ferry_tlv_parse(rec->value, rec->len, rl, NULL) == 0) {
+			struct ferry_buf out = FERRY_BUF_INIT(64 * 1024);
+			struct ferry_json j;
+			char v[1100];
+
+			ferry_json_init(&j, &out, true);
+			ferry_json_object_begin(&j);
+			for (const struct field *f = mig_fields; f->key; f++) {
+				uint64_t n;
+
+				ferry_json_key(&j, f->key);
+				field_text(rl, f, v, sizeof(v));
+				if (f->kind == F_U64 && ferry_tlv_get_u64(rl, f->tag, &n, NULL) == 0)
+					ferry_json_uint(&j, n);
+				else
+					ferry_json_string(&j, v);
+			}
+			ferry_json_object_end(&j);
+			if (ferry_json_finish(&j) == 0)
+				printf("%.*s\n", (int)out.len, out.data);
+			ferry_buf_free(&out);
+		}
+		(void)wrap;
+		goto out;
+	}
+	if (o->json) {
+		print_records(l, mig_fields, true, "migrations");
+	}
+	for (unsigned i = 0; i < l->n; i++) {
+		char result[20] = "";
+
+		if (l->items[i].tag != FERRY_TAG_RECORD || ferry_tlv_parse(l->items[i].value, l->items[i].len, rl, NULL) < 0)
+			continue;
+		ferry_tlv_get_str(rl, FERRY_TAG_RESULT, result, sizeof(result), NULL);
+		failed += strcmp(result, "ok") != 0;
+		if (!o->json)
+			print_report(rl);
+	}
+	r = failed ? CLI_EXIT_FAILURE : 0;
+out:
+	free(l);
+	free(rl);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+	static const char help[] =
+	    "Usage: ferry migrate NAME --to NODE [--mode stop-copy|stateless] [--json]\n\n"
+	    "Move a running container to NODE.  stop-copy (default) pauses it, checkpoints\n"
+	    "it with CRIU, streams the images through the encrypted channel and restores it;\n"
+	    "the source stays paused until the destination runs it, and resumes on any\n"
+	    "failure.  stateless starts a fresh copy on NODE, waits until it is ready, then\n"
+	    "removes the old one.  Prints the migration's metrics.\n\n"
+	    "  --to NODE         destination node\n"
+	    "  --mode MODE       stop-copy or stateless\n"
+	    "  --json            the report as one JSON object\n";
+	struct ferry_buf req = FERRY_BUF_INIT(1024);
+	struct ferry_err err = { 0 };
+	uint8_t mode = FERRY_MODE_STOP_COPY;
+	struct wopts o;
+	int r = parse("migrate", argc, argv, "ACjtM", help, &o);
+
+	if (r != 0)
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	if (optind + 1 != argc || (r = check_name_arg("migrate", "container", argv[optind], FERRY_CONTAINER_NAME_MAX)))
+		return r ? r : cli_usage_error("migrate", "expected one container name");
+	if (o.n_to != 1 || (r = check_name_arg("migrate", "node", o.to[0], FERRY_NODE_NAME_MAX)))
+		return r ? r : cli_usage_error("migrate", "expected --to NODE once");
+	if (o.mode && (ferry_mode_parse(o.mode, &mode, &err) < 0 ||
+	               (mode != FERRY_MODE_STOP_COPY && mode != FERRY_MODE_STATELESS)))
+		return cli_usage_error("migrate", "mode '%s' is not available; expected stop-copy or stateless", o.mode);
+	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_MIGRATE);
+	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, argv[optind]);
+	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_DEST, o.to[0]);
+	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_MODE, mode);
+	r = r ? CLI_EXIT_FAILURE : migration_call("migrate", &o, &req);
+	ferry_buf_free(&req);
+	return r;
+}
+
+int cmd_evacuate(int argc, char **argv)
+{
+	static const char help[] =
+	    "Usage: ferry evacuate NODE [--to NODE]... [--parallel N] [--json]\n\n"
+	    "Move every running container off NODE (stop-copy), each to the least loaded\n"
+	    "destination, N at a time (default 2, at most 8).  Exits 1 if any failed.\n\n"
+	    "  --to NODE         a destination (repeatable; default: every other node)\n"
+	    "  --parallel N      migrations at once\n"
+	    "  --json            the reports as one JSON object\n";
+	struct ferry_buf req = FERRY_BUF_INIT(4096);
+	struct wopts o;
+	int r = parse("evacuate", argc, argv, "ACjtP", help, &o);
+
+	if (r != 0)
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	if (optind + 1 != argc || (r = check_name_arg("evacuate", "node", argv[optind], FERRY_NODE_NAME_MAX)))
+		return r ? r : cli_usage_error("evacuate", "expected one node name");
+	for (unsigned i = 0; i < o.n_to; i++)
+		if ((r = check_name_arg("evacuate", "node", o.to[i], FERRY_NODE_NAME_MAX)))
+			return r;
+	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_EVACUATE);
+	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_NODE, argv[optind]);
+	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_PARALLEL, o.parallel);
+	for (unsigned i = 0; r == 0 && i < o.n_to; i++)
+		r = ferry_tlv_add_str(&req, FERRY_TAG_DEST, o.to[i]);
+	r = r ? CLI_EXIT_FAILURE : migration_call("evacuate", &o, &req);
+	ferry_buf_free(&req);
+	return r;
+}

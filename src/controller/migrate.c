@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Migrations, driven by the controller (docs/ARCHITECTURE.md, "Migration
+ * engine"): check the request, reserve the container (state "migrating"),
+ * make sure the destination has the layers, then
+ *   stop-copy  hold the MIG_OUT conversation with the source: it pauses and
+ *              dumps, sends the manifest hash, gets a ticket signed for
+ *              exactly that manifest, streams to the destination and waits
+ *              until the container runs there;
+ *   stateless  start a fresh copy on the destination, wait until it passes
+ *              its readiness probe, then remove the source.
+ * Every migration is recorded with its metrics (ferry history).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LOG_PREFIX "controller"
+#include "controller.h"
+#include "ferry/bundle.h"
+#include "ferry/clock.h"
+#include "ferry/log.h"
+#include "ferry/parse.h"
+
+#define MIG_CALL_MS     180000
+#define TICKET_TTL_S    60
+#define HISTORY_MAX     200
+#define EVACUATE_MAX    64
+#define PARALLEL_MAX    8
+
+int add_migration_record(struct ferry_buf *out, uint16_t tag, const struct ferry_migration_rec *m)
+{
+	struct ferry_buf rec = FERRY_BUF_INIT(2048);
+	int r = ferry_tlv_add_u64(&rec, FERRY_TAG_MIGRATION, m->id);
+
+	r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_CONTAINER, m->container);
+	r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_PHASE, m->mode);
+	r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_SOURCE, m->source);
+	r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_DEST, m->dest);
+	r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_RESULT, m->result[0] ? m->result : "running");
+	r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_MESSAGE, m->message);
+	r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_TIME, m->started_at);
+	r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_TOTAL_MS, m->total_ms);
+	r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_DOWNTIME_MS, m->downtime_ms);
+	r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_CHECKPOINT_MS, m->checkpoint_ms);
+	r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_TRANSFER_MS, m->transfer_ms);
+	r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_RESTORE_MS, m->restore_ms);
+	r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_BYTES_IMAGE, m->bytes_image);
+	r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_BYTES_WIRE, m->bytes_wire);
+	r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_ROUNDS, m->rounds);
+	r = r ? r : ferry_tlv_add(out, tag, rec.data, rec.len);
+	ferry_buf_free(&rec);
+	return r;
+}
+
+static void metric(const struct ferry_tlv_list *l, uint16_t tag, uint64_t *v)
+{
+	ferry_tlv_get_u64(l, tag, v, NULL);
+}
+
+/* The source's side, as a conversation on one ferry-ctl connection. */
+static int stop_copy(struct controller *c, const struct ferry_container_rec *ct, const struct ferry_spec *spec,
+                     const struct ferry_registry_node *dest, struct ferry_migration_rec *m, struct ferry_err *err)
+{
+	struct ferry_buf req = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX),
+	                 enc = FERRY_BUF_INIT(FERRY_TICKET_MAX_LEN);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	struct ferry_registry_node src;
+	struct ferry_conn *conn = NULL;
+	struct ferry_ticket t = { 0 };
+	int r;
+
+	if (!l)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	if ((r = node_lookup(c, ct->node, &src, err)) < 0 ||
+	    (r = ferry_conn_connect(c->client_ctx, src.address, FERRY_ALPN_CTL, NULL, 5000, &conn, err)) < 0)
+		goto out;
+	conn->io_timeout_ms = MIG_CALL_MS;
+	if (CRYPTO_memcmp(conn->peer_id, src.id, FERRY_ID_LEN) != 0) {
+		r = ferry_err_set(err, -EPERM, "%s answers with another node's key than '%s'", src.address, src.name);
+		goto out;
+	}
+	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_MIG_OUT);
+	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, ct->name);
+	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_DEST, dest->name);
+	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_ADDRESS, dest->address);
+	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_GENERATION, ct->generation + 1);
+	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_MIGRATION, m->id);
+	if (r < 0 || (r = ferry_conn_send_frame(conn, FERRY_FRAME_REQUEST, req.data, req.len, err)) < 0)
+		goto out;
+	/* 1. Dumped: the source is paused; sign a ticket for exactly what it will send. */
+	if ((r = ferry_expect_response(conn, &resp, err)) < 0 ||
+	    (r = ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, err)) < 0 ||
+	    (r = ferry_tlv_get_fixed(l, FERRY_TAG_HASH, t.manifest_hash, 32, err)) < 0 ||
+	    (r = ferry_tlv_get_u64(l, FERRY_TAG_DISK, &t.reserve_disk, err)) < 0)
+		goto out;
+	snprintf(t.container, sizeof(t.container), "%s", ct->name);
+	snprintf(t.source, sizeof(t.source), "%s", ct->node);
+	snprintf(t.dest, sizeof(t.dest), "%s", dest->name);
+	t.mode = FERRY_MODE_STOP_COPY;
+	t.generation = ct->generation + 1;
+	t.reserve_memory = spec->memory;
+	t.issued_at = (uint64_t)time(NULL);
+	t.expires_at = t.issued_at + TICKET_TTL_S;
+	if (ferry_random(t.id, sizeof(t.id)) < 0 || (r = ferry_ticket_sign(&t, c->st.ticket_key, err)) < 0 ||
+	    (r = ferry_ticket_encode(&t, &enc)) < 0)
+		goto out;
+	ferry_buf_reset(&req);
+	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_MIG_TICKET);
+	r = r ? r : ferry_tlv_add(&req, FERRY_TAG_TICKET, enc.data, enc.len);
+	if (r < 0 || (r = ferry_conn_send_frame(conn, FERRY_FRAME_REQUEST, req.data, req.len, err)) < 0)
+		goto out;
+	/* 2. Committed (or the source's reason why not, after it resumed). */
+	if ((r = ferry_expect_response(conn, &resp, err)) < 0 ||
+	    (r = ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, err)) < 0)
+		goto out;
+	metric(l, FERRY_TAG_DOWNTIME_MS, &m->downtime_ms);
+	metric(l, FERRY_TAG_CHECKPOINT_MS, &m->checkpoint_ms);
+	metric(l, FERRY_TAG_TRANSFER_MS, &m->transfer_ms);
+	metric(l, FERRY_TAG_RESTORE_MS, &m->restore_ms);
+	metric(l, FERRY_TAG_BYTES_IMAGE, &m->bytes_image);
+	metric(l, FERRY_TAG_BYTES_WIRE, &m->bytes_wire);
+	m->rounds = 1;
+out:
+	if (r < 0 && strncmp(err->msg, "peer refused: ", 14) == 0)
+		memmove(err->msg, err->msg + 14, strlen(err->msg + 14) + 1);
+	ferry_conn_close(conn);
+	free(l);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	ferry_buf_free(&enc);
+	return r;
+}
+
+static int ct_request(struct controller *c, const char *node, unsigned op, const struct ferry_buf *extra,
+                      const char *name, int timeout_ms, struct ferry_err *err)
+{
+	struct ferry_buf req = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	int r = l ? ferry_tlv_add_u16(&req, FERRY_TAG_OP, (uint16_t)op) : -ENOMEM;
+
+	if (r == 0 && name)
+		r = ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, name);
+	if (r == 0 && extra)
+		r = ferry_buf_append(&req, extra->data, extra->len);
+	if (r < 0)
+		r = ferry_err_set(err, r, "request too large");
+	else
+		r = node_call(c, node, &req, &resp, l, timeout_ms, err);
+	free(l);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+/* Fresh copy on the destination, ready, then the source goes. */
+static int stateless(struct controller *c, const struct ferry_container_rec *ct, struct ferry_spec *spec,
+                     const struct ferry_registry_node *dest, struct ferry_migration_rec *m, struct ferry_err *err)
+{
+	struct ferry_buf enc = FERRY_BUF_INIT(FERRY_SPEC_ENC_MAX);
+	long long t0 = ferry_now_ms();
+	int r;
+
+	spec->generation = ct->generation + 1;
+	if ((r = ferry_spec_encode(spec, &enc)) < 0)
+		goto out;
+	if ((r = ct_request(c, dest->name, FERRY_OP_CT_RUN, &enc, NULL, 90000, err)) < 0) {
+		struct ferry_err e2 = { 0 };
+
+		ct_request(c, dest->name, FERRY_OP_CT_RM, NULL, ct->name, 30000, &e2);
+		goto out;
+	}
+	m->restore_ms = (uint64_t)(ferry_now_ms() - t0);
+	/* The new copy serves: only now does the old one go. */
+	if ((r = ct_request(c, ct->node, FERRY_OP_CT_RM, NULL, ct->name, 30000, err)) < 0 && r != -ENOENT)
+		log_warn("stateless migration of %s: the new copy runs on %s but the old one on %s could not be "
+		         "removed: %s",
+		         ct->name, dest->name, ct->node, err->msg);
+	r = 0;
+	m->rounds = 0;
+out:
+	ferry_buf_free(&enc);
+	return r;
+}
+
+int migrate_one(struct controller *c, const struct migrate_request *rq, struct ferry_migration_rec *m,
+                struct ferry_err *err)
+{
+	struct ferry_container_rec *ct = malloc(sizeof(*ct));
+	struct ferry_spec *spec = malloc(sizeof(*spec));
+	struct ferry_buf enc = FERRY_BUF_INIT(FERRY_SPEC_ENC_MAX);
+	struct ferry_registry_node dest;
+	long long t0 = ferry_now_ms();
+	bool reserved = false, begun = false;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	snprintf(m->container, sizeof(m->container), "%s", rq->container);
+	snprintf(m->dest, sizeof(m->dest), "%s", rq->dest);
+	snprintf(m->mode, sizeof(m->mode), "%s", ferry_mode_name(rq->mode));
+	if (!ct || !spec) {
+		r = ferry_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (rq->mode != FERRY_MODE_STOP_COPY && rq->mode != FERRY_MODE_STATELESS) {
+		r = ferry_err_set(err, -EOPNOTSUPP, "mode %s is not available yet; expected stop-copy or stateless",
+		                  ferry_mode_name(rq->mode));
+		goto out;
+	}
+	if ((r = ferry_store_container_get(&c->st.reg, rq->container, ct, err)) < 0 ||
+	    (r = node_lookup(c, rq->dest, &dest, err)) < 0 ||
+	    (r = ferry_spec_parse(ct->spec, ct->spec_len, spec, err)) < 0)
+		goto out;
+	snprintf(m->source, sizeof(m->source), "%s", ct->node);
+	if (strcmp(ct->node, rq->dest) == 0) {
+		r = ferry_err_set(err, -EINVAL, "container '%s' already runs on node '%s'", ct->name, ct->node);
+		goto out;
+	}
+	if (strcmp(ct->state, "running") != 0) {
+		r = ferry_err_set(err, strcmp(ct->state, "migrating") == 0 ? -EBUSY : -ESRCH,
+		                  "container '%s' is %s; only a running container can migrate", ct->name, ct->state);
+		goto out;
+	}
+	if ((r = node_admit(c, dest.name, spec->memory, err)) < 0)
+		goto out;
+	/* Reserve: a second migration of the same container is refused from here on. */
+	if ((r = ferry_store_container_transition(&c->st.reg, ct->name, "running", "migrating", err)) < 0)
+		goto out;
+	reserved = true;
+	m->started_at = (uint64_t)time(NULL);
+	if ((r = ferry_store_migration_begin(&c->st.reg, m, err)) < 0)
+		goto out;
+	begun = true;
+	log_info("migration %llu: %s %s -> %s (%s)", (unsigned long long)m->id, ct->name, ct->node, dest.name, m->mode);
+	if ((r = ensure_layers(c, dest.name, spec, err)) < 0)
+		goto out;
+	r = rq->mode == FERRY_MODE_STATELESS ? stateless(c, ct, spec, &dest, m, err) : stop_copy(c, ct, spec, &dest, m, err);
+	if (r < 0)
+		goto out;
+	/* COMMIT in the record: it runs on the destination with the next generation. */
+	spec->generation = ct->generation + 1;
+	if ((r = ferry_spec_encode(spec, &enc)) < 0)
+		goto out;
+	snprintf(ct->node, sizeof(ct->node), "%s", dest.name);
+	snprintf(ct->state, sizeof(ct->state), "running");
+	ct->generation++;
+	memcpy(ct->spec, enc.data, enc.len);
+	ct->spec_len = enc.len;
+	if ((r = ferry_store_container_update(&c->st.reg, ct, err)) < 0)
+		goto out;
+	reserved = false;
+out:
+	m->total_ms = (uint64_t)(ferry_now_ms() - t0);
+	m->finished_at = (uint64_t)time(NULL);
+	snprintf(m->result, sizeof(m->result), "%s", r == 0 ? "ok" : "failed");
+	snprintf(m->message, sizeof(m->message), "%s", r == 0 ? "" : err->msg);
+	if (reserved)
+		ferry_store_container_transition(&c->st.reg, ct->name, "migrating", "running", NULL);
+	if (begun) {
+		ferry_store_migration_end(&c->st.reg, m, NULL);
+		if (r == 0)
+			log_info("migration %llu: %s now on %s; total %llu ms, downtime %llu ms", (unsigned long long)m->id,
+			         m->container, m->dest, (unsigned long long)m->total_ms,
+			         (unsigned long long)m->downtime_ms);
+		else
+			log_warn("migration %llu of %s failed: %s", (unsigned long long)m->id, m->container, err->msg);
+	}
+	free(ct);
+	free(spec);
+	ferry_buf_free(&enc);
+	return r;
+}
+
+/* ---- evacuation ---- */
+
+struct evac {
+	struct controller *c;
+	pthread_mutex_t lock;
+	struct migrate_request rq[EVACUATE_MAX];
+	struct ferry_migration_rec res[EVACUATE_MAX];
+	int n, next;
+};
+
+static void *evac_worker(void *arg)
+{
+	struct evac *e = arg;
+
+	for (;;) {
+		struct ferry_err err = { 0 };
+		int i;
+
+		pthread_mutex_lock(&e->lock);
+		i = e->next < e->n ? e->next++ : -1;
+		pthread_mutex_unlock(&e->lock);
+		if (i < 0)
+			return NULL;
+		if (migrate_one(e->c, &e->rq[i], &e->res[i], &err) < 0 && !e->res[i].result[0]) {
+			snprintf(e->res[i].result, sizeof(e->res[i].result), "failed");
+			snprintf(e->res[i].message, sizeof(e->res[i].message), "%s", err.msg);
+		}
+	}
+}
+
+static int evacuate(struct controller *c, const struct ferry_tlv_list *l, struct ferry_buf *out, struct ferry_err *err)
+{
+	struct ferry_container_rec *cts = calloc(CT_LIST_MAX, sizeof(*cts));
+	struct ferry_registry_node *ns = calloc(MAX_NODES, sizeof(*ns));
+	struct evac *e = calloc(1, sizeof(*e));
+	char victim[FERRY_NODE_NAME_MAX + 1], targets[MAX_NODES][FERRY_NODE_NAME_MAX + 1];
+	unsigned load[MAX_NODES] = { 0 };
+	pthread_t threads[PARALLEL_MAX];
+	uint64_t parallel = 2, version, mode = FERRY_MODE_STOP_COPY;
+	int n_targets = 0, n, nn, failed = 0, r;
+	struct ferry_registry_node vn;
+
+	if (!cts || !ns || !e) {
+		r = ferry_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = ferry_tlv_get_str(l, FERRY_TAG_NODE, victim, sizeof(victim), err)) < 0 ||
+	    (r = node_lookup(c, victim, &vn, err)) < 0)
+		goto out;
+	if (ferry_tlv_find(l, FERRY_TAG_PARALLEL) && (ferry_tlv_get_u64(l, FERRY_TAG_PARALLEL, &parallel, err) < 0 ||
+	                                               parallel < 1 || parallel > PARALLEL_MAX)) {
+		r = ferry_err_set(err, -ERANGE, "parallelism must be 1 to %d", PARALLEL_MAX);
+		goto out;
+	}
+	if (ferry_tlv_find(l, FERRY_TAG_MODE))
+		ferry_tlv_get_u64(l, FERRY_TAG_MODE, &mode, NULL);
+	/* Destinations: those named, else every other active node. */
+	for (unsigned i = 0; i < l->n && r == 0; i++) {
+		struct ferry_registry_node tn;
+
+		if (l->items[i].tag != FERRY_TAG_DEST || n_targets == MAX_NODES)
+			continue;
+		if ((r = ferry_tlv_item_str(&l->items[i], targets[n_targets], sizeof(targets[0]), err)) < 0 ||
+		    (r = node_lookup(c, targets[n_targets], &tn, err)) < 0)
+			goto out;
+		if (strcmp(targets[n_targets], victim) == 0) {
+			r = ferry_err_set(err, -EINVAL, "cannot evacuate node '%s' onto itself", victim);
+			goto out;
+		}
+		n_targets++;
+	}
+	if (n_targets == 0) {
+		nn = ferry_registry_nodes(&c->st.reg, ns, MAX_NODES, &version, err);
+		for (int i = 0; i < nn; i++)
+			if (strcmp(ns[i].name, victim) != 0)
+				snprintf(targets[n_targets++], sizeof(targets[0]), "%s", ns[i].name);
+	}
+	if (n_targets == 0) {
+		r = ferry_err_set(err, -ENOENT, "no other active node to evacuate '%s' to", victim);
+		goto out;
+	}
+	if ((n = ferry_store_containers(&c->st.reg, cts, CT_LIST_MAX, err)) < 0) {
+		r = n;
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		for (int t = 0; t < n_targets; t++)
+			load[t] += strcmp(cts[i].node, targets[t]) == 0;
+	pthread_mutex_init(&e->lock, NULL);
+	e->c = c;
+	for (int i = 0; i < n && e->n < EVACUATE_MAX; i++) {
+		int best = 0;
+
+		if (strcmp(cts[i].node, victim) != 0 || strcmp(cts[i].state, "running") != 0)
+			continue;
+		/* The least loaded destination, counting what this evacuation already sent there. */
+		for (int t = 1; t < n_targets; t++)
+			if (load[t] < load[best])
+				best = t;
+		load[best]++;
+		snprintf(e->rq[e->n].container, sizeof(e->rq[0].container), "%s", cts[i].name);
+		snprintf(e->rq[e->n].dest, sizeof(e->rq[0].dest), "%s", targets[best]);
+		e->rq[e->n].mode = (cts[i].spec_len && mode == FERRY_MODE_STOP_COPY) ? FERRY_MODE_STOP_COPY : (uint8_t)mode;
+		e->n++;
+	}
+	log_info("evacuating %d containers from %s over %d nodes, %llu at a time", e->n, victim, n_targets,
+	         (unsigned long long)parallel);
+	for (uint64_t t = 0; t < parallel; t++)
+		pthread_create(&threads[t], NULL, evac_worker, e);
+	for (uint64_t t = 0; t < parallel; t++)
+		pthread_join(threads[t], NULL);
+	r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
+	for (int i = 0; r == 0 && i < e->n; i++) {
+		failed += strcmp(e->res[i].result, "ok") != 0;
+		r = add_migration_record(out, FERRY_TAG_RECORD, &e->res[i]);
+	}
+	if (r == 0 && failed)
+		log_warn("evacuation of %s: %d of %d migrations failed", victim, failed, e->n);
+	pthread_mutex_destroy(&e->lock);
+out:
+	free(cts);
+	free(ns);
+	free(e);
+	return r;
+}
+
+int api_migration(struct controller *c, struct ferry_conn *conn, unsigned op, const struct ferry_tlv_list *l,
+                  struct ferry_buf *out, struct ferry_err *err)
+{
+	(void)conn;
+	if (op == FERRY_OP_MIGRATE) {
+		struct migrate_request rq = { .mode = FERRY_MODE_STOP_COPY };
+		struct ferry_migration_rec m;
+		uint64_t mode = FERRY_MODE_STOP_COPY;
+		int r;
+
+		if ((r = ferry_tlv_get_str(l, FERRY_TAG_CONTAINER, rq.container, sizeof(rq.container), err)) < 0 ||
+		    (r = ferry_tlv_get_str(l, FERRY_TAG_DEST, rq.dest, sizeof(rq.dest), err)) < 0)
+			return r;
+		if (ferry_tlv_find(l, FERRY_TAG_MODE) && (r = ferry_tlv_get_u64(l, FERRY_TAG_MODE, &mode, err)) < 0)
+			return r;
+		rq.mode = mode <= 255 ? (uint8_t)mode : 0;
+		if ((r = migrate_one(c, &rq, &m, err)) < 0)
+			return r;
+		r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
+		return r ? r : add_migration_record(out, FERRY_TAG_RECORD, &m);
+	}
+	if (op == FERRY_OP_EVACUATE)
+		return evacuate(c, l, out, err);
+	{
+		struct ferry_migration_rec *ms = calloc(HISTORY_MAX, sizeof(*ms));
+		int n = ms ? ferry_store_migrations(&c->st.reg, ms, HISTORY_MAX, err)
+		           : ferry_err_set(err, -ENOMEM, "out of memory");
+		int r = n < 0 ? n : ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
+
+		for (int i = 0; r == 0 && i < n; i++)
+			r = add_migration_record(out, FERRY_TAG_RECORD, &ms[i]);
+		free(ms);
+		if (r == -E2BIG)
+			r = ferry_err_set(err, -E2BIG, "history does not fit one answer");
+		return r;
+	}
+}

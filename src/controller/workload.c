@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The admin API about workloads: images, containers, and (migrate.c)
+ * migrations.  The controller records intent and placement; the nodes run
+ * the containers and are asked for their live state.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "controller"
+#include "controller.h"
+#include "ferry/bundle.h"
+#include "ferry/fs.h"
+#include "ferry/hex.h"
+#include "ferry/layer.h"
+#include "ferry/log.h"
+#include "ferry/parse.h"
+
+#define NODE_CALL_MS    15000
+#define NODE_RUN_MS     90000 /* start, then the readiness probe (30 s) */
+#define IMAGE_MAX_BYTES (4ULL << 30)
+#define CTL_CONNECT_MS  5000
+
+int workload_init(struct controller *c, const char *state_dir, struct ferry_err *err)
+{
+	int r;
+
+	snprintf(c->layer_dir, sizeof(c->layer_dir), "%s/layers", state_dir);
+	/* Staging on the same file system as the layers: a verified archive is renamed into place. */
+	snprintf(c->incoming, sizeof(c->incoming), "%s/layers.incoming", state_dir);
+	snprintf(c->received, sizeof(c->received), "%s/layers.received", state_dir);
+	if ((r = ferry_mkdir_p(c->layer_dir, 0700, err)) < 0)
+		return r;
+	ferry_rm_tree(c->incoming, NULL);
+	ferry_rm_tree(c->received, NULL);
+	if ((r = ferry_mkdir_p(c->incoming, 0700, err)) < 0 || (r = ferry_mkdir_p(c->received, 0700, err)) < 0)
+		return r;
+	r = ferry_store_migrations_interrupt(&c->st.reg, (uint64_t)time(NULL), err);
+	if (r > 0)
+		log_warn("%d migrations were cut short by the controller's last stop; marked interrupted", r);
+	return r < 0 ? r : 0;
+}
+
+int node_lookup(struct controller *c, const char *name, struct ferry_registry_node *ret, struct ferry_err *err)
+{
+	struct ferry_registry_node *nodes = calloc(MAX_NODES, sizeof(*nodes));
+	uint64_t version;
+	int n, r = -ENOENT;
+
+	if (!nodes)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	n = ferry_registry_nodes(&c->st.reg, nodes, MAX_NODES, &version, err);
+	for (int i = 0; i < n; i++)
+		if (strcmp(nodes[i].name, name) == 0) {
+			*ret = nodes[i];
+			r = 0;
+		}
+	free(nodes);
+	if (n < 0)
+		return n;
+	if (r < 0)
+		return ferry_err_set(err, -ENOENT, "no active node named '%s' (ferry nodes lists them)", name);
+	return 0;
+}
+
+static int node_open(struct controller *c, const char *node, int timeout_ms, struct ferry_conn **conn,
+                     struct ferry_err *err)
+{
+	struct ferry_registry_node n;
+	int r;
+
+	if ((r = node_lookup(c, node, &n, err)) < 0 ||
+	    (r = ferry_conn_connect(c->client_ctx, n.address, FERRY_ALPN_CTL, NULL, CTL_CONNECT_MS, conn, err)) < 0)
+		return r;
+	(*conn)->io_timeout_ms = timeout_ms;
+	if (CRYPTO_memcmp((*conn)->peer_id, n.id, FERRY_ID_LEN) != 0) {
+		ferry_conn_close(*conn);
+		*conn = NULL;
+		return ferry_err_set(err, -EPERM, "%s answers with another node's key than '%s'", n.address, node);
+	}
+	return 0;
+}
+
+int node_call(struct controller *c, const char *node, const struct ferry_buf *req, struct ferry_buf *resp,
+              struct ferry_tlv_list *l, int timeout_ms, struct ferry_err *err)
+{
+	struct ferry_conn *conn = NULL;
+	int r;
+
+	if ((r = node_open(c, node, timeout_ms, &conn, err)) == 0 &&
+	    (r = ferry_conn_send_frame(conn, FERRY_FRAME_REQUEST, req->data, req->len, err)) == 0 &&
+	    (r = ferry_expect_response(conn, resp, err)) == 0)
+		r = ferry_tlv_parse((const uint8_t *)resp->data, resp->len, l, err);
+	if (r < 0 && strncmp(err->msg, "peer refused: ", 14) == 0)
+		memmove(err->msg, err->msg + 14, strlen(err->msg + 14) + 1); /* the node's reason, as is */
+	ferry_conn_close(conn);
+	return r;
+}
+
+/* A request of one op with a container name. */
+static int simple_req(struct ferry_buf *req, unsigned op, const char *name)
+{
+	int r = ferry_tlv_add_u16(req, FERRY_TAG_OP, (uint16_t)op);
+
+	return r ? r : ferry_tlv_add_str(req, FERRY_TAG_CONTAINER, name);
+}
+
+/* ---- layers ---- */
+
+static void layer_tar(struct controller *c, const uint8_t digest[32], char *buf, size_t len)
+{
+	char hex[65];
+
+	ferry_hex_encode(digest, 32, hex);
+	snprintf(buf, len, "%s/%s.tar", c->layer_dir, hex);
+}
+
+static int push_layer(struct controller *c, const char *node, const uint8_t digest[32], struct ferry_err *err)
+{
+	struct ferry_buf req = FERRY_BUF_INIT(64), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_manifest m = { 0 };
+	struct ferry_conn *conn = NULL;
+	char hex[65];
+	int r;
+
+	ferry_hex_encode(digest, 32, hex);
+	m.n = 1;
+	m.objects = calloc(1, sizeof(*m.objects));
+	if (!m.objects)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	snprintf(m.objects[0].name, sizeof(m.objects[0].name), "%s.tar", hex);
+	memcpy(m.objects[0].sha256, digest, 32);
+	{
+		char path[600];
+		uint8_t check[32];
+
+		layer_tar(c, digest, path, sizeof(path));
+		if ((r = ferry_file_sha256(path, check, &m.objects[0].size, err)) < 0)
+			goto out;
+		if (memcmp(check, digest, 32) != 0) {
+			r = ferry_err_set(err, -EBADMSG, "stored layer %.12s is damaged", hex);
+			goto out;
+		}
+		m.total = m.objects[0].size;
+	}
+	if ((r = node_open(c, node, 300000, &conn, err)) < 0 ||
+	    (r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_LAYER_PUT)) < 0 ||
+	    (r = ferry_conn_send_frame(conn, FERRY_FRAME_REQUEST, req.data, req.len, err)) < 0 ||
+	    (r = ferry_bundle_send(conn, NULL, 0, &m, c->layer_dir, NULL, err)) < 0 ||
+	    (r = ferry_expect_response(conn, &resp, err)) < 0)
+		goto out;
+	log_info("layer %.12s pushed to '%s' (%llu bytes)", hex, node, (unsigned long long)m.total);
+out:
+	ferry_conn_close(conn);
+	ferry_manifest_free(&m);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+/* NODE_INFO of a node: fields into l. */
+static int node_info(struct controller *c, const char *node, struct ferry_buf *resp, struct ferry_tlv_list *l,
+                     struct ferry_err *err)
+{
+	struct ferry_buf req = FERRY_BUF_INIT(64);
+	int r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_NODE_INFO);
+
+	r = r ? r : node_call(c, node, &req, resp, l, NODE_CALL_MS, err);
+	ferry_buf_free(&req);
+	return r;
+}
+
+int ensure_layers(struct controller *c, const char *node, const struct ferry_spec *spec, struct ferry_err *err)
+{
+	struct ferry_buf resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	int r;
+
+	if (!l)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	if ((r = node_info(c, node, &resp, l, err)) < 0)
+		goto out;
+	for (unsigned i = 0; r == 0 && i < spec->n_layers; i++) {
+		bool have = false;
+
+		for (unsigned j = 0; j < l->n; j++)
+			have |= l->items[j].tag == FERRY_TAG_LAYER && l->items[j].len == 32 &&
+			        memcmp(l->items[j].value, spec->layers[i], 32) == 0;
+		if (!have)
+			r = push_layer(c, node, spec->layers[i], err);
+	}
+out:
+	free(l);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+/* ---- images ---- */
+
+static int image_import(struct controller *c, struct ferry_conn *conn, const struct ferry_tlv_list *l,
+                        struct ferry_buf *out, struct ferry_err *err)
+{
+	struct ferry_image_rec img = { 0 };
+	struct ferry_bundle_result res;
+	struct ferry_manifest m = { 0 };
+	char obj[600], dest[600];
+	int r;
+
+	if ((r = ferry_tlv_get_str(l, FERRY_TAG_IMAGE, img.name, sizeof(img.name), err)) < 0 ||
+	    (r = ferry_check_name(img.name, FERRY_CONTAINER_NAME_MAX, "image", err)) < 0)
+		return r;
+	/* Tell the client to go on, then take the archive. */
+	{
+		struct ferry_buf go = FERRY_BUF_INIT(16);
+
+		r = ferry_tlv_add_u32(&go, FERRY_TAG_STATUS, 0);
+		r = r ? r : ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, go.data, go.len, err);
+		ferry_buf_free(&go);
+		if (r < 0)
+			return r;
+	}
+	conn->io_timeout_ms = 300000;
+	if ((r = ferry_bundle_receive_plain(conn, c->incoming, c->received, IMAGE_MAX_BYTES, &res, err)) < 0)
+		return r;
+	if ((r = ferry_manifest_from_dir(res.path, &m, err)) < 0)
+		goto out;
+	if (m.n != 1 || strcmp(m.objects[0].name, "layer.tar") != 0) {
+		r = ferry_err_set(err, -EPROTO, "an image import carries exactly one object, layer.tar");
+		goto out;
+	}
+	snprintf(obj, sizeof(obj), "%s/layer.tar", res.path);
+	if ((r = ferry_layer_check(obj, err)) < 0)
+		goto out;
+	memcpy(img.digest, m.objects[0].sha256, 32);
+	img.size = m.objects[0].size;
+	img.created_at = (uint64_t)time(NULL);
+	layer_tar(c, img.digest, dest, sizeof(dest));
+	if (rename(obj, dest) < 0) {
+		r = ferry_err_sys(err, -errno, "cannot store layer %s", dest);
+		goto out;
+	}
+	if ((r = ferry_store_image_put(&c->st.reg, &img, err)) < 0)
+		goto out;
+	log_info("image '%s' imported: one layer, %llu bytes", img.name, (unsigned long long)img.size);
+	r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
+	r = r ? r : ferry_tlv_add(out, FERRY_TAG_LAYER, img.digest, 32);
+	r = r ? r : ferry_tlv_add_u64(out, FERRY_TAG_SIZE, img.size);
+out:
+	ferry_rm_tree(res.path, NULL);
+	ferry_manifest_free(&m);
+	return r;
+}
+
+static int image_list(struct controller *c, struct ferry_buf *out, struct ferry_err *err)
+{
+	struct ferry_image_rec *imgs = calloc(256, sizeof(*imgs));
+	int n = imgs ? ferry_store_images(&c->st.reg, imgs, 256, err) : ferry_err_set(err, -ENOMEM, "out of memory");
+	int r = n < 0 ? n : ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
+
+	for (int i = 0; r == 0 && i < n; i++) {
+		struct ferry_buf rec = FERRY_BUF_INIT(512);
+
+		r = ferry_tlv_add_str(&rec, FERRY_TAG_IMAGE, imgs[i].name);
+		r = r ? r : ferry_tlv_add(&rec, FERRY_TAG_LAYER, imgs[i].digest, 32);
+		r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_SIZE, imgs[i].size);
+		r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_TIME, imgs[i].created_at);
+		r = r ? r : ferry_tlv_add(out, FERRY_TAG_RECORD, rec.data, rec.len);
+		ferry_buf_free(&rec);
+	}
+	free(imgs);
+	return r;
+}
+
+/* ---- containers ---- */
+
+/* The active node with the fewest containers recorded on it. */
+static int pick_node(struct controller *c, char *ret, struct ferry_err *err)
+{
+	struct ferry_registry_node *nodes = calloc(MAX_NODES, sizeof(*nodes));
+	struct ferry_container_rec *cts = calloc(CT_LIST_MAX, sizeof(*cts));
+	unsigned best = ~0U;
+	uint64_t version;
+	int n, m, r = 0;
+
+	if (!nodes || !cts) {
+		r = ferry_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	n = ferry_registry_nodes(&c->st.reg, nodes, MAX_NODES, &version, err);
+	m = ferry_store_containers(&c->st.reg, cts, CT_LIST_MAX, err);
+	if (n <= 0 || m < 0) {
+		r = n < 0 ? n : m < 0 ? m : ferry_err_set(err, -ENOENT, "no active node to run on");
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		unsigned load = 0;
+
+		for (int j = 0; j < m; j++)
+			load += strcmp(cts[j].node, nodes[i].name) == 0;
+		if (load < best) {
+			best = load;
+			snprintf(ret, FERRY_NODE_NAME_MAX + 1, "%s", nodes[i].name);
+		}
+	}
+out:
+	free(nodes);
+	free(cts);
+	return r;
+}
+
+int node_admit(struct controller *c, const char *node, uint64_t memory, struct ferry_err *err)
+{
+	struct ferry_buf resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	uint64_t avail = 0;
+	int r;
+
+	if (!l)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	r = node_info(c, node, &resp, l, err);
+	if (r == 0 && (r = ferry_tlv_get_u64(l, FERRY_TAG_MEMORY, &avail, err)) == 0 && avail < memory)
+		r = ferry_err_set(err, -ENOSPC, "node '%s' has no room: %llu MiB of memory available, the container needs %llu MiB",
+		                  node, (unsigned long long)(avail >> 20), (unsigned long long)(memory >> 20));
+	free(l);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+static int run(struct controller *c, const struct ferry_tlv_list *l, struct ferry_buf *out, struct ferry_err *err)
+{
+	struct ferry_container_rec *rec = calloc(1, sizeof(*rec));
+	struct ferry_buf req = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX),
+	                 enc = FERRY_BUF_INIT(FERRY_SPEC_ENC_MAX);
+	struct ferry_tlv_list *rl = malloc(sizeof(*rl));
+	struct ferry_spec *spec = calloc(1, sizeof(*spec));
+	struct ferry_image_rec img;
+	struct ferry_registry_node n;
+	uint64_t pid = 0;
+	bool recorded = false;
+	int r;
+
+	if (!rec || !rl || !spec) {
+		r = ferry_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	/* The image decides the layers; the client's own layer list (if any) is ignored. */
+	if ((r = ferry_tlv_get_str(l, FERRY_TAG_IMAGE, spec->image, sizeof(spec->image), err)) < 0 ||
+	    (r = ferry_store_image_get(&c->st.reg, spec->image, &img, err)) < 0)
+		goto out;
+	{
+		struct ferry_buf tmp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+		struct ferry_tlv_list *tl = malloc(sizeof(*tl));
+
+		/* Rebuild the request as a spec: client fields plus the image's layer and generation 1. */
+		r = tl ? 0 : ferry_err_set(err, -ENOMEM, "out of memory");
+		for (unsigned i = 0; r == 0 && i < l->n; i++)
+			if (l->items[i].tag != FERRY_TAG_LAYER && l->items[i].tag != FERRY_TAG_GENERATION)
+				r = ferry_tlv_add(&tmp, l->items[i].tag, l->items[i].value, l->items[i].len);
+		r = r ? r : ferry_tlv_add(&tmp, FERRY_TAG_LAYER, img.digest, 32);
+		r = r ? r : ferry_tlv_add_u64(&tmp, FERRY_TAG_GENERATION, 1);
+		if (r == 0 && (r = ferry_tlv_parse((const uint8_t *)tmp.data, tmp.len, tl, err)) == 0)
+			r = ferry_spec_from_tlv(tl, spec, err);
+		free(tl);
+		ferry_buf_free(&tmp);
+		if (r < 0)
+			goto out;
+	}
+	if (ferry_tlv_find(l, FERRY_TAG_NODE)) {
+		if ((r = ferry_tlv_get_str(l, FERRY_TAG_NODE, rec->node, sizeof(rec->node), err)) < 0 ||
+		    (r = node_lookup(c, rec->node, &n, err)) < 0)
+			goto out;
+	} else if ((r = pick_node(c, rec->node, err)) < 0) {
+		goto out;
+	}
+	if ((r = ferry_spec_encode(spec, &enc)) < 0) {
+		r = ferry_err_set(err, -E2BIG, "container spec too large");
+		goto out;
+	}
+	snprintf(rec->name, sizeof(rec->name), "%s", spec->name);
+	snprintf(rec->image, sizeof(rec->image), "%s", spec->image);
+	snprintf(rec->state, sizeof(rec->state), "starting");
+	rec->generation = 1;
+	rec->created_at = (uint64_t)time(NULL);
+	memcpy(rec->spec, enc.data, enc.len);
+	rec->spec_len = enc.len;
+	if ((r = ferry_store_container_add(&c->st.reg, rec, err)) < 0)
+		goto out;
+	recorded = true;
+	if ((r = node_admit(c, rec->node, spec->memory, err)) < 0 || (r = ensure_layers(c, rec->node, spec, err)) < 0 ||
+	    (r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_CT_RUN)) < 0 ||
+	    (r = ferry_buf_append(&req, enc.data, enc.len)) < 0 ||
+	    (r = node_call(c, rec->node, &req, &resp, rl, NODE_RUN_MS, err)) < 0)
+		goto out;
+	ferry_tlv_get_u64(rl, FERRY_TAG_PID, &pid, NULL);
+	snprintf(rec->state, sizeof(rec->state), "running");
+	if ((r = ferry_store_container_update(&c->st.reg, rec, err)) < 0)
+		goto out;
+	log_info("container %s runs on %s (image %s)", rec->name, rec->node, rec->image);
+	r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
+	r = r ? r : ferry_tlv_add_str(out, FERRY_TAG_NODE, rec->node);
+	r = r ? r : ferry_tlv_add_u64(out, FERRY_TAG_PID, pid);
+out:
+	if (r < 0 && recorded)
+		ferry_store_container_del(&c->st.reg, rec->name, NULL);
+	free(rec);
+	free(rl);
+	free(spec);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	ferry_buf_free(&enc);
+	return r;
+}
+
+/* Live state of every container: the record, refreshed from the node it is on. */
+static int ps(struct controller *c, struct ferry_buf *out, struct ferry_err *err)
+{
+	struct ferry_container_rec *cts = calloc(CT_LIST_MAX, sizeof(*cts));
+	struct ferry_buf req = FERRY_BUF_INIT(64), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l)), *rl = malloc(sizeof(*rl));
+	int n, r;
+
+	if (!cts || !l || !rl) {
+		r = ferry_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	n = ferry_store_containers(&c->st.reg, cts, CT_LIST_MAX, err);
+	r = n < 0 ? n : ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
+	r = r ? r : ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_CT_LIST);
+	for (int i = 0; r == 0 && i < n; i++) {
+		struct ferry_buf rec = FERRY_BUF_INIT(1024);
+		char state[32] = "unreachable";
+		uint64_t pid = 0;
+		bool found = false;
+
+		/* One CT_LIST per container keeps this simple; nodes answer from local state. */
+		if (node_call(c, cts[i].node, &req, &resp, l, NODE_CALL_MS, NULL) == 0) {
+			snprintf(state, sizeof(state), "missing");
+			for (unsigned j = 0; j < l->n && !found; j++) {
+				char name[FERRY_CONTAINER_NAME_MAX + 1];
+
+				if (l->items[j].tag != FERRY_TAG_RECORD ||
+				    ferry_tlv_parse(l->items[j].value, l->items[j].len, rl, NULL) < 0 ||
+				    ferry_tlv_get_str(rl, FERRY_TAG_CONTAINER, name, sizeof(name), NULL) < 0 ||
+				    strcmp(name, cts[i].name) != 0)
+					continue;
+				found = true;
+				ferry_tlv_get_str(rl, FERRY_TAG_STATE, state, sizeof(state), NULL);
+				ferry_tlv_get_u64(rl, FERRY_TAG_PID, &pid, NULL);
+			}
+		}
+		if (strcmp(cts[i].state, "migrating") == 0 || strcmp(cts[i].state, "starting") == 0)
+			snprintf(state, sizeof(state), "%s", cts[i].state);
+		r = ferry_tlv_add_str(&rec, FERRY_TAG_CONTAINER, cts[i].name);
+		r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_NODE, cts[i].node);
+		r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_IMAGE, cts[i].image);
+		r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_STATE, state);
+		r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_PID, pid);
+		r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_GENERATION, cts[i].generation);
+		r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_TIME, cts[i].created_at);
+		r = r ? r : ferry_tlv_add(out, FERRY_TAG_RECORD, rec.data, rec.len);
+		ferry_buf_free(&rec);
+	}
+out:
+	free(cts);
+	free(l);
+	free(rl);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+/* logs, stop, rm, exec: forwarded to the container's node. */
+static int forward(struct controller *c, unsigned op, const struct ferry_tlv_list *l, struct ferry_buf *out,
+                   struct ferry_err *err)
+{
+	static const unsigned node_op[] = { [FERRY_OP_LOGS] = FERRY_OP_CT_LOGS,
+		                            [FERRY_OP_STOP] = FERRY_OP_CT_STOP,
+		                            [FERRY_OP_RM] = FERRY_OP_CT_RM,
+		                            [FERRY_OP_EXEC] = FERRY_OP_CT_EXEC };
+	struct ferry_container_rec *rec = malloc(sizeof(*rec));
+	struct ferry_buf req = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *rl = malloc(sizeof(*rl));
+	char name[FERRY_CONTAINER_NAME_MAX + 1];
+	int r;
+
+	if (!rec || !rl) {
+		r = ferry_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = ferry_tlv_get_str(l, FERRY_TAG_CONTAINER, name, sizeof(name), err)) < 0 ||
+	    (r = ferry_store_container_get(&c->st.reg, name, rec, err)) < 0)
+		goto out;
+	if (strcmp(rec->state, "migrating") == 0 && op != FERRY_OP_LOGS && op != FERRY_OP_EXEC) {
+		r = ferry_err_set(err, -EBUSY, "container '%s' is migrating; try again when it is done", name);
+		goto out;
+	}
+	r = simple_req(&req, node_op[op], name);
+	for (unsigned i = 0; r == 0 && i < l->n; i++)
+		if (l->items[i].tag == FERRY_TAG_ARG)
+			r = ferry_tlv_add(&req, FERRY_TAG_ARG, l->items[i].value, l->items[i].len);
+	if (r < 0)
+		goto out;
+	r = node_call(c, rec->node, &req, &resp, rl, op == FERRY_OP_EXEC ? 60000 : NODE_CALL_MS, err);
+	/* rm of a container its node no longer has still forgets it. */
+	if (op == FERRY_OP_RM && (r == 0 || r == -ENOENT)) {
+		r = ferry_store_container_del(&c->st.reg, name, err);
+		if (r == 0)
+			log_info("container %s removed from %s", name, rec->node);
+		r = r ? r : ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	if (op == FERRY_OP_STOP) {
+		snprintf(rec->state, sizeof(rec->state), "stopped");
+		ferry_store_container_update(&c->st.reg, rec, NULL);
+	}
+	r = ferry_buf_append(out, resp.data, resp.len); /* the node's answer as is */
+out:
+	free(rec);
+	free(rl);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+static int nodes(struct controller *c, struct ferry_buf *out, struct ferry_err *err)
+{
+	struct ferry_registry_node *ns = calloc(MAX_NODES, sizeof(*ns));
+	struct ferry_buf resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	uint64_t version;
+	int n, r;
+
+	if (!ns || !l) {
+		r = ferry_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	n = ferry_registry_nodes(&c->st.reg, ns, MAX_NODES, &version, err);
+	r = n < 0 ? n : ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
+	for (int i = 0; r == 0 && i < n; i++) {
+		struct ferry_buf rec = FERRY_BUF_INIT(1024);
+		uint64_t mem = 0, reserved = 0, count = 0;
+		bool up = node_info(c, ns[i].name, &resp, l, NULL) == 0;
+
+		if (up) {
+			ferry_tlv_get_u64(l, FERRY_TAG_MEMORY, &mem, NULL);
+			ferry_tlv_get_u64(l, FERRY_TAG_SIZE, &reserved, NULL);
+			for (unsigned j = 0; j < l->n; j++)
+				count += l->items[j].tag == FERRY_TAG_RECORD;
+		}
+		r = ferry_tlv_add_str(&rec, FERRY_TAG_NODE, ns[i].name);
+		r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_ADDRESS, ns[i].address);
+		r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_STATE, up ? "ready" : "unreachable");
+		r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_MEMORY, mem);
+		r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_SIZE, reserved);
+		r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_PARALLEL, count);
+		r = r ? r : ferry_tlv_add(out, FERRY_TAG_RECORD, rec.data, rec.len);
+		ferry_buf_free(&rec);
+	}
+out:
+	free(ns);
+	free(l);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+int api_workload(struct controller *c, struct ferry_conn *conn, unsigned op, const struct ferry_tlv_list *l,
+                 struct ferry_buf *out, struct ferry_err *err)
+{
+	switch (op) {
+	case FERRY_OP_IMAGE_IMPORT:
+		return image_import(c, conn, l, out, err);
+	case FERRY_OP_IMAGE_LIST:
+		return image_list(c, out, err);
+	case FERRY_OP_RUN:
+		return run(c, l, out, err);
+	case FERRY_OP_PS:
+		return ps(c, out, err);
+	case FERRY_OP_LOGS:
+	case FERRY_OP_STOP:
+	case FERRY_OP_RM:
+	case FERRY_OP_EXEC:
+		return forward(c, op, l, out, err);
+	case FERRY_OP_NODES:
+		return nodes(c, out, err);
+	case FERRY_OP_MIGRATE:
+	case FERRY_OP_EVACUATE:
+	case FERRY_OP_HISTORY:
+		return api_migration(c, conn, op, l, out, err);
+	default:
+		return ferry_err_set(err, -EOPNOTSUPP, "unknown operation %u", op);
+	}
+}

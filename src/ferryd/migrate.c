@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The migration engine on the nodes (stop-copy).
+ *
+ * Source, in one ferry-ctl conversation with the controller:
+ *   MIG_OUT ─► pause, checkpoint (--leave-running keeps it paused), pack the
+ *              upper dir, write spec and log into tmp/outgoing/<id> (tmpfs)
+ *           ◄─ RESPONSE phase=dumped, manifest hash, size
+ *   MIG_TICKET (signed for exactly that manifest)
+ *           ─► stream to the destination (ferry-mig, bundle protocol), wait
+ *              for "restored", then remove the paused source
+ *           ◄─ RESPONSE with the metrics | ERROR (the source was resumed)
+ * Destination, after the bundle verified: restore under a guard process
+ * that removes the container if this daemon dies before reporting it.
+ *
+ * Invariant: the source is paused, never killed, until the destination has
+ * reported the restored container running; any failure resumes it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <linux/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "ferryd"
+#include "ferry/clock.h"
+#include "ferry/fs.h"
+#include "ferry/layer.h"
+#include "ferry/log.h"
+#include "ferry/parse.h"
+#include "ferry/wire.h"
+#include "node.h"
+
+#define MIG_CONNECT_MS   10000
+#define MIG_IO_MS        120000
+#define MIG_LOG_TAIL     (256 * 1024)
+#define OBJ_SPEC         "spec"
+#define OBJ_UPPER        "upper.tar"
+#define OBJ_LOG          "log"
+#define OBJ_CHECKPOINT   "checkpoint"
+#define FAULT_DELAY_S    5
+
+bool node_fault(const struct node *node, const char *f)
+{
+	return node->fault[0] && strcmp(node->fault, f) == 0;
+}
+
+static uint64_t wire_bytes(const struct ferry_conn *conn)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(conn->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return 0;
+	return ti.tcpi_bytes_acked;
+}
+
+/* Write the container's migrating state into out/: spec, upper.tar, log. */
+static int pack_rest(struct node *node, const struct ferry_spec *spec, const char *out, struct ferry_err *err)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(MIG_LOG_TAIL + 64 * 1024);
+	char path[PATH_MAX], upper[PATH_MAX];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", out, OBJ_SPEC);
+	if ((r = ferry_spec_encode(spec, &b)) < 0 || (r = ferry_write_file_atomic(path, b.data, b.len, 0600, err)) < 0)
+		goto out;
+	ct_path(&node->cts, spec->name, "upper", upper, sizeof(upper));
+	snprintf(path, sizeof(path), "%s/%s", out, OBJ_UPPER);
+	if ((r = ferry_layer_pack(upper, path, err)) < 0)
+		goto out;
+	snprintf(path, sizeof(path), "%s/%s", out, OBJ_LOG);
+	if ((r = ct_logs(&node->cts, spec->name, MIG_LOG_TAIL, &b, err)) == 0)
+		r = ferry_write_file_atomic(path, b.data ? b.data : "", b.len, 0600, err);
+out:
+	ferry_buf_free(&b);
+	return r;
+}
+
+/* FERRY_FAULT=corrupt-chunk: flip a byte of the largest object after it was hashed. */
+static void corrupt_one(const char *dir, const struct ferry_manifest *m)
+{
+	const struct ferry_manifest_object *big = NULL;
+	char path[PATH_MAX];
+	uint8_t byte;
+	int fd;
+
+	for (uint32_t i = 0; i < m->n; i++)
+		if (!big || m->objects[i].size > big->size)
+			big = &m->objects[i];
+	if (!big || !big->size)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, big->name);
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	if (pread(fd, &byte, 1, (off_t)(big->size / 2)) == 1) {
+		byte ^= 0x40;
+		if (pwrite(fd, &byte, 1, (off_t)(big->size / 2)) == 1)
+			log_warn("FERRY_FAULT corrupt-chunk: flipped a byte of %s", big->name);
+	}
+	close(fd);
+}
+
+struct mig_out {
+	char name[FERRY_CONTAINER_NAME_MAX + 1], dest[FERRY_NODE_NAME_MAX + 1], addr[32];
+	uint64_t generation, id;
+	long long t_start, t_paused, t_dumped, t_sent, t_restored;
+	uint64_t bytes_image, bytes_wire, restore_ms;
+};
+
+/* Wait for the controller's ticket and check it binds exactly this migration and manifest. */
+static int receive_ticket(struct node *node, struct ferry_conn *ctl, const struct mig_out *mo,
+                          const uint8_t hash[32], struct ferry_buf *raw, struct ferry_err *err)
+{
+	struct ferry_buf payload = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	const struct ferry_tlv *tt;
+	struct ferry_frame_header h;
+	struct ferry_ticket t;
+	uint8_t op[2];
+	int r;
+
+	if (!l)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	if ((r = ferry_conn_recv_frame(ctl, &h, &payload, err)) < 0)
+		goto out;
+	if (h.type != FERRY_FRAME_REQUEST || ferry_tlv_parse((const uint8_t *)payload.data, payload.len, l, err) < 0 ||
+	    ferry_tlv_get_fixed(l, FERRY_TAG_OP, op, 2, err) < 0 || (op[0] << 8 | op[1]) != FERRY_OP_MIG_TICKET ||
+	    !(tt = ferry_tlv_find(l, FERRY_TAG_TICKET))) {
+		r = ferry_err_set(err, -EPROTO, "the controller did not send the migration ticket");
+		goto out;
+	}
+	ferry_buf_reset(raw);
+	if ((r = ferry_buf_append(raw, tt->value, tt->len)) < 0 ||
+	    (r = ferry_ticket_parse(tt->value, tt->len, &t, err)) < 0 ||
+	    (r = ferry_ticket_verify_signature(&t, node->id.ticket_pub, err)) < 0 ||
+	    (r = ferry_ticket_check_claims(&t, node->id.name, false, NULL, (uint64_t)time(NULL), err)) < 0)
+		goto out;
+	if (CRYPTO_memcmp(t.manifest_hash, hash, 32) != 0 || strcmp(t.container, mo->name) != 0 ||
+	    strcmp(t.dest, mo->dest) != 0 || t.generation != mo->generation || t.mode != FERRY_MODE_STOP_COPY)
+		r = ferry_err_set(err, -EPERM, "the ticket does not match this migration");
+out:
+	free(l);
+	ferry_buf_free(&payload);
+	return r;
+}
+
+static int stream_to_dest(struct node *node, struct mig_out *mo, const struct ferry_buf *ticket,
+                          const struct ferry_manifest *m, const char *dir, struct ferry_err *err)
+{
+	struct ferry_buf resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	struct ferry_conn *conn = NULL;
+	uint8_t dest_id[FERRY_ID_LEN];
+	int r;
+
+	if (!l)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	if (!ferry_allowlist_find_name(&node->allow, mo->dest, dest_id)) {
+		r = ferry_err_set(err, -ENOENT, "destination '%s' is not in this node's allowlist", mo->dest);
+		goto out;
+	}
+	if ((r = ferry_conn_connect(node->client_ctx, mo->addr, FERRY_ALPN_MIG, NULL, MIG_CONNECT_MS, &conn, err)) < 0)
+		goto out;
+	conn->io_timeout_ms = MIG_IO_MS;
+	if (CRYPTO_memcmp(conn->peer_id, dest_id, FERRY_ID_LEN) != 0) {
+		r = ferry_err_set(err, -EPERM, "%s is not node '%s' (its key differs from the allowlist's)", mo->addr,
+		                  mo->dest);
+		goto out;
+	}
+	if ((r = ferry_bundle_send(conn, (const uint8_t *)ticket->data, ticket->len, m, dir, &mo->bytes_image, err)) < 0)
+		goto out;
+	mo->t_sent = ferry_now_ms();
+	/* The destination answers a second time once the container runs there. */
+	if ((r = ferry_expect_response(conn, &resp, err)) < 0)
+		goto out;
+	mo->t_restored = ferry_now_ms();
+	mo->bytes_wire = wire_bytes(conn);
+	if (ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, NULL) == 0)
+		ferry_tlv_get_u64(l, FERRY_TAG_RESTORE_MS, &mo->restore_ms, NULL);
+out:
+	ferry_conn_close(conn);
+	ferry_buf_free(&resp);
+	free(l);
+	return r;
+}
+
+static int send_dumped(struct ferry_conn *ctl, const uint8_t hash[32], const struct ferry_manifest *m, uint64_t ms,
+                       struct ferry_err *err)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(256);
+	int r = ferry_tlv_add_u32(&b, FERRY_TAG_STATUS, 0);
+
+	r = r ? r : ferry_tlv_add_str(&b, FERRY_TAG_PHASE, "dumped");
+	r = r ? r : ferry_tlv_add(&b, FERRY_TAG_HASH, hash, 32);
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_DISK, m->total);
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_CHECKPOINT_MS, ms);
+	r = r ? r : ferry_conn_send_frame(ctl, FERRY_FRAME_RESPONSE, b.data, b.len, err);
+	ferry_buf_free(&b);
+	return r;
+}
+
+static int send_done(struct ferry_conn *ctl, const struct mig_out *mo, struct ferry_err *err)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(512);
+	int r = ferry_tlv_add_u32(&b, FERRY_TAG_STATUS, 0);
+
+	r = r ? r : ferry_tlv_add_str(&b, FERRY_TAG_PHASE, "committed");
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_DOWNTIME_MS, (uint64_t)(mo->t_restored - mo->t_paused));
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_CHECKPOINT_MS, (uint64_t)(mo->t_dumped - mo->t_paused));
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_TRANSFER_MS, (uint64_t)(mo->t_sent - mo->t_dumped));
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_RESTORE_MS, mo->restore_ms);
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_BYTES_IMAGE, mo->bytes_image);
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_BYTES_WIRE, mo->bytes_wire);
+	r = r ? r : ferry_conn_send_frame(ctl, FERRY_FRAME_RESPONSE, b.data, b.len, err);
+	ferry_buf_free(&b);
+	return r;
+}
+
+int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv_list *l, struct ferry_err *err)
+{
+	struct ferry_spec *spec = malloc(sizeof(*spec));
+	struct ferry_buf enc = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), ticket = FERRY_BUF_INIT(FERRY_TICKET_MAX_LEN);
+	struct ferry_manifest m = { 0 };
+	struct mig_out mo = { .t_start = ferry_now_ms() };
+	struct ferry_runtime rt;
+	struct ct_info info;
+	char out[PATH_MAX], work[PATH_MAX + 8], images[PATH_MAX + 16];
+	bool claimed = false, paused = false, done = false;
+	uint8_t hash[32];
+	int r;
+
+	out[0] = '\0';
+	if (!spec)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	if ((r = ferry_tlv_get_str(l, FERRY_TAG_CONTAINER, mo.name, sizeof(mo.name), err)) < 0 ||
+	    (r = ferry_check_name(mo.name, FERRY_CONTAINER_NAME_MAX, "container", err)) < 0 ||
+	    (r = ferry_tlv_get_str(l, FERRY_TAG_DEST, mo.dest, sizeof(mo.dest), err)) < 0 ||
+	    (r = ferry_tlv_get_str(l, FERRY_TAG_ADDRESS, mo.addr, sizeof(mo.addr), err)) < 0 ||
+	    (r = ferry_tlv_get_u64(l, FERRY_TAG_GENERATION, &mo.generation, err)) < 0 ||
+	    (r = ferry_tlv_get_u64(l, FERRY_TAG_MIGRATION, &mo.id, err)) < 0)
+		goto fail;
+	if ((r = ct_claim(&node->cts, mo.name, err)) < 0)
+		goto fail;
+	claimed = true;
+	if ((r = ct_info_get(&node->cts, mo.name, &info, err)) < 0 || (r = ct_load_spec(&node->cts, mo.name, spec, err)) < 0)
+		goto fail;
+	if (strcmp(info.state, "running") != 0) {
+		r = ferry_err_set(err, -ESRCH, "container '%s' is %s, not running", mo.name, info.state);
+		goto fail;
+	}
+	if (mo.generation <= spec->generation) {
+		r = ferry_err_set(err, -ESTALE, "generation %llu is not above the container's %llu",
+		                  (unsigned long long)mo.generation, (unsigned long long)spec->generation);
+		goto fail;
+	}
+	snprintf(out, sizeof(out), "%s/%llu", node->outgoing, (unsigned long long)mo.id);
+	snprintf(work, sizeof(work), "%s.work", out);
+	snprintf(images, sizeof(images), "%s/%s", out, OBJ_CHECKPOINT);
+	ferry_rm_tree(out, NULL);
+	ferry_rm_tree(work, NULL);
+	if ((r = ferry_mkdir_p(images, 0700, err)) < 0 || (r = ferry_mkdir_p(work, 0700, err)) < 0)
+		goto fail;
+	ct_runtime(&node->cts, mo.name, &rt);
+	/* FREEZE: from here on every failure resumes the container. */
+	if ((r = ct_mark(&node->cts, mo.name, CT_MARK_MIGRATING, true, err)) < 0)
+		goto fail;
+	mo.t_paused = ferry_now_ms();
+	if ((r = ferry_runtime_pause(&rt, mo.name, err)) < 0)
+		goto fail;
+	paused = true;
+	if ((r = ferry_runtime_checkpoint(&rt, mo.name, images, work, err)) < 0)
+		goto fail;
+	spec->generation = mo.generation;
+	if ((r = pack_rest(node, spec, out, err)) < 0)
+		goto fail;
+	mo.t_dumped = ferry_now_ms();
+	if ((r = ferry_manifest_from_dir(out, &m, err)) < 0)
+		goto fail;
+	if (ferry_manifest_encode(&m, &enc) < 0) {
+		r = ferry_err_set(err, -E2BIG, "the checkpoint has too many objects for one manifest");
+		goto fail;
+	}
+	ferry_sha256(enc.data, enc.len, hash);
+	log_info("migration %llu: %s paused and dumped (%u objects, %llu bytes) in %lld ms", (unsigned long long)mo.id,
+	         mo.name, m.n, (unsigned long long)m.total, mo.t_dumped - mo.t_paused);
+	if ((r = send_dumped(ctl, hash, &m, (uint64_t)(mo.t_dumped - mo.t_paused), err)) < 0 ||
+	    (r = receive_ticket(node, ctl, &mo, hash, &ticket, err)) < 0)
+		goto fail;
+	if (node_fault(node, "corrupt-chunk"))
+		corrupt_one(out, &m);
+	if ((r = stream_to_dest(node, &mo, &ticket, &m, out, err)) < 0)
+		goto fail;
+	/* COMMIT: the destination runs it; the paused source goes. */
+	done = true;
+	if (ct_remove(&node->cts, mo.name, err) < 0)
+		log_error("migration %llu: %s runs on %s but the paused source could not be removed: %s",
+		        (unsigned long long)mo.id, mo.name, mo.dest, err->msg);
+	log_info("migration %llu: %s moved to %s; downtime %lld ms", (unsigned long long)mo.id, mo.name, mo.dest,
+	         mo.t_restored - mo.t_paused);
+	r = send_done(ctl, &mo, err);
+	goto out;
+fail:
+	if (paused) {
+		struct ferry_err e2 = { 0 };
+
+		/* ABORT: thaw the source; it never stopped being the one instance. */
+		if (ferry_runtime_resume(&rt, mo.name, &e2) < 0)
+			log_error("migration %llu: cannot resume %s: %s", (unsigned long long)mo.id, mo.name, e2.msg);
+		else
+			log_warn("migration %llu of %s failed; the source was resumed: %s", (unsigned long long)mo.id,
+			         mo.name, err->msg);
+	}
+	if (claimed && !done)
+		ct_mark(&node->cts, mo.name, CT_MARK_MIGRATING, false, NULL);
+	ferry_conn_send_error(ctl, r, err->msg[0] ? err->msg : "migration failed", NULL);
+out:
+	if (out[0]) {
+		ferry_rm_tree(out, NULL);
+		ferry_rm_tree(work, NULL);
+	}
+	if (claimed)
+		ct_release(&node->cts, mo.name);
+	ferry_manifest_free(&m);
+	ferry_buf_free(&enc);
+	ferry_buf_free(&ticket);
+	free(spec);
+	return 0; /* answered */
+}
+
+/* ---- destination ---- */
+
+static int start_guard(struct node *node, const char *name, int *ret_fd, struct ferry_err *err)
+{
+	char dir[PATH_MAX], cg[PATH_MAX];
+	const char *argv[] = { "ferryd", "guard", node->cts.runtime, node->cts.runc_root, name, dir, cg, NULL };
+	int p[2], r;
+
+	ct_path(&node->cts, name, NULL, dir, sizeof(dir));
+	snprintf(cg, sizeof(cg), "%s/%s", node->cts.cgroup_parent + 1, name);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return ferry_err_sys(err, -errno, "cannot make the guard's pipe");
+	r = spawn_helper(argv, p[0], err);
+	close(p[0]);
+	if (r < 0) {
+		close(p[1]);
+		return r;
+	}
+	*ret_fd = p[1];
+	return 0;
+}
+
+static void release_guard(int fd)
+{
+	if (fd >= 0) {
+		(void)!write(fd, "c", 1);
+		close(fd);
+	}
+}
+
+int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_bundle_result *res,
+                struct ferry_err *err)
+{
+	struct ferry_spec *spec = malloc(sizeof(*spec));
+	struct ferry_buf b = FERRY_BUF_INIT(64 * 1024);
+	struct ferry_runtime rt;
+	enum ferry_ct_status st;
+	char path[PATH_MAX], dest[PATH_MAX], bundle[PATH_MAX];
+	long long t0 = ferry_now_ms();
+	bool claimed = false, made = false;
+	int guard = -1, fd, r;
+	pid_t pid;
+
+	if (!spec)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	snprintf(path, sizeof(path), "%s/%s", res->path, OBJ_SPEC);
+	if ((r = ferry_read_file(path, 64 * 1024, &b, err)) < 0 ||
+	    (r = ferry_spec_parse((const uint8_t *)b.data, b.len, spec, err)) < 0)
+		goto fail;
+	if (strcmp(spec->name, res->ticket.container) != 0 || spec->generation != res->ticket.generation) {
+		r = ferry_err_set(err, -EPERM, "the stream's container is not the ticket's");
+		goto fail;
+	}
+	if ((r = ct_claim(&node->cts, spec->name, err)) < 0)
+		goto fail;
+	claimed = true;
+	if (ct_exists(&node->cts, spec->name)) {
+		r = ferry_err_set(err, -EEXIST, "container '%s' already exists on node '%s'", spec->name, node->id.name);
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "%s/%s", res->path, OBJ_UPPER);
+	if ((r = ct_prepare(&node->cts, spec, path, err)) < 0)
+		goto fail;
+	made = true;
+	if ((r = ct_mark(&node->cts, spec->name, CT_MARK_RESTORING, true, err)) < 0 ||
+	    (r = start_guard(node, spec->name, &guard, err)) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/%s", res->path, OBJ_LOG);
+	ct_path(&node->cts, spec->name, "log", dest, sizeof(dest));
+	rename(path, dest);
+	if (node_fault(node, "restore-fail")) {
+		r = ferry_err_set(err, -EIO, "FERRY_FAULT restore-fail: restore refused on purpose");
+		goto fail;
+	}
+	ct_runtime(&node->cts, spec->name, &rt);
+	ct_path(&node->cts, spec->name, "bundle", bundle, sizeof(bundle));
+	snprintf(path, sizeof(path), "%s/%s", res->path, OBJ_CHECKPOINT);
+	if ((fd = ct_log_pipe(&node->cts, spec->name, err)) < 0) {
+		r = fd;
+		goto fail;
+	}
+	r = ferry_runtime_restore(&rt, spec->name, bundle, path, fd, err);
+	close(fd);
+	if (r < 0 || (r = ferry_runtime_state(&rt, spec->name, &st, &pid, err)) < 0)
+		goto fail;
+	if (st != FERRY_CT_RUNNING) {
+		r = ferry_err_set(err, -ESRCH, "restored container '%s' is %s", spec->name, ferry_ct_status_name(st));
+		goto fail;
+	}
+	if (node_fault(node, "restore-delay")) {
+		log_warn("FERRY_FAULT restore-delay: holding %s for %d s before reporting it", spec->name, FAULT_DELAY_S);
+		sleep(FAULT_DELAY_S);
+	}
+	if ((r = ct_mark(&node->cts, spec->name, CT_MARK_RESTORING, false, err)) < 0)
+		goto fail;
+	release_guard(guard);
+	guard = -1;
+	ferry_buf_reset(&b);
+	r = ferry_tlv_add_u32(&b, FERRY_TAG_STATUS, 0);
+	r = r ? r : ferry_tlv_add_str(&b, FERRY_TAG_PHASE, "restored");
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_RESTORE_MS, (uint64_t)(ferry_now_ms() - t0));
+	r = r ? r : ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, b.data, b.len, err);
+	if (r < 0) {
+		/* The source never heard of it and will resume: this copy must go. */
+		log_warn("could not report restored %s to the source; removing it", spec->name);
+		ct_remove(&node->cts, spec->name, NULL);
+	} else {
+		log_info("restored %s (generation %llu, pid %d) in %lld ms", spec->name,
+		         (unsigned long long)spec->generation, (int)pid, ferry_now_ms() - t0);
+	}
+	goto out;
+fail:
+	log_warn("restore of %s failed: %s", spec->name[0] ? spec->name : res->ticket.container, err->msg);
+	ferry_conn_send_error(conn, r, err->msg, NULL);
+	if (made)
+		ct_remove(&node->cts, spec->name, NULL);
+out:
+	release_guard(guard);
+	if (claimed)
+		ct_release(&node->cts, spec->name);
+	ferry_buf_free(&b);
+	free(spec);
+	return r;
+}
+
+void node_recover(struct node *node)
+{
+	struct ct_info *cts = calloc(CT_MAX, sizeof(*cts));
+	int n;
+
+	/* Outgoing dumps are never resumed, and nothing received is restored after a restart. */
+	ferry_rm_tree(node->outgoing, NULL);
+	ferry_mkdir_p(node->outgoing, 0700, NULL);
+	ferry_rm_tree(node->received, NULL);
+	ferry_mkdir_p(node->received, 0700, NULL);
+	if (!cts)
+		return;
+	n = ct_list(&node->cts, cts, CT_MAX, NULL);
+	for (int i = 0; i < n; i++) {
+		if (ct_marked(&node->cts, cts[i].name, CT_MARK_RESTORING)) {
+			/* Restored but never reported: the source has resumed by now. */
+			log_warn("removing %s: its restore was never reported to the source", cts[i].name);
+			ct_remove(&node->cts, cts[i].name, NULL);
+		} else if (ct_marked(&node->cts, cts[i].name, CT_MARK_MIGRATING)) {
+			/*
+			 * Paused mid-migration when this daemon stopped.  Whether the
+			 * destination took over is the controller's to know; until it
+			 * says, the container stays paused (never two running).
+			 */
+			log_warn("%s was paused for a migration when ferryd stopped; it stays paused until the "
+			         "controller reconciles it (resumed, or removed if it runs elsewhere)",
+			         cts[i].name);
+		}
+	}
+	free(cts);
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FERRY_RUNTIME_H
+#define FERRY_RUNTIME_H
+
+/*
+ * Containers through an OCI runtime's command line (runc by default; crun
+ * takes the same verbs and flags).  Every call has a deadline: a CRIU
+ * restore can hang forever.  The runtime's own messages go to a log file
+ * (--log), so a failure names the runtime's reason, while the container's
+ * stdout and stderr go to the pipe the caller passes (a log pump) — CRIU
+ * can checkpoint pipes, not host files outside the container.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ferry/buf.h"
+#include "ferry/err.h"
+#include "ferry/exec.h"
+#include "ferry/spec.h"
+
+#define FERRY_RUNTIME_TIMEOUT_MS    60000
+#define FERRY_RUNTIME_EXEC_MAX_MS   120000
+
+struct ferry_runtime {
+	char binary[64]; /* "runc" or "crun", found in PATH */
+	char root[512];  /* --root: this node's private state of the runtime */
+	char log[512];   /* --log */
+};
+
+enum ferry_ct_status {
+	FERRY_CT_MISSING = 0,
+	FERRY_CT_CREATED,
+	FERRY_CT_RUNNING,
+	FERRY_CT_PAUSED,
+	FERRY_CT_STOPPED,
+};
+
+const char *ferry_ct_status_name(enum ferry_ct_status s);
+
+/* The runtime's config.json for a spec: rootfs and cgroup path are the node's. Pure. */
+int ferry_oci_config(const struct ferry_spec *s, const char *rootfs, const char *cgroups_path, struct ferry_buf *out,
+                     struct ferry_err *err);
+
+int ferry_runtime_run(const struct ferry_runtime *rt, const char *id, const char *bundle, int stdio_fd,
+                      struct ferry_err *err);
+int ferry_runtime_restore(const struct ferry_runtime *rt, const char *id, const char *bundle, const char *images,
+                          int stdio_fd, struct ferry_err *err);
+/* Checkpoint into images; a paused container stays paused (--leave-running keeps it). */
+int ferry_runtime_checkpoint(const struct ferry_runtime *rt, const char *id, const char *images, const char *work,
+                             struct ferry_err *err);
+int ferry_runtime_pause(const struct ferry_runtime *rt, const char *id, struct ferry_err *err);
+int ferry_runtime_resume(const struct ferry_runtime *rt, const char *id, struct ferry_err *err);
+/* SIGKILL and delete; a container the runtime does not know is success. */
+int ferry_runtime_delete(const struct ferry_runtime *rt, const char *id, struct ferry_err *err);
+/* Status and init pid (0 when none). */
+int ferry_runtime_state(const struct ferry_runtime *rt, const char *id, enum ferry_ct_status *status, pid_t *pid,
+                        struct ferry_err *err);
+/* Run argv inside the container; output (stdout+stderr) captured. */
+int ferry_runtime_exec(const struct ferry_runtime *rt, const char *id, const char *const argv[], int timeout_ms,
+                       struct ferry_exec_result *ret, struct ferry_err *err);
+/* Parse `runc state` JSON output (pure, for tests). */
+int ferry_runtime_parse_state(const char *json, enum ferry_ct_status *status, pid_t *pid);
+
+#endif
