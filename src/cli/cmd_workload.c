@@ -38,17 +38,37 @@ struct wopts {
 	bool json, stateless;
 };
 
-enum { O_ADMIN = 'A', O_CLUSTER = 'C', O_JSON = 'j', O_NODE = 'n', O_IMAGE = 'i', O_MEMORY = 'm', O_STATELESS = 's',
-       O_READY = 'r', O_TO = 't', O_MODE = 'M', O_PARALLEL = 'P', O_NAME = 'N', O_HELP = 'h' };
+enum {
+	O_ADMIN = 'A',
+	O_CLUSTER = 'C',
+	O_JSON = 'j',
+	O_NODE = 'n',
+	O_IMAGE = 'i',
+	O_MEMORY = 'm',
+	O_STATELESS = 's',
+	O_READY = 'r',
+	O_TO = 't',
+	O_MODE = 'M',
+	O_PARALLEL = 'P',
+	O_NAME = 'N',
+	O_HELP = 'h'
+};
 
 static const struct option all_opts[] = {
-	{ "admin-dir", required_argument, NULL, O_ADMIN }, { "cluster", required_argument, NULL, O_CLUSTER },
-	{ "json", no_argument, NULL, O_JSON },             { "node", required_argument, NULL, O_NODE },
-	{ "image", required_argument, NULL, O_IMAGE },     { "memory", required_argument, NULL, O_MEMORY },
-	{ "stateless", no_argument, NULL, O_STATELESS },   { "ready", required_argument, NULL, O_READY },
-	{ "to", required_argument, NULL, O_TO },           { "mode", required_argument, NULL, O_MODE },
-	{ "parallel", required_argument, NULL, O_PARALLEL }, { "name", required_argument, NULL, O_NAME },
-	{ "help", no_argument, NULL, O_HELP },             { 0 },
+	{ "admin-dir", required_argument, NULL, O_ADMIN },
+	{ "cluster", required_argument, NULL, O_CLUSTER },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "node", required_argument, NULL, O_NODE },
+	{ "image", required_argument, NULL, O_IMAGE },
+	{ "memory", required_argument, NULL, O_MEMORY },
+	{ "stateless", no_argument, NULL, O_STATELESS },
+	{ "ready", required_argument, NULL, O_READY },
+	{ "to", required_argument, NULL, O_TO },
+	{ "mode", required_argument, NULL, O_MODE },
+	{ "parallel", required_argument, NULL, O_PARALLEL },
+	{ "name", required_argument, NULL, O_NAME },
+	{ "help", no_argument, NULL, O_HELP },
+	{ 0 },
 };
 
 #define COMMON_HELP                                                                                                    \
@@ -67,9 +87,21 @@ static int parse_size(const char *s, uint64_t *ret, struct ferry_err *err)
 		return ferry_err_set(err, -EINVAL, "memory '%s' is not a size; expected e.g. 256m or 1g", s);
 	memcpy(num, s, n + 1);
 	switch (num[n - 1]) {
-	case 'k': case 'K': mul = 1ULL << 10; num[n - 1] = '\0'; break;
-	case 'm': case 'M': mul = 1ULL << 20; num[n - 1] = '\0'; break;
-	case 'g': case 'G': mul = 1ULL << 30; num[n - 1] = '\0'; break;
+	case 'k':
+	case 'K':
+		mul = 1ULL << 10;
+		num[n - 1] = '\0';
+		break;
+	case 'm':
+	case 'M':
+		mul = 1ULL << 20;
+		num[n - 1] = '\0';
+		break;
+	case 'g':
+	case 'G':
+		mul = 1ULL << 30;
+		num[n - 1] = '\0';
+		break;
 	}
 	if ((r = ferry_parse_u64(num, 1, FERRY_SPEC_MEMORY_MAX, "--memory", &v, err)) < 0)
 		return r;
@@ -101,15 +133,33 @@ static int parse(const char *cmd, int argc, char **argv, const char *allowed, co
 		if (c == '?' || c == ':' || !strchr(allowed, c))
 			return cli_usage_error(cmd, "option %s is not one of '%s's", argv[optind - 1], cmd) ? -1 : -1;
 		switch (c) {
-		case O_ADMIN: o->admin_dir = optarg; break;
-		case O_CLUSTER: o->cluster = optarg; break;
-		case O_JSON: o->json = true; break;
-		case O_NODE: o->node = optarg; break;
-		case O_IMAGE: o->image = optarg; break;
-		case O_STATELESS: o->stateless = true; break;
-		case O_READY: o->probe = optarg; break;
-		case O_MODE: o->mode = optarg; break;
-		case O_NAME: o->name = optarg; break;
+		case O_ADMIN:
+			o->admin_dir = optarg;
+			break;
+		case O_CLUSTER:
+			o->cluster = optarg;
+			break;
+		case O_JSON:
+			o->json = true;
+			break;
+		case O_NODE:
+			o->node = optarg;
+			break;
+		case O_IMAGE:
+			o->image = optarg;
+			break;
+		case O_STATELESS:
+			o->stateless = true;
+			break;
+		case O_READY:
+			o->probe = optarg;
+			break;
+		case O_MODE:
+			o->mode = optarg;
+			break;
+		case O_NAME:
+			o->name = optarg;
+			break;
 		case O_TO:
 			if (o->n_to == 16)
 				return cli_usage_error(cmd, "at most 16 --to nodes"), -1;
@@ -212,7 +262,8 @@ static int print_records(const struct ferry_tlv_list *l, const struct field *fie
 		printf("\n");
 	}
 	for (unsigned i = 0; i < l->n; i++) {
-		if (l->items[i].tag != FERRY_TAG_RECORD || ferry_tlv_parse(l->items[i].value, l->items[i].len, rl, NULL) < 0)
+		if (l->items[i].tag != FERRY_TAG_RECORD ||
+		    ferry_tlv_parse(l->items[i].value, l->items[i].len, rl, NULL) < 0)
 			continue;
 		if (json)
 			ferry_json_object_begin(&j);
@@ -276,9 +327,12 @@ static int listing(const char *cmd, int argc, char **argv, uint16_t op, const st
 }
 
 static const struct field ps_fields[] = {
-	{ FERRY_TAG_CONTAINER, "name", "NAME", F_STR, 16 }, { FERRY_TAG_NODE, "node", "NODE", F_STR, 10 },
-	{ FERRY_TAG_IMAGE, "image", "IMAGE", F_STR, 12 },   { FERRY_TAG_STATE, "state", "STATE", F_STR, 12 },
-	{ FERRY_TAG_PID, "pid", "PID", F_U64, 9 },          { FERRY_TAG_GENERATION, "generation", "GEN", F_U64, 5 },
+	{ FERRY_TAG_CONTAINER, "name", "NAME", F_STR, 16 },
+	{ FERRY_TAG_NODE, "node", "NODE", F_STR, 10 },
+	{ FERRY_TAG_IMAGE, "image", "IMAGE", F_STR, 12 },
+	{ FERRY_TAG_STATE, "state", "STATE", F_STR, 12 },
+	{ FERRY_TAG_PID, "pid", "PID", F_U64, 9 },
+	{ FERRY_TAG_GENERATION, "generation", "GEN", F_U64, 5 },
 	{ 0 },
 };
 
@@ -344,12 +398,11 @@ int cmd_history(int argc, char **argv)
 
 static int image_import(int argc, char **argv)
 {
-	static const char help[] =
-	    "Usage: ferry image import PATH|TAR --name NAME\n\n"
-	    "Import a root file system (a directory, or a tar archive of one) as image NAME.\n"
-	    "It becomes one content-addressed layer (SHA-256 of its archive) held by the\n"
-	    "controller and shipped to nodes when a container needs it.\n\n"
-	    "  --name NAME       image name (a-z, 0-9, '-', starting with a letter)\n";
+	static const char help[] = "Usage: ferry image import PATH|TAR --name NAME\n\n"
+	                           "Import a root file system (a directory, or a tar archive of one) as image NAME.\n"
+	                           "It becomes one content-addressed layer (SHA-256 of its archive) held by the\n"
+	                           "controller and shipped to nodes when a container needs it.\n\n"
+	                           "  --name NAME       image name (a-z, 0-9, '-', starting with a letter)\n";
 	struct ferry_buf req = FERRY_BUF_INIT(256), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
 	struct ferry_manifest m = { 0 };
@@ -490,7 +543,8 @@ int cmd_run(int argc, char **argv)
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_IMAGE, o.image);
 	for (int i = optind; r == 0 && i < argc; i++) {
 		if (strlen(argv[i]) > FERRY_SPEC_ARG_MAX)
-			return cli_usage_error("run", "argument %d is longer than %d bytes", i - optind + 1, FERRY_SPEC_ARG_MAX);
+			return cli_usage_error("run", "argument %d is longer than %d bytes", i - optind + 1,
+			                       FERRY_SPEC_ARG_MAX);
 		r = ferry_tlv_add_str(&req, FERRY_TAG_ARG, argv[i]);
 	}
 	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_MEMORY, o.memory);
@@ -595,8 +649,8 @@ static void print_report(const struct ferry_tlv_list *rl)
 {
 	char name[80] = "", src[40] = "", dst[40] = "", mode[20] = "", result[20] = "", msg[1100] = "";
 	uint64_t v[8] = { 0 };
-	static const uint16_t tags[] = { FERRY_TAG_TOTAL_MS,  FERRY_TAG_DOWNTIME_MS, FERRY_TAG_CHECKPOINT_MS,
-		                         FERRY_TAG_TRANSFER_MS, FERRY_TAG_RESTORE_MS, FERRY_TAG_BYTES_IMAGE,
+	static const uint16_t tags[] = { FERRY_TAG_TOTAL_MS,    FERRY_TAG_DOWNTIME_MS, FERRY_TAG_CHECKPOINT_MS,
+		                         FERRY_TAG_TRANSFER_MS, FERRY_TAG_RESTORE_MS,  FERRY_TAG_BYTES_IMAGE,
 		                         FERRY_TAG_BYTES_WIRE,  FERRY_TAG_ROUNDS };
 
 	ferry_tlv_get_str(rl, FERRY_TAG_CONTAINER, name, sizeof(name), NULL);
@@ -664,7 +718,8 @@ static int migration_call(const char *cmd, const struct wopts *o, struct ferry_b
 	for (unsigned i = 0; i < l->n; i++) {
 		char result[20] = "";
 
-		if (l->items[i].tag != FERRY_TAG_RECORD || ferry_tlv_parse(l->items[i].value, l->items[i].len, rl, NULL) < 0)
+		if (l->items[i].tag != FERRY_TAG_RECORD ||
+		    ferry_tlv_parse(l->items[i].value, l->items[i].len, rl, NULL) < 0)
 			continue;
 		ferry_tlv_get_str(rl, FERRY_TAG_RESULT, result, sizeof(result), NULL);
 		failed += strcmp(result, "ok") != 0;
@@ -681,16 +736,15 @@ out:
 
 int cmd_migrate(int argc, char **argv)
 {
-	static const char help[] =
-	    "Usage: ferry migrate NAME --to NODE [--mode stop-copy|stateless] [--json]\n\n"
-	    "Move a running container to NODE.  stop-copy (default) pauses it, checkpoints\n"
-	    "it with CRIU, streams the images through the encrypted channel and restores it;\n"
-	    "the source stays paused until the destination runs it, and resumes on any\n"
-	    "failure.  stateless starts a fresh copy on NODE, waits until it is ready, then\n"
-	    "removes the old one.  Prints the migration's metrics.\n\n"
-	    "  --to NODE         destination node\n"
-	    "  --mode MODE       stop-copy or stateless\n"
-	    "  --json            the report as one JSON object\n";
+	static const char help[] = "Usage: ferry migrate NAME --to NODE [--mode stop-copy|stateless] [--json]\n\n"
+	                           "Move a running container to NODE.  stop-copy (default) pauses it, checkpoints\n"
+	                           "it with CRIU, streams the images through the encrypted channel and restores it;\n"
+	                           "the source stays paused until the destination runs it, and resumes on any\n"
+	                           "failure.  stateless starts a fresh copy on NODE, waits until it is ready, then\n"
+	                           "removes the old one.  Prints the migration's metrics.\n\n"
+	                           "  --to NODE         destination node\n"
+	                           "  --mode MODE       stop-copy or stateless\n"
+	                           "  --json            the report as one JSON object\n";
 	struct ferry_buf req = FERRY_BUF_INIT(1024);
 	struct ferry_err err = { 0 };
 	uint8_t mode = FERRY_MODE_STOP_COPY;
@@ -705,7 +759,8 @@ int cmd_migrate(int argc, char **argv)
 		return r ? r : cli_usage_error("migrate", "expected --to NODE once");
 	if (o.mode && (ferry_mode_parse(o.mode, &mode, &err) < 0 ||
 	               (mode != FERRY_MODE_STOP_COPY && mode != FERRY_MODE_STATELESS)))
-		return cli_usage_error("migrate", "mode '%s' is not available; expected stop-copy or stateless", o.mode);
+		return cli_usage_error("migrate", "mode '%s' is not available; expected stop-copy or stateless",
+		                       o.mode);
 	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_MIGRATE);
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, argv[optind]);
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_DEST, o.to[0]);
@@ -717,13 +772,12 @@ int cmd_migrate(int argc, char **argv)
 
 int cmd_evacuate(int argc, char **argv)
 {
-	static const char help[] =
-	    "Usage: ferry evacuate NODE [--to NODE]... [--parallel N] [--json]\n\n"
-	    "Move every running container off NODE (stop-copy), each to the least loaded\n"
-	    "destination, N at a time (default 2, at most 8).  Exits 1 if any failed.\n\n"
-	    "  --to NODE         a destination (repeatable; default: every other node)\n"
-	    "  --parallel N      migrations at once\n"
-	    "  --json            the reports as one JSON object\n";
+	static const char help[] = "Usage: ferry evacuate NODE [--to NODE]... [--parallel N] [--json]\n\n"
+	                           "Move every running container off NODE (stop-copy), each to the least loaded\n"
+	                           "destination, N at a time (default 2, at most 8).  Exits 1 if any failed.\n\n"
+	                           "  --to NODE         a destination (repeatable; default: every other node)\n"
+	                           "  --parallel N      migrations at once\n"
+	                           "  --json            the reports as one JSON object\n";
 	struct ferry_buf req = FERRY_BUF_INIT(4096);
 	struct wopts o;
 	int r = parse("evacuate", argc, argv, "ACjtP", help, &o);

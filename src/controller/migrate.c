@@ -25,11 +25,11 @@
 #include "ferry/log.h"
 #include "ferry/parse.h"
 
-#define MIG_CALL_MS     180000
-#define TICKET_TTL_S    60
-#define HISTORY_MAX     200
-#define EVACUATE_MAX    64
-#define PARALLEL_MAX    8
+#define MIG_CALL_MS  180000
+#define TICKET_TTL_S 60
+#define HISTORY_MAX  200
+#define EVACUATE_MAX 64
+#define PARALLEL_MAX 8
 
 int add_migration_record(struct ferry_buf *out, uint16_t tag, const struct ferry_migration_rec *m)
 {
@@ -87,7 +87,7 @@ static int stop_copy(struct controller *c, const struct ferry_container_rec *ct,
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, ct->name);
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_DEST, dest->name);
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_ADDRESS, dest->address);
-	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_GENERATION, ct->generation + 1);
+	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_GENERATION, ct->generation);
 	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_MIGRATION, m->id);
 	if (r < 0 || (r = ferry_conn_send_frame(conn, FERRY_FRAME_REQUEST, req.data, req.len, err)) < 0)
 		goto out;
@@ -101,7 +101,7 @@ static int stop_copy(struct controller *c, const struct ferry_container_rec *ct,
 	snprintf(t.source, sizeof(t.source), "%s", ct->node);
 	snprintf(t.dest, sizeof(t.dest), "%s", dest->name);
 	t.mode = FERRY_MODE_STOP_COPY;
-	t.generation = ct->generation + 1;
+	t.generation = ct->generation;
 	t.reserve_memory = spec->memory;
 	t.issued_at = (uint64_t)time(NULL);
 	t.expires_at = t.issued_at + TICKET_TTL_S;
@@ -164,7 +164,7 @@ static int stateless(struct controller *c, const struct ferry_container_rec *ct,
 	long long t0 = ferry_now_ms();
 	int r;
 
-	spec->generation = ct->generation + 1;
+	spec->generation = ct->generation;
 	if ((r = ferry_spec_encode(spec, &enc)) < 0)
 		goto out;
 	if ((r = ct_request(c, dest->name, FERRY_OP_CT_RUN, &enc, NULL, 90000, err)) < 0) {
@@ -230,6 +230,14 @@ int migrate_one(struct controller *c, const struct migrate_request *rq, struct f
 	if ((r = ferry_store_container_transition(&c->st.reg, ct->name, "running", "migrating", err)) < 0)
 		goto out;
 	reserved = true;
+	/*
+	 * Every attempt gets a new fencing generation, kept even if it fails:
+	 * a destination that saw a generation refuses it ever after.
+	 */
+	ct->generation++;
+	snprintf(ct->state, sizeof(ct->state), "migrating");
+	if ((r = ferry_store_container_update(&c->st.reg, ct, err)) < 0)
+		goto out;
 	m->started_at = (uint64_t)time(NULL);
 	if ((r = ferry_store_migration_begin(&c->st.reg, m, err)) < 0)
 		goto out;
@@ -237,16 +245,16 @@ int migrate_one(struct controller *c, const struct migrate_request *rq, struct f
 	log_info("migration %llu: %s %s -> %s (%s)", (unsigned long long)m->id, ct->name, ct->node, dest.name, m->mode);
 	if ((r = ensure_layers(c, dest.name, spec, err)) < 0)
 		goto out;
-	r = rq->mode == FERRY_MODE_STATELESS ? stateless(c, ct, spec, &dest, m, err) : stop_copy(c, ct, spec, &dest, m, err);
+	r = rq->mode == FERRY_MODE_STATELESS ? stateless(c, ct, spec, &dest, m, err)
+	                                     : stop_copy(c, ct, spec, &dest, m, err);
 	if (r < 0)
 		goto out;
 	/* COMMIT in the record: it runs on the destination with the next generation. */
-	spec->generation = ct->generation + 1;
+	spec->generation = ct->generation;
 	if ((r = ferry_spec_encode(spec, &enc)) < 0)
 		goto out;
 	snprintf(ct->node, sizeof(ct->node), "%s", dest.name);
 	snprintf(ct->state, sizeof(ct->state), "running");
-	ct->generation++;
 	memcpy(ct->spec, enc.data, enc.len);
 	ct->spec_len = enc.len;
 	if ((r = ferry_store_container_update(&c->st.reg, ct, err)) < 0)
@@ -262,8 +270,8 @@ out:
 	if (begun) {
 		ferry_store_migration_end(&c->st.reg, m, NULL);
 		if (r == 0)
-			log_info("migration %llu: %s now on %s; total %llu ms, downtime %llu ms", (unsigned long long)m->id,
-			         m->container, m->dest, (unsigned long long)m->total_ms,
+			log_info("migration %llu: %s now on %s; total %llu ms, downtime %llu ms",
+			         (unsigned long long)m->id, m->container, m->dest, (unsigned long long)m->total_ms,
 			         (unsigned long long)m->downtime_ms);
 		else
 			log_warn("migration %llu of %s failed: %s", (unsigned long long)m->id, m->container, err->msg);
@@ -323,8 +331,8 @@ static int evacuate(struct controller *c, const struct ferry_tlv_list *l, struct
 	if ((r = ferry_tlv_get_str(l, FERRY_TAG_NODE, victim, sizeof(victim), err)) < 0 ||
 	    (r = node_lookup(c, victim, &vn, err)) < 0)
 		goto out;
-	if (ferry_tlv_find(l, FERRY_TAG_PARALLEL) && (ferry_tlv_get_u64(l, FERRY_TAG_PARALLEL, &parallel, err) < 0 ||
-	                                               parallel < 1 || parallel > PARALLEL_MAX)) {
+	if (ferry_tlv_find(l, FERRY_TAG_PARALLEL) &&
+	    (ferry_tlv_get_u64(l, FERRY_TAG_PARALLEL, &parallel, err) < 0 || parallel < 1 || parallel > PARALLEL_MAX)) {
 		r = ferry_err_set(err, -ERANGE, "parallelism must be 1 to %d", PARALLEL_MAX);
 		goto out;
 	}
@@ -376,7 +384,8 @@ static int evacuate(struct controller *c, const struct ferry_tlv_list *l, struct
 		load[best]++;
 		snprintf(e->rq[e->n].container, sizeof(e->rq[0].container), "%s", cts[i].name);
 		snprintf(e->rq[e->n].dest, sizeof(e->rq[0].dest), "%s", targets[best]);
-		e->rq[e->n].mode = (cts[i].spec_len && mode == FERRY_MODE_STOP_COPY) ? FERRY_MODE_STOP_COPY : (uint8_t)mode;
+		e->rq[e->n].mode =
+		    (cts[i].spec_len && mode == FERRY_MODE_STOP_COPY) ? FERRY_MODE_STOP_COPY : (uint8_t)mode;
 		e->n++;
 	}
 	log_info("evacuating %d containers from %s over %d nodes, %llu at a time", e->n, victim, n_targets,

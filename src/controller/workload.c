@@ -324,7 +324,8 @@ int node_admit(struct controller *c, const char *node, uint64_t memory, struct f
 		return ferry_err_set(err, -ENOMEM, "out of memory");
 	r = node_info(c, node, &resp, l, err);
 	if (r == 0 && (r = ferry_tlv_get_u64(l, FERRY_TAG_MEMORY, &avail, err)) == 0 && avail < memory)
-		r = ferry_err_set(err, -ENOSPC, "node '%s' has no room: %llu MiB of memory available, the container needs %llu MiB",
+		r = ferry_err_set(err, -ENOSPC,
+		                  "node '%s' has no room: %llu MiB of memory available, the container needs %llu MiB",
 		                  node, (unsigned long long)(avail >> 20), (unsigned long long)(memory >> 20));
 	free(l);
 	ferry_buf_free(&resp);

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -175,7 +177,8 @@ int layer_install(struct ct_store *s, const char *tar_path, const uint8_t digest
 	if ((r = ferry_layer_unpack(tar_path, tmp, err)) < 0)
 		return r;
 	if (rename(tmp, final) < 0) {
-		r = errno == ENOTEMPTY || errno == EEXIST ? 0 : ferry_err_sys(err, -errno, "cannot install layer %s", hex);
+		r = errno == ENOTEMPTY || errno == EEXIST ? 0
+		                                          : ferry_err_sys(err, -errno, "cannot install layer %s", hex);
 		ferry_rm_tree(tmp, NULL);
 	}
 	return r;
@@ -310,8 +313,9 @@ int ct_prepare(struct ct_store *s, const struct ferry_spec *spec, const char *up
 		return r;
 	ct_path(s, spec->name, NULL, path, sizeof(path));
 	if (mkdir(path, 0700) < 0)
-		return errno == EEXIST ? ferry_err_set(err, -EEXIST, "container '%s' already exists on this node", spec->name)
-		                       : ferry_err_sys(err, -errno, "cannot create %s", path);
+		return errno == EEXIST
+		           ? ferry_err_set(err, -EEXIST, "container '%s' already exists on this node", spec->name)
+		           : ferry_err_sys(err, -errno, "cannot create %s", path);
 	for (size_t i = 0; i < 3; i++) {
 		ct_path(s, spec->name, dirs[i], path, sizeof(path));
 		if (mkdir(path, 0700) < 0) {
@@ -354,7 +358,8 @@ static bool probe_tcp(pid_t pid, uint16_t port)
 		return false;
 	child = fork();
 	if (child == 0) {
-		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+		struct sockaddr_in a = { .sin_family = AF_INET,
+			                 .sin_port = htons(port),
 			                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 		int sock;
 
@@ -369,6 +374,38 @@ static bool probe_tcp(pid_t pid, uint16_t port)
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+int ct_loopback_up(pid_t pid, struct ferry_err *err)
+{
+	char ns[64];
+	int status = 0, fd;
+	pid_t child;
+
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/net", (int)pid);
+	fd = open(ns, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ferry_err_sys(err, -errno, "cannot open %s", ns);
+	child = fork();
+	if (child == 0) {
+		struct ifreq ifr = { 0 };
+		int sock;
+
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+		if (setns(fd, CLONE_NEWNET) < 0 || (sock = socket(AF_INET, SOCK_DGRAM, 0)) < 0 ||
+		    ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
+			_exit(1);
+		ifr.ifr_flags |= IFF_UP;
+		_exit(ioctl(sock, SIOCSIFFLAGS, &ifr) < 0 ? 1 : 0);
+	}
+	close(fd);
+	if (child < 0)
+		return ferry_err_sys(err, -errno, "fork");
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return ferry_err_set(err, -EIO, "cannot bring up the loopback of pid %d", (int)pid);
+	return 0;
 }
 
 static bool probe_exec(const struct ct_store *s, const struct ferry_spec *spec)
@@ -412,8 +449,9 @@ int ct_wait_ready(const struct ct_store *s, const struct ferry_spec *spec, int t
 		    (kind == FERRY_PROBE_EXEC && probe_exec(s, spec)))
 			return 0;
 		if (ferry_now_ms() > deadline)
-			return ferry_err_set(err, -ETIMEDOUT, "container '%s' did not pass its readiness probe '%s' in %d s",
-			                     spec->name, spec->probe, timeout_ms / 1000);
+			return ferry_err_set(err, -ETIMEDOUT,
+			                     "container '%s' did not pass its readiness probe '%s' in %d s", spec->name,
+			                     spec->probe, timeout_ms / 1000);
 		usleep(100 * 1000);
 	}
 }
@@ -525,8 +563,7 @@ int ct_info_get(struct ct_store *s, const char *name, struct ct_info *out, struc
 	ct_runtime(s, name, &rt);
 	if ((r = ferry_runtime_state(&rt, name, &st, &out->pid, err)) < 0)
 		goto out;
-	snprintf(out->state, sizeof(out->state), "%s",
-	         st == FERRY_CT_MISSING ? "stopped" : ferry_ct_status_name(st));
+	snprintf(out->state, sizeof(out->state), "%s", st == FERRY_CT_MISSING ? "stopped" : ferry_ct_status_name(st));
 	if (ct_marked(s, name, CT_MARK_MIGRATING))
 		snprintf(out->state, sizeof(out->state), "migrating");
 	if (ct_marked(s, name, CT_MARK_RESTORING))
@@ -545,7 +582,8 @@ int ct_list(struct ct_store *s, struct ct_info *out, unsigned max, struct ferry_
 	if (!d)
 		return ferry_err_sys(err, -errno, "cannot list %s", s->dir);
 	while ((de = readdir(d)) && n < max) {
-		if (de->d_name[0] == '.' || ferry_check_name(de->d_name, FERRY_CONTAINER_NAME_MAX, "container", NULL) < 0)
+		if (de->d_name[0] == '.' ||
+		    ferry_check_name(de->d_name, FERRY_CONTAINER_NAME_MAX, "container", NULL) < 0)
 			continue;
 		if (ct_info_get(s, de->d_name, &out[n], NULL) == 0)
 			n++;

@@ -19,12 +19,12 @@
 #include "ferry/runtime.h"
 #include "ferry/spec.h"
 
-#define CT_MAX             256
-#define CT_LOG_MAX         (1024 * 1024) /* a log file rotates to log.1 past this */
-#define CT_READY_MS        30000
-#define CT_STOP_GRACE_MS   5000
-#define CT_MARK_MIGRATING  "migrating" /* source: paused for a migration */
-#define CT_MARK_RESTORING  "restoring" /* destination: restored, not yet reported */
+#define CT_MAX            256
+#define CT_LOG_MAX        (1024 * 1024) /* a log file rotates to log.1 past this */
+#define CT_READY_MS       30000
+#define CT_STOP_GRACE_MS  5000
+#define CT_MARK_MIGRATING "migrating" /* source: paused for a migration */
+#define CT_MARK_RESTORING "restoring" /* destination: restored, not yet reported */
 
 struct ct_store {
 	char dir[PATH_MAX];       /* <state>/containers */
@@ -63,6 +63,11 @@ int ct_prepare(struct ct_store *s, const struct ferry_spec *spec, const char *up
 int ct_log_pipe(const struct ct_store *s, const char *name, struct ferry_err *err);
 /* Wait until the spec's readiness probe passes (or the process runs, without one). */
 int ct_wait_ready(const struct ct_store *s, const struct ferry_spec *spec, int timeout_ms, struct ferry_err *err);
+/*
+ * The runtime restores a container into a fresh network namespace whose
+ * loopback is down (CRIU restores sockets, not this namespace's links).
+ */
+int ct_loopback_up(pid_t pid, struct ferry_err *err);
 /* prepare + run + ready; on failure nothing is left. */
 int ct_start(struct ct_store *s, const struct ferry_spec *spec, struct ferry_err *err);
 /* SIGTERM, then SIGKILL after the grace period; the directory stays (logs). */

@@ -39,7 +39,8 @@ static uint64_t mem_available(void)
 	unsigned long long kb = 0;
 	const char *p;
 
-	if (ferry_read_file("/proc/meminfo", 64 * 1024, &b, NULL) == 0 && b.data && (p = strstr(b.data, "MemAvailable:")))
+	if (ferry_read_file("/proc/meminfo", 64 * 1024, &b, NULL) == 0 && b.data &&
+	    (p = strstr(b.data, "MemAvailable:")))
 		sscanf(p + 13, "%llu", &kb);
 	ferry_buf_free(&b);
 	return (uint64_t)kb * 1024;
@@ -113,8 +114,7 @@ static int layer_put(struct node *node, struct ferry_conn *conn, struct ferry_er
 		return r;
 	/* The receiver already verified the object's hash against the manifest; its name must be that hash. */
 	r = ferry_manifest_from_dir(res.path, &m, err);
-	if (r == 0 && (m.n != 1 || strlen(m.objects[0].name) != 68 ||
-	               strcmp(m.objects[0].name + 64, ".tar") != 0)) {
+	if (r == 0 && (m.n != 1 || strlen(m.objects[0].name) != 68 || strcmp(m.objects[0].name + 64, ".tar") != 0)) {
 		r = ferry_err_set(err, -EPROTO, "a layer push carries exactly one object named DIGEST.tar");
 	}
 	if (r == 0) {
@@ -146,7 +146,8 @@ static int ct_run(struct node *node, const struct ferry_tlv_list *l, struct ferr
 	if ((r = ct_claim(&node->cts, spec->name, err)) < 0)
 		goto out;
 	if (ct_exists(&node->cts, spec->name))
-		r = ferry_err_set(err, -EEXIST, "container '%s' already exists on node '%s'", spec->name, node->id.name);
+		r = ferry_err_set(err, -EEXIST, "container '%s' already exists on node '%s'", spec->name,
+		                  node->id.name);
 	else
 		r = ct_start(&node->cts, spec, err);
 	if (r == 0 && (r = ct_info_get(&node->cts, spec->name, &info, err)) == 0) {
@@ -231,7 +232,8 @@ int ctl_containers(struct node *node, struct ferry_conn *conn, unsigned op, cons
 		break;
 	}
 	case FERRY_OP_CT_LOGS:
-		if ((r = get_name(l, name, err)) == 0 && (r = ct_logs(&node->cts, name, CT_OUTPUT_MAX, &data, err)) == 0) {
+		if ((r = get_name(l, name, err)) == 0 &&
+		    (r = ct_logs(&node->cts, name, CT_OUTPUT_MAX, &data, err)) == 0) {
 			r = ferry_tlv_add_u32(&out, FERRY_TAG_STATUS, 0);
 			r = r ? r : ferry_tlv_add(&out, FERRY_TAG_DATA, data.data, data.len);
 		}

@@ -37,14 +37,14 @@
 #include "ferry/wire.h"
 #include "node.h"
 
-#define MIG_CONNECT_MS   10000
-#define MIG_IO_MS        120000
-#define MIG_LOG_TAIL     (256 * 1024)
-#define OBJ_SPEC         "spec"
-#define OBJ_UPPER        "upper.tar"
-#define OBJ_LOG          "log"
-#define OBJ_CHECKPOINT   "checkpoint"
-#define FAULT_DELAY_S    5
+#define MIG_CONNECT_MS 10000
+#define MIG_IO_MS      120000
+#define MIG_LOG_TAIL   (256 * 1024)
+#define OBJ_SPEC       "spec"
+#define OBJ_UPPER      "upper.tar"
+#define OBJ_LOG        "log"
+#define OBJ_CHECKPOINT "checkpoint"
+#define FAULT_DELAY_S  5
 
 bool node_fault(const struct node *node, const char *f)
 {
@@ -116,8 +116,8 @@ struct mig_out {
 };
 
 /* Wait for the controller's ticket and check it binds exactly this migration and manifest. */
-static int receive_ticket(struct node *node, struct ferry_conn *ctl, const struct mig_out *mo,
-                          const uint8_t hash[32], struct ferry_buf *raw, struct ferry_err *err)
+static int receive_ticket(struct node *node, struct ferry_conn *ctl, const struct mig_out *mo, const uint8_t hash[32],
+                          struct ferry_buf *raw, struct ferry_err *err)
 {
 	struct ferry_buf payload = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
@@ -175,7 +175,8 @@ static int stream_to_dest(struct node *node, struct mig_out *mo, const struct fe
 		                  mo->dest);
 		goto out;
 	}
-	if ((r = ferry_bundle_send(conn, (const uint8_t *)ticket->data, ticket->len, m, dir, &mo->bytes_image, err)) < 0)
+	if ((r = ferry_bundle_send(conn, (const uint8_t *)ticket->data, ticket->len, m, dir, &mo->bytes_image, err)) <
+	    0)
 		goto out;
 	mo->t_sent = ferry_now_ms();
 	/* The destination answers a second time once the container runs there. */
@@ -250,7 +251,8 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 	if ((r = ct_claim(&node->cts, mo.name, err)) < 0)
 		goto fail;
 	claimed = true;
-	if ((r = ct_info_get(&node->cts, mo.name, &info, err)) < 0 || (r = ct_load_spec(&node->cts, mo.name, spec, err)) < 0)
+	if ((r = ct_info_get(&node->cts, mo.name, &info, err)) < 0 ||
+	    (r = ct_load_spec(&node->cts, mo.name, spec, err)) < 0)
 		goto fail;
 	if (strcmp(info.state, "running") != 0) {
 		r = ferry_err_set(err, -ESRCH, "container '%s' is %s, not running", mo.name, info.state);
@@ -302,7 +304,7 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 	done = true;
 	if (ct_remove(&node->cts, mo.name, err) < 0)
 		log_error("migration %llu: %s runs on %s but the paused source could not be removed: %s",
-		        (unsigned long long)mo.id, mo.name, mo.dest, err->msg);
+		          (unsigned long long)mo.id, mo.name, mo.dest, err->msg);
 	log_info("migration %llu: %s moved to %s; downtime %lld ms", (unsigned long long)mo.id, mo.name, mo.dest,
 	         mo.t_restored - mo.t_paused);
 	r = send_done(ctl, &mo, err);
@@ -392,7 +394,8 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 		goto fail;
 	claimed = true;
 	if (ct_exists(&node->cts, spec->name)) {
-		r = ferry_err_set(err, -EEXIST, "container '%s' already exists on node '%s'", spec->name, node->id.name);
+		r = ferry_err_set(err, -EEXIST, "container '%s' already exists on node '%s'", spec->name,
+		                  node->id.name);
 		goto fail;
 	}
 	snprintf(path, sizeof(path), "%s/%s", res->path, OBJ_UPPER);
@@ -424,8 +427,11 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 		r = ferry_err_set(err, -ESRCH, "restored container '%s' is %s", spec->name, ferry_ct_status_name(st));
 		goto fail;
 	}
+	if ((r = ct_loopback_up(pid, err)) < 0)
+		goto fail;
 	if (node_fault(node, "restore-delay")) {
-		log_warn("FERRY_FAULT restore-delay: holding %s for %d s before reporting it", spec->name, FAULT_DELAY_S);
+		log_warn("FERRY_FAULT restore-delay: holding %s for %d s before reporting it", spec->name,
+		         FAULT_DELAY_S);
 		sleep(FAULT_DELAY_S);
 	}
 	if ((r = ct_mark(&node->cts, spec->name, CT_MARK_RESTORING, false, err)) < 0)

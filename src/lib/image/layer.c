@@ -15,9 +15,10 @@
 
 int ferry_layer_pack(const char *dir, const char *tar_path, struct ferry_err *err)
 {
-	const char *argv[] = { "tar",     "--create",        "--file",  tar_path,          "--directory",
-		               dir,       "--numeric-owner", "--xattrs", "--xattrs-include=*", "--sparse",
-		               "--sort=name", ".",           NULL };
+	const char *argv[] = {
+		"tar",      "--create",           "--file",   tar_path,      "--directory", dir, "--numeric-owner",
+		"--xattrs", "--xattrs-include=*", "--sparse", "--sort=name", ".",           NULL
+	};
 	struct ferry_exec_opts o = { .timeout_ms = FERRY_LAYER_TIMEOUT_MS };
 
 	return ferry_exec_ok(argv, &o, err);
@@ -50,9 +51,17 @@ int ferry_layer_check(const char *tar_path, struct ferry_err *err)
 
 int ferry_layer_unpack(const char *tar_path, const char *dir, struct ferry_err *err)
 {
-	const char *argv[] = { "tar",           "--extract",       "--file",   tar_path,
-		               "--directory",   dir,               "--numeric-owner", "--xattrs",
-		               "--xattrs-include=*", "--same-permissions", NULL };
+	const char *argv[] = { "tar",
+		               "--extract",
+		               "--file",
+		               tar_path,
+		               "--directory",
+		               dir,
+		               "--numeric-owner",
+		               "--xattrs",
+		               "--xattrs-include=*",
+		               "--same-permissions",
+		               NULL };
 	struct ferry_exec_opts o = { .timeout_ms = FERRY_LAYER_TIMEOUT_MS };
 	int r;
 

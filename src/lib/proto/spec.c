@@ -44,8 +44,8 @@ int ferry_probe_parse(const char *s, enum ferry_probe_kind *kind, uint16_t *port
 		*kind = FERRY_PROBE_EXEC;
 		return 0;
 	}
-	return ferry_err_set(err, -EINVAL, "readiness probe '%.64s' is not understood; expected tcp:PORT or exec:/PATH ARGS",
-	                     s);
+	return ferry_err_set(err, -EINVAL,
+	                     "readiness probe '%.64s' is not understood; expected tcp:PORT or exec:/PATH ARGS", s);
 }
 
 int ferry_spec_from_tlv(const struct ferry_tlv_list *l, struct ferry_spec *ret, struct ferry_err *err)
@@ -100,7 +100,8 @@ int ferry_spec_from_tlv(const struct ferry_tlv_list *l, struct ferry_spec *ret, 
 		}
 	}
 	if (s->n_layers == 0 || s->argc == 0 || s->args[0][0] != '/') {
-		r = ferry_err_set(err, -EINVAL, "a container needs at least one layer and a command given by absolute path");
+		r = ferry_err_set(err, -EINVAL,
+		                  "a container needs at least one layer and a command given by absolute path");
 		goto out;
 	}
 	*ret = *s;

@@ -6,8 +6,8 @@
 #include "ferry/runtime.h"
 
 static const char *const caps[] = {
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER",           "CAP_FSETID", "CAP_KILL",
-	"CAP_SETGID", "CAP_SETUID",      "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE",
+	"CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FOWNER",           "CAP_FSETID",      "CAP_KILL",
+	"CAP_SETGID", "CAP_SETUID",       "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE",
 };
 
 static void string_array(struct ferry_json *j, const char *key, const char *const *v, size_t n)
@@ -45,8 +45,8 @@ int ferry_oci_config(const struct ferry_spec *s, const char *rootfs, const char 
 	static const char *const shm_opts[] = { "nosuid", "noexec", "nodev", "mode=1777", "size=65536k" };
 	static const char *const mq_opts[] = { "nosuid", "noexec", "nodev" };
 	static const char *const sys_opts[] = { "nosuid", "noexec", "nodev", "ro" };
-	static const char *const masked[] = { "/proc/acpi",           "/proc/kcore",       "/proc/keys",
-		                              "/proc/latency_stats", "/proc/timer_list",  "/proc/sched_debug",
+	static const char *const masked[] = { "/proc/acpi",          "/proc/kcore",      "/proc/keys",
+		                              "/proc/latency_stats", "/proc/timer_list", "/proc/sched_debug",
 		                              "/sys/firmware",       "/proc/scsi" };
 	static const char *const ro[] = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" };
 	static const char *const ns[] = { "pid", "network", "ipc", "uts", "mount" };

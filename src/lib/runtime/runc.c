@@ -163,8 +163,10 @@ int ferry_runtime_parse_state(const char *json, enum ferry_ct_status *status, pi
 		const char *text;
 		enum ferry_ct_status st;
 	} map[] = {
-		{ "\"created\"", FERRY_CT_CREATED }, { "\"running\"", FERRY_CT_RUNNING },
-		{ "\"paused\"", FERRY_CT_PAUSED },   { "\"stopped\"", FERRY_CT_STOPPED },
+		{ "\"created\"", FERRY_CT_CREATED },
+		{ "\"running\"", FERRY_CT_RUNNING },
+		{ "\"paused\"", FERRY_CT_PAUSED },
+		{ "\"stopped\"", FERRY_CT_STOPPED },
 	};
 	const char *p = strstr(json, "\"status\"");
 	const char *q = strstr(json, "\"pid\"");

@@ -48,7 +48,7 @@ out:
 }
 
 static int store_write(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
-                 struct ferry_err *err)
+                       struct ferry_err *err)
 {
 	int r;
 
@@ -81,8 +81,8 @@ int ferry_store_image_put(struct ferry_registry *reg, const struct ferry_image_r
 	int r;
 
 	ferry_hex_encode(img->digest, 32, hex);
-	r = store_write(reg, "INSERT OR REPLACE INTO images (name, digest, size, created_at) VALUES (?, ?, ?, ?)", "ssii",
-	          vals, err);
+	r = store_write(reg, "INSERT OR REPLACE INTO images (name, digest, size, created_at) VALUES (?, ?, ?, ?)",
+	                "ssii", vals, err);
 	return r < 0 ? r : 0;
 }
 
@@ -129,8 +129,8 @@ int ferry_store_container_add(struct ferry_registry *reg, const struct ferry_con
 	sqlite3_int64 gen = (sqlite3_int64)c->generation, at = (sqlite3_int64)c->created_at;
 	struct ferry_blob spec = { c->spec, c->spec_len };
 	const void *vals[] = { c->name, c->node, c->image, &gen, c->state, &spec, &at };
-	int r = store_write(reg, "INSERT OR IGNORE INTO containers (" CT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?)", "sssisbi",
-	              vals, err);
+	int r = store_write(reg, "INSERT OR IGNORE INTO containers (" CT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
+	                    "sssisbi", vals, err);
 
 	if (r == 0)
 		return ferry_err_set(err, -EEXIST, "a container named '%s' already exists", c->name);
@@ -180,14 +180,13 @@ int ferry_store_container_transition(struct ferry_registry *reg, const char *nam
 	return r;
 }
 
-int ferry_store_container_update(struct ferry_registry *reg, const struct ferry_container_rec *c,
-                                 struct ferry_err *err)
+int ferry_store_container_update(struct ferry_registry *reg, const struct ferry_container_rec *c, struct ferry_err *err)
 {
 	sqlite3_int64 gen = (sqlite3_int64)c->generation;
 	struct ferry_blob spec = { c->spec, c->spec_len };
 	const void *vals[] = { c->node, &gen, c->state, &spec, c->name };
-	int r = store_write(reg, "UPDATE containers SET node = ?, generation = ?, state = ?, spec = ? WHERE name = ?", "sisbs",
-	              vals, err);
+	int r = store_write(reg, "UPDATE containers SET node = ?, generation = ?, state = ?, spec = ? WHERE name = ?",
+	                    "sisbs", vals, err);
 
 	return r < 0 ? r : 0;
 }
@@ -195,7 +194,7 @@ int ferry_store_container_update(struct ferry_registry *reg, const struct ferry_
 /* ---- migrations ---- */
 
 #define MIG_COLUMNS                                                                                                    \
-	"id, container, mode, source, dest, started_at, finished_at, result, message, total_ms, downtime_ms, "          \
+	"id, container, mode, source, dest, started_at, finished_at, result, message, total_ms, downtime_ms, "         \
 	"checkpoint_ms, transfer_ms, restore_ms, bytes_image, bytes_wire, rounds"
 
 static void migration_row(sqlite3_stmt *st, void *out, unsigned i)
@@ -229,8 +228,9 @@ int ferry_store_migration_begin(struct ferry_registry *reg, struct ferry_migrati
 	int r;
 
 	pthread_mutex_lock(&reg->lock);
-	r = ferry_registry_exec(reg, "INSERT INTO migrations (container, mode, source, dest, started_at) "
-	                             "VALUES (?, ?, ?, ?, ?)",
+	r = ferry_registry_exec(reg,
+	                        "INSERT INTO migrations (container, mode, source, dest, started_at) "
+	                        "VALUES (?, ?, ?, ?, ?)",
 	                        "ssssi", vals, err);
 	if (r >= 0)
 		m->id = (uint64_t)sqlite3_last_insert_rowid(reg->db);
@@ -240,18 +240,19 @@ int ferry_store_migration_begin(struct ferry_registry *reg, struct ferry_migrati
 
 int ferry_store_migration_end(struct ferry_registry *reg, const struct ferry_migration_rec *m, struct ferry_err *err)
 {
-	sqlite3_int64 v[] = { (sqlite3_int64)m->finished_at,   (sqlite3_int64)m->total_ms,
-		              (sqlite3_int64)m->downtime_ms,   (sqlite3_int64)m->checkpoint_ms,
-		              (sqlite3_int64)m->transfer_ms,   (sqlite3_int64)m->restore_ms,
-		              (sqlite3_int64)m->bytes_image,   (sqlite3_int64)m->bytes_wire,
-		              (sqlite3_int64)m->rounds,        (sqlite3_int64)m->id };
-	const void *vals[] = { &v[0], m->result, m->message, &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8],
-		               &v[9] };
-	int r = store_write(reg,
-	              "UPDATE migrations SET finished_at = ?, result = ?, message = ?, total_ms = ?, downtime_ms = ?, "
-	              "checkpoint_ms = ?, transfer_ms = ?, restore_ms = ?, bytes_image = ?, bytes_wire = ?, rounds = ? "
-	              "WHERE id = ?",
-	              "issiiiiiiiii", vals, err);
+	sqlite3_int64 v[] = { (sqlite3_int64)m->finished_at, (sqlite3_int64)m->total_ms,
+		              (sqlite3_int64)m->downtime_ms, (sqlite3_int64)m->checkpoint_ms,
+		              (sqlite3_int64)m->transfer_ms, (sqlite3_int64)m->restore_ms,
+		              (sqlite3_int64)m->bytes_image, (sqlite3_int64)m->bytes_wire,
+		              (sqlite3_int64)m->rounds,      (sqlite3_int64)m->id };
+	const void *vals[] = { &v[0], m->result, m->message, &v[1], &v[2], &v[3],
+		               &v[4], &v[5],     &v[6],      &v[7], &v[8], &v[9] };
+	int r = store_write(
+	    reg,
+	    "UPDATE migrations SET finished_at = ?, result = ?, message = ?, total_ms = ?, downtime_ms = ?, "
+	    "checkpoint_ms = ?, transfer_ms = ?, restore_ms = ?, bytes_image = ?, bytes_wire = ?, rounds = ? "
+	    "WHERE id = ?",
+	    "issiiiiiiiii", vals, err);
 
 	return r < 0 ? r : 0;
 }
@@ -261,8 +262,9 @@ int ferry_store_migrations(struct ferry_registry *reg, struct ferry_migration_re
 {
 	char sql[512];
 
-	snprintf(sql, sizeof(sql), "SELECT * FROM (SELECT " MIG_COLUMNS " FROM migrations ORDER BY id DESC LIMIT %u) "
-	                           "ORDER BY id",
+	snprintf(sql, sizeof(sql),
+	         "SELECT * FROM (SELECT " MIG_COLUMNS " FROM migrations ORDER BY id DESC LIMIT %u) "
+	         "ORDER BY id",
 	         max);
 	return query(reg, sql, NULL, migration_row, out, max, err);
 }
@@ -271,13 +273,15 @@ int ferry_store_migrations_interrupt(struct ferry_registry *reg, uint64_t now, s
 {
 	sqlite3_int64 at = (sqlite3_int64)now;
 	const void *vals[] = { &at };
-	int r = store_write(reg,
-	              "UPDATE migrations SET finished_at = ?, result = 'interrupted', message = 'the controller stopped "
-	              "during the migration' WHERE result IS NULL",
-	              "i", vals, err);
+	int r = store_write(
+	    reg,
+	    "UPDATE migrations SET finished_at = ?, result = 'interrupted', message = 'the controller stopped "
+	    "during the migration' WHERE result IS NULL",
+	    "i", vals, err);
 
 	if (r >= 0) {
-		int r2 = store_write(reg, "UPDATE containers SET state = 'running' WHERE state = 'migrating'", "", NULL, err);
+		int r2 = store_write(reg, "UPDATE containers SET state = 'running' WHERE state = 'migrating'", "", NULL,
+		                     err);
 		if (r2 < 0)
 			return r2;
 	}

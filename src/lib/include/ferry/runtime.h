@@ -20,8 +20,8 @@
 #include "ferry/exec.h"
 #include "ferry/spec.h"
 
-#define FERRY_RUNTIME_TIMEOUT_MS    60000
-#define FERRY_RUNTIME_EXEC_MAX_MS   120000
+#define FERRY_RUNTIME_TIMEOUT_MS  60000
+#define FERRY_RUNTIME_EXEC_MAX_MS 120000
 
 struct ferry_runtime {
 	char binary[64]; /* "runc" or "crun", found in PATH */

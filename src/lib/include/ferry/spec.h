@@ -17,14 +17,14 @@
 #include "ferry/frame.h"
 #include "ferry/ticket.h"
 
-#define FERRY_SPEC_ARGS_MAX    32
-#define FERRY_SPEC_ARG_MAX     255
-#define FERRY_SPEC_LAYERS_MAX  16
-#define FERRY_SPEC_PROBE_MAX   255
-#define FERRY_SPEC_MEMORY_MIN  (4ULL << 20)   /* 4 MiB */
-#define FERRY_SPEC_MEMORY_MAX  (1ULL << 40)   /* 1 TiB */
+#define FERRY_SPEC_ARGS_MAX       32
+#define FERRY_SPEC_ARG_MAX        255
+#define FERRY_SPEC_LAYERS_MAX     16
+#define FERRY_SPEC_PROBE_MAX      255
+#define FERRY_SPEC_MEMORY_MIN     (4ULL << 20) /* 4 MiB */
+#define FERRY_SPEC_MEMORY_MAX     (1ULL << 40) /* 1 TiB */
 #define FERRY_SPEC_MEMORY_DEFAULT (256ULL << 20)
-#define FERRY_SPEC_STATELESS   0x1ULL
+#define FERRY_SPEC_STATELESS      0x1ULL
 
 enum ferry_probe_kind {
 	FERRY_PROBE_NONE = 0,
@@ -39,8 +39,8 @@ struct ferry_spec {
 	unsigned n_layers;
 	char args[FERRY_SPEC_ARGS_MAX][FERRY_SPEC_ARG_MAX + 1];
 	unsigned argc;
-	uint64_t memory; /* bytes, the container's memory limit */
-	uint64_t flags;  /* FERRY_SPEC_* */
+	uint64_t memory;                      /* bytes, the container's memory limit */
+	uint64_t flags;                       /* FERRY_SPEC_* */
 	char probe[FERRY_SPEC_PROBE_MAX + 1]; /* "" for none */
 	uint64_t generation;
 };
