@@ -449,7 +449,7 @@ static int image_import(int argc, char **argv)
 	s.conn->io_timeout_ms = LONG_CALL_MS;
 	if (ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_IMAGE_IMPORT) < 0 ||
 	    ferry_tlv_add_str(&req, FERRY_TAG_IMAGE, o.name) < 0 || api_call(&s, &req, &resp, &err) < 0 ||
-	    ferry_bundle_send(s.conn, NULL, 0, &m, tmpdir, NULL, &err) < 0 ||
+	    ferry_bundle_send(s.conn, NULL, 0, &m, tmpdir, FERRY_BUNDLE_ZSTD, NULL, &err) < 0 ||
 	    ferry_expect_response(s.conn, &resp, &err) < 0 ||
 	    ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, &err) < 0)
 		goto fail;

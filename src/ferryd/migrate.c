@@ -16,6 +16,7 @@
  * Invariant: the source is paused, never killed, until the destination has
  * reported the restored container running; any failure resumes it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -175,8 +176,8 @@ static int stream_to_dest(struct node *node, struct mig_out *mo, const struct fe
 		                  mo->dest);
 		goto out;
 	}
-	if ((r = ferry_bundle_send(conn, (const uint8_t *)ticket->data, ticket->len, m, dir, &mo->bytes_image, err)) <
-	    0)
+	if ((r = ferry_bundle_send(conn, (const uint8_t *)ticket->data, ticket->len, m, dir, FERRY_BUNDLE_ZSTD,
+	                           &mo->bytes_image, err)) < 0)
 		goto out;
 	mo->t_sent = ferry_now_ms();
 	/* The destination answers a second time once the container runs there. */
@@ -466,16 +467,34 @@ out:
 	return r;
 }
 
+static void drop_received_containers(struct node *node)
+{
+	DIR *d = opendir(node->received);
+	struct dirent *de;
+	char path[PATH_MAX];
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/%s", node->received, de->d_name, OBJ_SPEC);
+		if (access(path, F_OK) == 0) {
+			snprintf(path, sizeof(path), "%s/%s", node->received, de->d_name);
+			ferry_rm_tree(path, NULL);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
 void node_recover(struct node *node)
 {
 	struct ct_info *cts = calloc(CT_MAX, sizeof(*cts));
 	int n;
 
-	/* Outgoing dumps are never resumed, and nothing received is restored after a restart. */
+	/* Outgoing dumps are never resumed, and no received container is restored after a restart. */
 	ferry_rm_tree(node->outgoing, NULL);
 	ferry_mkdir_p(node->outgoing, 0700, NULL);
-	ferry_rm_tree(node->received, NULL);
-	ferry_mkdir_p(node->received, 0700, NULL);
+	drop_received_containers(node);
 	if (!cts)
 		return;
 	n = ct_list(&node->cts, cts, CT_MAX, NULL);

@@ -20,11 +20,12 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: ferryd send --state-dir DIR --to A.B.C.D:PORT --ticket FILE SOURCE_DIR\n\n"
+	fprintf(out, "Usage: ferryd send --state-dir DIR --to A.B.C.D:PORT --ticket FILE [--zstd] SOURCE_DIR\n\n"
 	             "Send every regular file below SOURCE_DIR to the destination node over the\n"
 	             "migration channel, under a controller-signed ticket naming this node as the\n"
 	             "source.  The directory must match the manifest the ticket was issued for.\n"
-	             "Prints a JSON line with bytes, seconds and MB/s.\n");
+	             "--zstd compresses chunks that shrink.  Prints a JSON line with bytes, seconds\n"
+	             "and MB/s.\n");
 }
 
 static double now_s(void)
@@ -41,6 +42,7 @@ int cmd_send(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "to", required_argument, NULL, 't' },
 		{ "ticket", required_argument, NULL, 'k' },
+		{ "zstd", no_argument, NULL, 'z' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -57,6 +59,7 @@ int cmd_send(int argc, char **argv)
 	char path[PATH_MAX];
 	SSL_CTX *ctx = NULL;
 	uint64_t bytes = 0;
+	unsigned flags = 0;
 	double t0, t1;
 	int c, r = 1;
 
@@ -71,6 +74,9 @@ int cmd_send(int argc, char **argv)
 			break;
 		case 'k':
 			ticket_path = optarg;
+			break;
+		case 'z':
+			flags |= FERRY_BUNDLE_ZSTD;
 			break;
 		case 'h':
 			usage(stdout);
@@ -114,7 +120,7 @@ int cmd_send(int argc, char **argv)
 		goto out;
 	}
 	t0 = now_s();
-	if (ferry_bundle_send(conn, (const uint8_t *)raw.data, raw.len, &m, argv[optind], &bytes, &err) < 0)
+	if (ferry_bundle_send(conn, (const uint8_t *)raw.data, raw.len, &m, argv[optind], flags, &bytes, &err) < 0)
 		goto out;
 	t1 = now_s();
 	printf("{\"bytes\": %llu, \"objects\": %u, \"seconds\": %.3f, \"MBps\": %.1f}\n", (unsigned long long)bytes,

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <zstd.h>
 
 #include "ferry/bundle.h"
 #include "ferry/fs.h"
@@ -171,18 +173,169 @@ int ferry_expect_response(struct ferry_conn *conn, struct ferry_buf *payload, st
 
 /* ---- source ---- */
 
+/*
+ * The source overlaps its work: a producer thread reads (and, with
+ * FERRY_BUNDLE_ZSTD, compresses) chunks into a ring of SEND_SLOTS frames
+ * while this thread encrypts and sends them.  A chunk that does not shrink
+ * travels as plain DATA.
+ */
+#define SEND_SLOTS 4
+
+struct out_frame {
+	uint8_t type;
+	size_t len;
+	uint8_t *buf; /* FERRY_FRAME_ZSTD_MAX bytes */
+};
+
+struct producer {
+	const struct ferry_manifest *m;
+	int dfd;
+	unsigned flags;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct out_frame ring[SEND_SLOTS];
+	unsigned head, count; /* frames ready, from head */
+	bool done, stop;      /* done: no more frames; stop: the sender gave up */
+	int error;
+	struct ferry_err err;
+	uint64_t raw_bytes;
+};
+
+static int produce_one(struct producer *p, struct out_frame *f, uint32_t index, const uint8_t *raw, size_t n,
+                       ZSTD_CCtx *zc)
+{
+	if (zc) {
+		size_t z = ZSTD_compressCCtx(zc, f->buf + 8, FERRY_FRAME_ZSTD_MAX - 8, raw, n, 1);
+
+		if (!ZSTD_isError(z) && z + 4 < n) {
+			f->type = FERRY_FRAME_DATA_ZSTD;
+			ferry_put_u32(f->buf, index);
+			ferry_put_u32(f->buf + 4, (uint32_t)n);
+			f->len = z + 8;
+			return 0;
+		}
+	}
+	f->type = FERRY_FRAME_DATA;
+	ferry_put_u32(f->buf, index);
+	memcpy(f->buf + 4, raw, n);
+	f->len = n + 4;
+	(void)p;
+	return 0;
+}
+
+static void *producer_main(void *arg)
+{
+	struct producer *p = arg;
+	ZSTD_CCtx *zc = (p->flags & FERRY_BUNDLE_ZSTD) ? ZSTD_createCCtx() : NULL;
+	uint8_t *raw = malloc(FERRY_DATA_CHUNK);
+	int r = raw ? 0 : ferry_err_set(&p->err, -ENOMEM, "out of memory");
+
+	for (uint32_t i = 0; r == 0 && i < p->m->n; i++) {
+		int fd = openat(p->dfd, p->m->objects[i].name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		uint64_t left = p->m->objects[i].size;
+
+		if (fd < 0) {
+			r = ferry_err_sys(&p->err, -errno, "cannot open %s", p->m->objects[i].name);
+			break;
+		}
+		while (r == 0 && left > 0) {
+			size_t want = left < FERRY_DATA_CHUNK ? (size_t)left : FERRY_DATA_CHUNK;
+			ssize_t got = read(fd, raw, want);
+			unsigned slot;
+
+			if (got <= 0) {
+				r = ferry_err_set(&p->err, -EIO, "%s changed while being sent", p->m->objects[i].name);
+				break;
+			}
+			pthread_mutex_lock(&p->lock);
+			while (p->count == SEND_SLOTS && !p->stop)
+				pthread_cond_wait(&p->changed, &p->lock);
+			slot = (p->head + p->count) % SEND_SLOTS;
+			pthread_mutex_unlock(&p->lock);
+			if (p->stop)
+				break;
+			produce_one(p, &p->ring[slot], i, raw, (size_t)got, zc);
+			pthread_mutex_lock(&p->lock);
+			p->count++;
+			p->raw_bytes += (uint64_t)got;
+			pthread_cond_broadcast(&p->changed);
+			pthread_mutex_unlock(&p->lock);
+			left -= (uint64_t)got;
+		}
+		close(fd);
+		if (p->stop)
+			break;
+	}
+	pthread_mutex_lock(&p->lock);
+	p->done = true;
+	p->error = r;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+	ZSTD_freeCCtx(zc);
+	free(raw);
+	return NULL;
+}
+
+/* Send every frame the producer makes; stops it on a send error. */
+static int send_frames(struct ferry_conn *conn, struct producer *p, struct ferry_err *err)
+{
+	int r = 0;
+
+	for (;;) {
+		struct out_frame *f;
+
+		pthread_mutex_lock(&p->lock);
+		while (!p->count && !p->done)
+			pthread_cond_wait(&p->changed, &p->lock);
+		if (!p->count) {
+			r = p->error;
+			if (r < 0)
+				*err = p->err;
+			pthread_mutex_unlock(&p->lock);
+			return r;
+		}
+		f = &p->ring[p->head];
+		pthread_mutex_unlock(&p->lock);
+		/* The receiver only speaks mid-stream to refuse: stop and report its reason. */
+		if (ferry_conn_readable(conn)) {
+			struct ferry_buf resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+
+			r = ferry_expect_response(conn, &resp, err);
+			if (r == 0)
+				r = ferry_err_set(err, -EPROTO, "the receiver answered before the end of the stream");
+			ferry_buf_free(&resp);
+		} else {
+			r = ferry_conn_send_frame(conn, f->type, f->buf, f->len, err);
+		}
+		pthread_mutex_lock(&p->lock);
+		p->head = (p->head + 1) % SEND_SLOTS;
+		p->count--;
+		if (r < 0)
+			p->stop = true;
+		pthread_cond_broadcast(&p->changed);
+		pthread_mutex_unlock(&p->lock);
+		if (r < 0)
+			return r;
+	}
+}
+
 int ferry_bundle_send(struct ferry_conn *conn, const uint8_t *ticket, size_t ticket_len, const struct ferry_manifest *m,
-                      const char *dir, uint64_t *ret_bytes, struct ferry_err *err)
+                      const char *dir, unsigned flags, uint64_t *ret_bytes, struct ferry_err *err)
 {
 	struct ferry_buf enc = FERRY_BUF_INIT(MANIFEST_ENC_MAX), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
-	uint8_t *frame = malloc(FERRY_FRAME_DATA_MAX), end[36], hash[32];
-	uint64_t bytes = 0;
-	int dfd = -1, r;
+	struct producer p = { .m = m, .flags = flags, .dfd = -1 };
+	uint8_t end[36], hash[32];
+	bool started = false;
+	int r;
 
-	if (!frame) {
-		r = ferry_err_set(err, -ENOMEM, "out of memory");
-		goto out;
-	}
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.changed, NULL);
+	for (unsigned i = 0; i < SEND_SLOTS; i++)
+		if (!(p.ring[i].buf = malloc(FERRY_FRAME_ZSTD_MAX))) {
+			r = ferry_err_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
 	if (ticket && ((r = ferry_conn_send_frame(conn, FERRY_FRAME_TICKET, ticket, ticket_len, err)) < 0 ||
 	               (r = ferry_expect_response(conn, &resp, err)) < 0))
 		goto out;
@@ -192,38 +345,21 @@ int ferry_bundle_send(struct ferry_conn *conn, const uint8_t *ticket, size_t tic
 	}
 	if ((r = ferry_conn_send_frame(conn, FERRY_FRAME_MANIFEST, enc.data, enc.len, err)) < 0)
 		goto out;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
+	p.dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (p.dfd < 0) {
 		r = ferry_err_sys(err, -errno, "cannot open %s", dir);
 		goto out;
 	}
-	for (uint32_t i = 0; i < m->n; i++) {
-		int fd = openat(dfd, m->objects[i].name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		uint64_t left = m->objects[i].size;
-
-		if (fd < 0) {
-			r = ferry_err_sys(err, -errno, "cannot open %s", m->objects[i].name);
-			goto out;
-		}
-		ferry_put_u32(frame, i);
-		while (left > 0) {
-			size_t want = left < FERRY_DATA_CHUNK ? (size_t)left : FERRY_DATA_CHUNK;
-			ssize_t got = read(fd, frame + 4, want);
-
-			if (got <= 0) {
-				r = ferry_err_set(err, -EIO, "%s changed while being sent", m->objects[i].name);
-				close(fd);
-				goto out;
-			}
-			if ((r = ferry_conn_send_frame(conn, FERRY_FRAME_DATA, frame, (size_t)got + 4, err)) < 0) {
-				close(fd);
-				goto out;
-			}
-			left -= (uint64_t)got;
-			bytes += (uint64_t)got;
-		}
-		close(fd);
+	if (pthread_create(&p.thread, NULL, producer_main, &p) != 0) {
+		r = ferry_err_set(err, -EAGAIN, "cannot start the sender's reader");
+		goto out;
 	}
+	started = true;
+	r = send_frames(conn, &p, err);
+	pthread_join(p.thread, NULL);
+	started = false;
+	if (r < 0)
+		goto out;
 	ferry_sha256(enc.data, enc.len, hash);
 	ferry_put_u32(end, m->n);
 	memcpy(end + 4, hash, 32);
@@ -231,11 +367,16 @@ int ferry_bundle_send(struct ferry_conn *conn, const uint8_t *ticket, size_t tic
 	    (r = ferry_expect_response(conn, &resp, err)) < 0)
 		goto out;
 	if (ret_bytes)
-		*ret_bytes = bytes;
+		*ret_bytes = p.raw_bytes;
 out:
-	if (dfd >= 0)
-		close(dfd);
-	free(frame);
+	if (started)
+		pthread_join(p.thread, NULL);
+	if (p.dfd >= 0)
+		close(p.dfd);
+	for (unsigned i = 0; i < SEND_SLOTS; i++)
+		free(p.ring[i].buf);
+	pthread_mutex_destroy(&p.lock);
+	pthread_cond_destroy(&p.changed);
 	ferry_buf_free(&enc);
 	ferry_buf_free(&resp);
 	return r;

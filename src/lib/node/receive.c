@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <zstd.h>
 
 #include "ferry/bundle.h"
 #include "ferry/fs.h"
@@ -25,10 +26,12 @@
 #include "ferry/wire.h"
 
 #define WRITE_SLOTS 8
+#define LINGER_MS   2000
 
 struct slot {
 	struct ferry_buf buf;
-	size_t len; /* payload bytes after the 4-byte index */
+	size_t len; /* bytes of the object this frame carries (after decompression) */
+	bool zstd;  /* DATA_ZSTD: buf holds index, raw length, then a zstd frame */
 };
 
 struct writer {
@@ -48,6 +51,8 @@ struct writer {
 	uint64_t written;
 	int fd;
 	EVP_MD_CTX *md;
+	ZSTD_DCtx *zd;
+	uint8_t *raw; /* FERRY_DATA_CHUNK bytes: a decompressed chunk */
 };
 
 static int open_object(struct writer *w)
@@ -122,6 +127,23 @@ static int write_chunk(struct writer *w, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/*
+ * Decompress into a fixed chunk-sized buffer: zstd refuses to write past
+ * it, so a "bomb" cannot grow memory, and the result must be exactly the
+ * length the frame declared (which the receiving thread already counted).
+ */
+static int write_compressed(struct writer *w, const struct slot *s)
+{
+	const uint8_t *p = (const uint8_t *)s->buf.data + 8;
+	size_t n = s->buf.len - 8, got;
+
+	got = ZSTD_decompressDCtx(w->zd, w->raw, FERRY_DATA_CHUNK, p, n);
+	if (ZSTD_isError(got) || got != s->len)
+		return ferry_err_set(&w->err, -EBADMSG, "a compressed chunk of '%s' is damaged",
+		                     w->m->objects[w->current].name);
+	return write_chunk(w, w->raw, got);
+}
+
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
@@ -140,7 +162,10 @@ static void *writer_main(void *arg)
 		s = w->queue[w->head];
 		pthread_mutex_unlock(&w->lock);
 		/* The receiving thread checked index and bounds; here only the bytes matter. */
-		r = write_chunk(w, (const uint8_t *)w->slots[s].buf.data + 4, w->slots[s].len);
+		if (w->slots[s].zstd)
+			r = write_compressed(w, &w->slots[s]);
+		else
+			r = write_chunk(w, (const uint8_t *)w->slots[s].buf.data + 4, w->slots[s].len);
 		pthread_mutex_lock(&w->lock);
 		w->head = (w->head + 1) % WRITE_SLOTS;
 		w->queued--;
@@ -208,15 +233,21 @@ static int writer_start(struct writer *w, const struct ferry_manifest *m, int st
 	w->staging_fd = staging_fd;
 	w->fd = -1;
 	w->md = EVP_MD_CTX_new();
+	w->zd = ZSTD_createDCtx();
+	w->raw = malloc(FERRY_DATA_CHUNK);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->changed, NULL);
 	for (unsigned i = 0; i < WRITE_SLOTS; i++) {
-		w->slots[i].buf.max = FERRY_FRAME_DATA_MAX;
+		w->slots[i].buf.max = FERRY_FRAME_ZSTD_MAX;
 		w->free_list[w->n_free++] = i;
 	}
-	if (!w->md || pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+	if (!w->md || !w->zd || !w->raw || pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		EVP_MD_CTX_free(w->md);
 		w->md = NULL;
+		ZSTD_freeDCtx(w->zd);
+		w->zd = NULL;
+		free(w->raw);
+		w->raw = NULL;
 		return ferry_err_set(err, -ENOMEM, "cannot start the writer");
 	}
 	return 0;
@@ -229,6 +260,8 @@ static void writer_free(struct writer *w)
 	for (unsigned i = 0; i < WRITE_SLOTS; i++)
 		ferry_buf_free(&w->slots[i].buf);
 	EVP_MD_CTX_free(w->md);
+	ZSTD_freeDCtx(w->zd);
+	free(w->raw);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->changed);
 }
@@ -246,9 +279,12 @@ static int send_ok(struct ferry_conn *conn, uint64_t bytes, struct ferry_err *er
 	return r;
 }
 
-/* Framing of one DATA frame against the manifest; advances the receiver's own counters. */
+/*
+ * Framing of one DATA or DATA_ZSTD frame against the manifest; advances the
+ * receiver's own counters and returns the object bytes it carries in *ret_n.
+ */
 static int check_data(const struct ferry_manifest *m, uint32_t *current, uint64_t *written, const uint8_t *p,
-                      size_t len, struct ferry_err *err)
+                      size_t len, bool zstd, size_t *ret_n, struct ferry_err *err)
 {
 	struct ferry_reader r;
 	uint32_t index;
@@ -258,14 +294,15 @@ static int check_data(const struct ferry_manifest *m, uint32_t *current, uint64_
 		(*current)++;
 	ferry_reader_init(&r, p, len);
 	index = ferry_get_u32(&r);
-	if (!r.ok || r.left == 0)
-		return ferry_err_set(err, -EPROTO, "DATA frame without payload");
+	n = zstd ? ferry_get_u32(&r) : r.left;
+	if (!r.ok || r.left == 0 || n == 0 || n > FERRY_DATA_CHUNK)
+		return ferry_err_set(err, -EPROTO, "DATA frame without payload or with a bad length");
 	if (*current >= m->n || index != *current)
 		return ferry_err_set(err, -EPROTO, "DATA for object %u, expected %u", index, *current);
-	n = r.left;
 	if (n > m->objects[*current].size - *written)
 		return ferry_err_set(err, -EPROTO, "object '%s' is longer than its %llu bytes",
 		                     m->objects[*current].name, (unsigned long long)m->objects[*current].size);
+	*ret_n = n;
 	*written += n;
 	if (*written == m->objects[*current].size) {
 		(*current)++;
@@ -294,6 +331,7 @@ static int receive(struct ferry_conn *conn, const char *incoming_dir, const char
 	uint8_t hash[32];
 	uint32_t current = 0;
 	uint64_t written = 0, bytes = 0;
+	size_t n = 0;
 	int staging_fd = -1, r;
 
 	memset(ret, 0, sizeof(*ret));
@@ -374,19 +412,20 @@ manifest:
 			writer_give_back(&w, s);
 			break;
 		}
-		if (h.type != FERRY_FRAME_DATA) {
+		if (h.type != FERRY_FRAME_DATA && h.type != FERRY_FRAME_DATA_ZSTD) {
 			writer_give_back(&w, s);
 			r = ferry_err_set(err, -EPROTO, "unexpected %s frame in a stream",
 			                  ferry_frame_type_name(h.type));
 			goto refuse;
 		}
+		w.slots[s].zstd = h.type == FERRY_FRAME_DATA_ZSTD;
 		if ((r = check_data(&m, &current, &written, (const uint8_t *)w.slots[s].buf.data, w.slots[s].buf.len,
-		                    err)) < 0) {
+		                    w.slots[s].zstd, &n, err)) < 0) {
 			writer_give_back(&w, s);
 			goto refuse;
 		}
-		bytes += w.slots[s].buf.len - 4;
-		writer_push(&w, s, w.slots[s].buf.len - 4);
+		bytes += n;
+		writer_push(&w, s, n);
 	}
 	/* 5. END: all objects complete, and it names the same manifest. */
 	{
@@ -428,7 +467,8 @@ manifest:
 	goto out;
 refuse:
 	/* Tell the peer why (best effort) before dropping everything. */
-	ferry_conn_send_error(conn, r, err ? err->msg : "refused", NULL);
+	if (ferry_conn_send_error(conn, r, err ? err->msg : "refused", NULL) == 0)
+		ferry_conn_linger(conn, LINGER_MS);
 fail:
 out:
 	if (writing)

@@ -16,6 +16,8 @@ size_t ferry_frame_max_len(uint8_t type)
 		return FERRY_FRAME_CONTROL_MAX;
 	case FERRY_FRAME_DATA:
 		return FERRY_FRAME_DATA_MAX;
+	case FERRY_FRAME_DATA_ZSTD:
+		return FERRY_FRAME_ZSTD_MAX;
 	default:
 		return 0;
 	}
@@ -34,6 +36,8 @@ const char *ferry_frame_type_name(uint8_t type)
 		return "MANIFEST";
 	case FERRY_FRAME_DATA:
 		return "DATA";
+	case FERRY_FRAME_DATA_ZSTD:
+		return "DATA_ZSTD";
 	case FERRY_FRAME_END:
 		return "END";
 	case FERRY_FRAME_ERROR:

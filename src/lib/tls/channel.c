@@ -447,3 +447,24 @@ void ferry_conn_close(struct ferry_conn *c)
 		close(c->fd);
 	free(c);
 }
+
+bool ferry_conn_readable(struct ferry_conn *c)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+
+	return SSL_pending(c->ssl) > 0 || poll(&pfd, 1, 0) > 0;
+}
+
+void ferry_conn_linger(struct ferry_conn *c, int ms)
+{
+	struct ferry_buf sink = FERRY_BUF_INIT(FERRY_FRAME_ZSTD_MAX);
+	struct ferry_frame_header h;
+	long long until = ferry_now_ms() + ms;
+	int saved = c->io_timeout_ms;
+
+	c->io_timeout_ms = ms;
+	while (ferry_now_ms() < until && ferry_conn_recv_frame(c, &h, &sink, NULL) == 0)
+		;
+	c->io_timeout_ms = saved;
+	ferry_buf_free(&sink);
+}

@@ -86,6 +86,15 @@ int ferry_conn_recv_frame(struct ferry_conn *c, struct ferry_frame_header *hdr, 
 /* Send a REQUEST/RESPONSE built as TLV; or an ERROR with status and message. */
 int ferry_conn_send_error(struct ferry_conn *c, int code, const char *msg, struct ferry_err *err);
 
+/* Whether the peer has sent something (a sender checks this between frames for an early ERROR). */
+bool ferry_conn_readable(struct ferry_conn *c);
+/*
+ * After refusing a stream: read and drop what the peer still sends, for up
+ * to ms, so that closing does not reset the connection before the peer has
+ * read the ERROR that says why.
+ */
+void ferry_conn_linger(struct ferry_conn *c, int ms);
+
 /* Close the TLS session (close_notify) and the socket; accepts NULL. */
 void ferry_conn_close(struct ferry_conn *c);
 

@@ -20,6 +20,8 @@
 #define FERRY_FRAME_CONTROL_MAX (64 * 1024)
 #define FERRY_FRAME_DATA_MAX    (256 * 1024 + 4) /* object index + up to 256 KiB */
 #define FERRY_DATA_CHUNK        (256 * 1024)
+/* DATA_ZSTD: object index, raw length, one zstd frame no larger than the raw chunk plus slack. */
+#define FERRY_FRAME_ZSTD_MAX (256 * 1024 + 8 + 2048)
 
 enum ferry_frame_type {
 	FERRY_FRAME_REQUEST = 0x10,
@@ -28,6 +30,7 @@ enum ferry_frame_type {
 	FERRY_FRAME_MANIFEST = 0x21,
 	FERRY_FRAME_DATA = 0x22,
 	FERRY_FRAME_END = 0x23,
+	FERRY_FRAME_DATA_ZSTD = 0x24,
 	FERRY_FRAME_ERROR = 0x7f,
 };
 
