@@ -81,6 +81,8 @@ int api_migration(struct controller *c, struct ferry_conn *conn, unsigned op, co
 /* Refuse (-ENOSPC, naming the numbers) when the node lacks the memory. */
 int node_admit(struct controller *c, const char *node, uint64_t memory, struct ferry_err *err);
 #define CT_LIST_MAX 256
+/* One op about one container on a node (rm, resume ...), answer discarded. */
+int ct_request_simple(struct controller *c, const char *node, unsigned op, const char *name, struct ferry_err *err);
 int add_migration_record(struct ferry_buf *out, uint16_t tag, const struct ferry_migration_rec *m);
 
 int controller_state_load(const char *dir, struct controller_state *st, struct ferry_err *err);

@@ -110,6 +110,19 @@ static int simple_req(struct ferry_buf *req, unsigned op, const char *name)
 	return r ? r : ferry_tlv_add_str(req, FERRY_TAG_CONTAINER, name);
 }
 
+int ct_request_simple(struct controller *c, const char *node, unsigned op, const char *name, struct ferry_err *err)
+{
+	struct ferry_buf req = FERRY_BUF_INIT(256), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	int r = l ? simple_req(&req, op, name) : -ENOMEM;
+
+	r = r ? ferry_err_set(err, r, "cannot build the request") : node_call(c, node, &req, &resp, l, 30000, err);
+	free(l);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	return r;
+}
+
 /* ---- layers ---- */
 
 static void layer_tar(struct controller *c, const uint8_t digest[32], char *buf, size_t len)
@@ -417,43 +430,126 @@ out:
 	return r;
 }
 
-/* Live state of every container: the record, refreshed from the node it is on. */
+/* What one node said about one container. */
+struct seen {
+	char node[FERRY_NODE_NAME_MAX + 1];
+	char name[FERRY_CONTAINER_NAME_MAX + 1];
+	char state[32];
+	uint64_t pid, generation;
+};
+
+/* CT_LIST of every active node; returns how many containers were seen (nodes that do not answer are skipped). */
+static int survey(struct controller *c, struct seen *out, unsigned max, char (*down)[FERRY_NODE_NAME_MAX + 1],
+                  unsigned *n_down)
+{
+	struct ferry_registry_node *ns = calloc(MAX_NODES, sizeof(*ns));
+	struct ferry_buf req = FERRY_BUF_INIT(64), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l)), *rl = malloc(sizeof(*rl));
+	uint64_t version;
+	unsigned n = 0;
+	int nn;
+
+	*n_down = 0;
+	if (!ns || !l || !rl || ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_CT_LIST) < 0)
+		goto out;
+	nn = ferry_registry_nodes(&c->st.reg, ns, MAX_NODES, &version, NULL);
+	for (int i = 0; i < nn; i++) {
+		if (node_call(c, ns[i].name, &req, &resp, l, NODE_CALL_MS, &(struct ferry_err){ 0 }) < 0) {
+			snprintf(down[(*n_down)++], FERRY_NODE_NAME_MAX + 1, "%s", ns[i].name);
+			continue;
+		}
+		for (unsigned j = 0; j < l->n && n < max; j++) {
+			struct seen *s = &out[n];
+
+			if (l->items[j].tag != FERRY_TAG_RECORD ||
+			    ferry_tlv_parse(l->items[j].value, l->items[j].len, rl, NULL) < 0 ||
+			    ferry_tlv_get_str(rl, FERRY_TAG_CONTAINER, s->name, sizeof(s->name), NULL) < 0)
+				continue;
+			snprintf(s->node, sizeof(s->node), "%s", ns[i].name);
+			ferry_tlv_get_str(rl, FERRY_TAG_STATE, s->state, sizeof(s->state), NULL);
+			ferry_tlv_get_u64(rl, FERRY_TAG_PID, &s->pid, NULL);
+			ferry_tlv_get_u64(rl, FERRY_TAG_GENERATION, &s->generation, NULL);
+			n++;
+		}
+	}
+out:
+	free(ns);
+	free(l);
+	free(rl);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	return (int)n;
+}
+
+/*
+ * A container left paused by a migration that nobody finished (its source
+ * daemon restarted mid-way): if a newer generation runs elsewhere, that one
+ * won and the paused copy goes; otherwise the paused copy is the only one and
+ * is resumed.  Never while the controller itself is migrating it.
+ */
+static void reconcile(struct controller *c, struct ferry_container_rec *ct, const struct seen *all, int n)
+{
+	const struct seen *paused = NULL, *winner = NULL;
+	struct ferry_err e = { 0 };
+
+	if (strcmp(ct->state, "running") != 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		if (strcmp(all[i].name, ct->name) != 0)
+			continue;
+		if (strcmp(all[i].state, "migrating") == 0)
+			paused = &all[i];
+		else if (strcmp(all[i].state, "running") == 0 && (!winner || all[i].generation > winner->generation))
+			winner = &all[i];
+	}
+	if (paused && winner && winner->generation > paused->generation) {
+		log_warn("reconcile: %s runs on %s (generation %llu); removing the paused copy on %s", ct->name,
+		         winner->node, (unsigned long long)winner->generation, paused->node);
+		ct_request_simple(c, paused->node, FERRY_OP_CT_RM, ct->name, &e);
+	} else if (paused && !winner) {
+		log_warn("reconcile: %s was left paused on %s by an unfinished migration; resuming it", ct->name,
+		         paused->node);
+		if (ct_request_simple(c, paused->node, FERRY_OP_CT_RESUME, ct->name, &e) < 0)
+			log_warn("reconcile: cannot resume %s on %s: %s", ct->name, paused->node, e.msg);
+	}
+	if (winner && strcmp(winner->node, ct->node) != 0) {
+		log_warn("reconcile: %s runs on %s, not on %s as recorded; record updated", ct->name, winner->node,
+		         ct->node);
+		snprintf(ct->node, sizeof(ct->node), "%s", winner->node);
+		ferry_store_container_update(&c->st.reg, ct, NULL);
+	}
+}
+
+/* Live state of every container: the record, refreshed from the nodes (and reconciled with them). */
 static int ps(struct controller *c, struct ferry_buf *out, struct ferry_err *err)
 {
 	struct ferry_container_rec *cts = calloc(CT_LIST_MAX, sizeof(*cts));
-	struct ferry_buf req = FERRY_BUF_INIT(64), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
-	struct ferry_tlv_list *l = malloc(sizeof(*l)), *rl = malloc(sizeof(*rl));
-	int n, r;
+	struct seen *seen = calloc(CT_LIST_MAX * 4, sizeof(*seen));
+	char(*down)[FERRY_NODE_NAME_MAX + 1] = calloc(MAX_NODES, FERRY_NODE_NAME_MAX + 1);
+	unsigned n_down = 0;
+	int n, m = 0, r;
 
-	if (!cts || !l || !rl) {
+	if (!cts || !seen || !down) {
 		r = ferry_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
+	m = survey(c, seen, CT_LIST_MAX * 4, down, &n_down);
 	n = ferry_store_containers(&c->st.reg, cts, CT_LIST_MAX, err);
 	r = n < 0 ? n : ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
-	r = r ? r : ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_CT_LIST);
 	for (int i = 0; r == 0 && i < n; i++) {
 		struct ferry_buf rec = FERRY_BUF_INIT(1024);
-		char state[32] = "unreachable";
+		char state[32] = "missing";
 		uint64_t pid = 0;
-		bool found = false;
 
-		/* One CT_LIST per container keeps this simple; nodes answer from local state. */
-		if (node_call(c, cts[i].node, &req, &resp, l, NODE_CALL_MS, NULL) == 0) {
-			snprintf(state, sizeof(state), "missing");
-			for (unsigned j = 0; j < l->n && !found; j++) {
-				char name[FERRY_CONTAINER_NAME_MAX + 1];
-
-				if (l->items[j].tag != FERRY_TAG_RECORD ||
-				    ferry_tlv_parse(l->items[j].value, l->items[j].len, rl, NULL) < 0 ||
-				    ferry_tlv_get_str(rl, FERRY_TAG_CONTAINER, name, sizeof(name), NULL) < 0 ||
-				    strcmp(name, cts[i].name) != 0)
-					continue;
-				found = true;
-				ferry_tlv_get_str(rl, FERRY_TAG_STATE, state, sizeof(state), NULL);
-				ferry_tlv_get_u64(rl, FERRY_TAG_PID, &pid, NULL);
+		reconcile(c, &cts[i], seen, m);
+		for (unsigned k = 0; k < n_down; k++)
+			if (strcmp(down[k], cts[i].node) == 0)
+				snprintf(state, sizeof(state), "unreachable");
+		for (int j = 0; j < m; j++)
+			if (strcmp(seen[j].name, cts[i].name) == 0 && strcmp(seen[j].node, cts[i].node) == 0) {
+				snprintf(state, sizeof(state), "%s", seen[j].state);
+				pid = seen[j].pid;
 			}
-		}
 		if (strcmp(cts[i].state, "migrating") == 0 || strcmp(cts[i].state, "starting") == 0)
 			snprintf(state, sizeof(state), "%s", cts[i].state);
 		r = ferry_tlv_add_str(&rec, FERRY_TAG_CONTAINER, cts[i].name);
@@ -468,10 +564,8 @@ static int ps(struct controller *c, struct ferry_buf *out, struct ferry_err *err
 	}
 out:
 	free(cts);
-	free(l);
-	free(rl);
-	ferry_buf_free(&req);
-	ferry_buf_free(&resp);
+	free(seen);
+	free(down);
 	return r;
 }
 

@@ -628,3 +628,20 @@ int ct_logs(const struct ct_store *s, const char *name, size_t max, struct ferry
 	ferry_buf_free(&both);
 	return 0;
 }
+
+int ct_resume_paused(struct ct_store *s, const char *name, struct ferry_err *err)
+{
+	struct ferry_runtime rt;
+	enum ferry_ct_status st;
+	pid_t pid;
+	int r;
+
+	if (!ct_marked(s, name, CT_MARK_MIGRATING))
+		return ferry_err_set(err, -EINVAL, "container '%s' is not paused by a migration", name);
+	ct_runtime(s, name, &rt);
+	if ((r = ferry_runtime_state(&rt, name, &st, &pid, err)) < 0)
+		return r;
+	if (st == FERRY_CT_PAUSED && (r = ferry_runtime_resume(&rt, name, err)) < 0)
+		return r;
+	return ct_mark(s, name, CT_MARK_MIGRATING, false, err);
+}

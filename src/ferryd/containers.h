@@ -72,6 +72,8 @@ int ct_loopback_up(pid_t pid, struct ferry_err *err);
 int ct_start(struct ct_store *s, const struct ferry_spec *spec, struct ferry_err *err);
 /* SIGTERM, then SIGKILL after the grace period; the directory stays (logs). */
 int ct_stop(struct ct_store *s, const char *name, struct ferry_err *err);
+/* Resume a container a migration left paused (its marker says so), and clear the marker. */
+int ct_resume_paused(struct ct_store *s, const char *name, struct ferry_err *err);
 /* Kill, unmount and remove everything of the container. */
 int ct_remove(struct ct_store *s, const char *name, struct ferry_err *err);
 int ct_load_spec(const struct ct_store *s, const char *name, struct ferry_spec *spec, struct ferry_err *err);

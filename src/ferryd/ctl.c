@@ -258,6 +258,16 @@ int ctl_containers(struct node *node, struct ferry_conn *conn, unsigned op, cons
 		if ((r = get_name(l, name, err)) == 0)
 			r = ct_exec(node, l, &out, name, err);
 		break;
+	case FERRY_OP_CT_RESUME:
+		if ((r = get_name(l, name, err)) < 0 || (r = ct_claim(&node->cts, name, err)) < 0)
+			break;
+		r = ct_resume_paused(&node->cts, name, err);
+		ct_release(&node->cts, name);
+		if (r == 0) {
+			log_info("container %s resumed (a migration left it paused)", name);
+			r = ferry_tlv_add_u32(&out, FERRY_TAG_STATUS, 0);
+		}
+		break;
 	case FERRY_OP_MIG_OUT:
 		/* The conversation answers for itself. */
 		r = mig_source(node, conn, l, err);

@@ -39,7 +39,8 @@
 #include "node.h"
 
 #define MIG_CONNECT_MS 10000
-#define MIG_IO_MS      120000
+#define MIG_FRAME_MS   20000  /* one frame on a live link; a cut link fails the migration after this */
+#define MIG_RESTORE_MS 120000 /* the destination restores before it answers */
 #define MIG_LOG_TAIL   (256 * 1024)
 #define OBJ_SPEC       "spec"
 #define OBJ_UPPER      "upper.tar"
@@ -170,7 +171,7 @@ static int stream_to_dest(struct node *node, struct mig_out *mo, const struct fe
 	}
 	if ((r = ferry_conn_connect(node->client_ctx, mo->addr, FERRY_ALPN_MIG, NULL, MIG_CONNECT_MS, &conn, err)) < 0)
 		goto out;
-	conn->io_timeout_ms = MIG_IO_MS;
+	conn->io_timeout_ms = MIG_FRAME_MS;
 	if (CRYPTO_memcmp(conn->peer_id, dest_id, FERRY_ID_LEN) != 0) {
 		r = ferry_err_set(err, -EPERM, "%s is not node '%s' (its key differs from the allowlist's)", mo->addr,
 		                  mo->dest);
@@ -180,6 +181,7 @@ static int stream_to_dest(struct node *node, struct mig_out *mo, const struct fe
 	                           &mo->bytes_image, err)) < 0)
 		goto out;
 	mo->t_sent = ferry_now_ms();
+	conn->io_timeout_ms = MIG_RESTORE_MS;
 	/* The destination answers a second time once the container runs there. */
 	if ((r = ferry_expect_response(conn, &resp, err)) < 0)
 		goto out;

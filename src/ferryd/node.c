@@ -152,7 +152,7 @@ static int mig_check(struct ferry_conn *conn, void *arg)
 	return 0;
 }
 
-#define MIG_IO_TIMEOUT_MS 120000
+#define MIG_IO_TIMEOUT_MS 20000 /* one frame of a stream: a cut link ends it after this */
 
 static uint64_t mem_available(void)
 {

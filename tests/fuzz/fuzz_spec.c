@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (a->argc == 0 || a->args[0][0] != '/' || a->n_layers == 0 || a->memory < FERRY_SPEC_MEMORY_MIN ||
 		    a->memory > FERRY_SPEC_MEMORY_MAX || ferry_probe_parse(a->probe, &kind, &port, NULL) < 0)
 			abort();
-		if (ferry_spec_encode(a, &enc) < 0 || ferry_spec_parse((const uint8_t *)enc.data, enc.len, b, NULL) < 0 ||
-		    memcmp(a, b, sizeof(*a)) != 0)
+		if (ferry_spec_encode(a, &enc) < 0 ||
+		    ferry_spec_parse((const uint8_t *)enc.data, enc.len, b, NULL) < 0 || memcmp(a, b, sizeof(*a)) != 0)
 			abort();
 		if (ferry_oci_config(a, "/rootfs", "/ferry/test", &cfg, NULL) < 0)
 			abort();

@@ -241,3 +241,72 @@ def test_evacuate_moves_every_container(engine):
         assert list(e.instances(name).values()) == ["running"]
         assert e.count(name) >= counts[name]
     assert not list((e.node_dir("n1") / "containers").iterdir())
+
+
+def test_link_cut_mid_transfer_and_a_second_migration_at_once(engine):
+    e = engine
+    e.run_counter("c2", "n1")
+    before = e.wait_counting("c2", 5)
+    # A slow link keeps the transfer in flight long enough to act during it.
+    ferry("cluster", "link", "n1", "--rate", "300kbit", "--name", e.c.name)
+    admin = str(STATE_ROOT / e.c.name / "admin")
+    proc = subprocess.Popen([str(FERRY), "migrate", "c2", "--to", "n2", "--admin-dir", admin],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    incoming = e.node_dir("n2") / "tmp" / "incoming"
+    deadline = time.time() + 30
+    while not list(incoming.iterdir()) and time.time() < deadline:
+        time.sleep(0.05)
+    assert list(incoming.iterdir()), "the transfer never started"
+    # The same container cannot start a second migration meanwhile.
+    second = e.f("migrate", "c2", "--to", "n3", check=False)
+    assert second.returncode == 1 and "is migrating" in second.stderr, second.stderr
+    run("ip", "-n", f"ferry-{e.c.name}-n2", "link", "set", "eth0", "down")
+    try:
+        _, err = proc.communicate(timeout=90)
+        assert proc.returncode == 1, err
+    finally:
+        run("ip", "-n", f"ferry-{e.c.name}-n2", "link", "set", "eth0", "up")
+        ferry("cluster", "link", "n1", "--rate", "off", "--name", e.c.name)
+    # The destination gives up on the silent stream by itself and keeps nothing.
+    deadline = time.time() + 40
+    while e.leftovers("n2", "c2") and time.time() < deadline:
+        time.sleep(0.5)
+    assert_source_survived(e, "c2", before, "n2")
+    # A node without room is refused before anything starts.
+    full = e.f("run", "--name", "huge", "--image", "busybox", "--node", "n3", "--memory", "1000g", "--",
+               "/bin/sleep", "1000", check=False)
+    assert full.returncode == 1 and "node 'n3' has no room" in full.stderr, full.stderr
+    assert "huge" not in e.ps() and e.instances("huge") == {}
+
+
+def test_source_daemon_dies_mid_migration(engine):
+    e = engine
+    e.run_counter("c3", "n1")
+    before = e.wait_counting("c3", 5)
+    ferry("cluster", "link", "n1", "--rate", "300kbit", "--name", e.c.name)
+    admin = str(STATE_ROOT / e.c.name / "admin")
+    pid = e.daemon_pid("n1")
+    proc = subprocess.Popen([str(FERRY), "migrate", "c3", "--to", "n2", "--admin-dir", admin],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    incoming = e.node_dir("n2") / "tmp" / "incoming"
+    deadline = time.time() + 30
+    while not list(incoming.iterdir()) and time.time() < deadline:
+        time.sleep(0.05)
+    assert list(incoming.iterdir()), "the transfer never started"
+    os.kill(pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=90)
+    ferry("cluster", "link", "n1", "--rate", "off", "--name", e.c.name)
+    assert proc.returncode == 1, err
+    # Paused, never running twice: the destination dropped the cut stream.
+    assert e.instances("c3") == {"n1": "paused"}
+    e.restart("n1")
+    assert e.instances("c3") == {"n1": "paused"}  # a restart alone does not guess
+    # The controller reconciles: nothing newer runs elsewhere, so the paused copy resumes.
+    deadline = time.time() + 20
+    while e.instances("c3") != {"n1": "running"} and time.time() < deadline:
+        e.ps()
+        time.sleep(0.5)
+    assert_source_survived(e, "c3", before, "n2")
+    # And it can migrate again afterwards.
+    assert json.loads(e.f("migrate", "c3", "--to", "n2", "--json").stdout)["result"] == "ok"
+    assert e.instances("c3") == {"n2": "running"}

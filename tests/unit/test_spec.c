@@ -105,13 +105,15 @@ static void test_oci_config(void **state)
 	struct ferry_buf b = FERRY_BUF_INIT(256 * 1024);
 
 	make_spec(s);
-	assert_int_equal(ferry_oci_config(s, "/state/containers/kv/rootfs", "/ferry/lab/n1-containers/kv", &b, NULL), 0);
+	assert_int_equal(ferry_oci_config(s, "/state/containers/kv/rootfs", "/ferry/lab/n1-containers/kv", &b, NULL),
+	                 0);
 	assert_non_null(strstr(b.data, "\"cgroupsPath\": \"/ferry/lab/n1-containers/kv\""));
 	assert_non_null(strstr(b.data, "\"limit\": 536870912"));
 	assert_non_null(strstr(b.data, "\"path\": \"/state/containers/kv/rootfs\""));
 	assert_non_null(strstr(b.data, "\"/usr/bin/redis-server\""));
 	assert_non_null(strstr(b.data, "\"terminal\": false"));
-	for (const char *const *ns = (const char *const[]){ "pid", "network", "ipc", "uts", "mount", NULL }; *ns; ns++) {
+	for (const char *const *ns = (const char *const[]){ "pid", "network", "ipc", "uts", "mount", NULL }; *ns;
+	     ns++) {
 		char want[32];
 
 		snprintf(want, sizeof(want), "\"type\": \"%s\"", *ns);
@@ -126,10 +128,11 @@ static void test_runtime_state(void **state)
 	enum ferry_ct_status st;
 	pid_t pid;
 
-	assert_int_equal(ferry_runtime_parse_state("{\n  \"ociVersion\": \"1.0.2-dev\",\n  \"id\": \"ct1\",\n  \"pid\": "
-	                                           "17329,\n  \"status\": \"running\"\n}",
-	                                           &st, &pid),
-	                 0);
+	assert_int_equal(
+	    ferry_runtime_parse_state("{\n  \"ociVersion\": \"1.0.2-dev\",\n  \"id\": \"ct1\",\n  \"pid\": "
+	                              "17329,\n  \"status\": \"running\"\n}",
+	                              &st, &pid),
+	    0);
 	assert_int_equal(st, FERRY_CT_RUNNING);
 	assert_int_equal(pid, 17329);
 	assert_int_equal(ferry_runtime_parse_state("{\"status\": \"paused\", \"pid\": 5}", &st, &pid), 0);

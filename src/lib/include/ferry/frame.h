@@ -132,6 +132,7 @@ enum ferry_op {
 	FERRY_OP_CT_EXEC = 39,
 	FERRY_OP_MIG_OUT = 40,    /* the source's side of a migration (a conversation, PROTOCOL.md §9) */
 	FERRY_OP_MIG_TICKET = 41, /* the controller's ticket, inside MIG_OUT */
+	FERRY_OP_CT_RESUME = 42,  /* resume a container left paused by an unfinished migration */
 };
 
 struct ferry_tlv {
