@@ -20,6 +20,7 @@
 #include "api.h"
 #include "cli.h"
 #include "ferry/bundle.h"
+#include "ferry/clock.h"
 #include "ferry/cluster.h"
 #include "ferry/exec.h"
 #include "ferry/fs.h"
@@ -35,7 +36,7 @@ struct wopts {
 	const char *admin_dir, *cluster, *node, *image, *name, *probe, *to[16], *mode;
 	unsigned n_to;
 	uint64_t memory, parallel;
-	bool json, stateless;
+	bool json, stateless, progress;
 };
 
 enum {
@@ -449,7 +450,7 @@ static int image_import(int argc, char **argv)
 	s.conn->io_timeout_ms = LONG_CALL_MS;
 	if (ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_IMAGE_IMPORT) < 0 ||
 	    ferry_tlv_add_str(&req, FERRY_TAG_IMAGE, o.name) < 0 || api_call(&s, &req, &resp, &err) < 0 ||
-	    ferry_bundle_send(s.conn, NULL, 0, &m, tmpdir, FERRY_BUNDLE_ZSTD, NULL, &err) < 0 ||
+	    ferry_bundle_send(s.conn, NULL, 0, &m, tmpdir, FERRY_BUNDLE_ZSTD, NULL, NULL, &err) < 0 ||
 	    ferry_expect_response(s.conn, &resp, &err) < 0 ||
 	    ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, &err) < 0)
 		goto fail;
@@ -670,6 +671,52 @@ static void print_report(const struct ferry_tlv_list *rl)
 		       (unsigned long long)v[6]);
 }
 
+/* On a terminal: one line redrawn in place, phase, bytes, rate and ETA. */
+static void draw_progress(const struct ferry_tlv_list *l, long long t0)
+{
+	char phase[32] = "";
+	uint64_t done = 0, total = 0;
+	double secs = (double)(ferry_now_ms() - t0) / 1000.0, rate;
+
+	ferry_tlv_get_str(l, FERRY_TAG_PHASE, phase, sizeof(phase), NULL);
+	ferry_tlv_get_u64(l, FERRY_TAG_SIZE, &done, NULL);
+	ferry_tlv_get_u64(l, FERRY_TAG_DISK, &total, NULL);
+	rate = secs > 0 ? (double)done / secs : 0;
+	if (total && strcmp(phase, "transfer") == 0)
+		fprintf(stderr, "\r%-10s %7.1f / %.1f MB  %6.1f MB/s  ETA %3.0f s   ", phase, (double)done / 1e6,
+		        (double)total / 1e6, rate / 1e6, rate > 0 ? (double)(total - done) / rate : 0.0);
+	else
+		fprintf(stderr, "\r%-10s %40s", phase, "");
+	fflush(stderr);
+}
+
+/* MIGRATE with FLAGS 1: intermediate answers carry the phase, the last one the record. */
+static int call_with_progress(const struct wopts *o, const struct ferry_buf *req, struct ferry_buf *resp,
+                              struct ferry_tlv_list *l, struct ferry_err *err)
+{
+	long long t0 = ferry_now_ms();
+	struct api_session s;
+	int r;
+
+	if ((r = open_session(o, &s, err)) < 0)
+		return r;
+	s.conn->io_timeout_ms = LONG_CALL_MS;
+	r = ferry_conn_send_frame(s.conn, FERRY_FRAME_REQUEST, req->data, req->len, err);
+	while (r == 0) {
+		if ((r = ferry_expect_response(s.conn, resp, err)) < 0 ||
+		    (r = ferry_tlv_parse((const uint8_t *)resp->data, resp->len, l, err)) < 0)
+			break;
+		if (ferry_tlv_find(l, FERRY_TAG_RECORD))
+			break;
+		draw_progress(l, t0);
+	}
+	fprintf(stderr, "\r%60s\r", "");
+	api_close(&s);
+	if (r < 0 && strncmp(err->msg, "peer refused: ", 14) == 0)
+		memmove(err->msg, err->msg + 14, strlen(err->msg + 14) + 1);
+	return r;
+}
+
 static int migration_call(const char *cmd, const struct wopts *o, struct ferry_buf *req)
 {
 	struct ferry_buf resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
@@ -678,7 +725,9 @@ static int migration_call(const char *cmd, const struct wopts *o, struct ferry_b
 	int r = 0, failed = 0;
 
 	(void)cmd;
-	if (!l || !rl || call(o, req, &resp, l, LONG_CALL_MS, &err) < 0) {
+	if (!l || !rl ||
+	    (o->progress ? call_with_progress(o, req, &resp, l, &err) : call(o, req, &resp, l, LONG_CALL_MS, &err)) <
+	        0) {
 		r = cli_fail(&err);
 		goto out;
 	}
@@ -765,6 +814,10 @@ int cmd_migrate(int argc, char **argv)
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, argv[optind]);
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_DEST, o.to[0]);
 	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_MODE, mode);
+	/* A live progress bar only for a person watching a terminal. */
+	o.progress = !o.json && isatty(STDERR_FILENO);
+	if (r == 0 && o.progress)
+		r = ferry_tlv_add_u64(&req, FERRY_TAG_FLAGS, 1);
 	r = r ? CLI_EXIT_FAILURE : migration_call("migrate", &o, &req);
 	ferry_buf_free(&req);
 	return r;

@@ -73,9 +73,12 @@ struct migrate_request {
 	char dest[FERRY_NODE_NAME_MAX + 1];
 	uint8_t mode;
 };
-/* Run one migration to its end; the record holds the metrics and the result. */
+/*
+ * Run one migration to its end; the record holds the metrics and the result.
+ * With progress, phases and bytes are sent there as intermediate RESPONSEs.
+ */
 int migrate_one(struct controller *c, const struct migrate_request *rq, struct ferry_migration_rec *rec,
-                struct ferry_err *err);
+                struct ferry_conn *progress, struct ferry_err *err);
 int api_migration(struct controller *c, struct ferry_conn *conn, unsigned op, const struct ferry_tlv_list *l,
                   struct ferry_buf *out, struct ferry_err *err);
 /* Refuse (-ENOSPC, naming the numbers) when the node lacks the memory. */

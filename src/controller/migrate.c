@@ -62,8 +62,26 @@ static void metric(const struct ferry_tlv_list *l, uint16_t tag, uint64_t *v)
 }
 
 /* The source's side, as a conversation on one ferry-ctl connection. */
+/* An intermediate answer to an operator who asked for progress (FLAGS 1 in MIGRATE). */
+static void send_progress(struct ferry_conn *progress, const char *phase, uint64_t done, uint64_t total)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(256);
+	int r;
+
+	if (!progress)
+		return;
+	r = ferry_tlv_add_u32(&b, FERRY_TAG_STATUS, 0);
+	r = r ? r : ferry_tlv_add_str(&b, FERRY_TAG_PHASE, phase);
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_SIZE, done);
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_DISK, total);
+	if (r == 0)
+		ferry_conn_send_frame(progress, FERRY_FRAME_RESPONSE, b.data, b.len, NULL);
+	ferry_buf_free(&b);
+}
+
 static int stop_copy(struct controller *c, const struct ferry_container_rec *ct, const struct ferry_spec *spec,
-                     const struct ferry_registry_node *dest, struct ferry_migration_rec *m, struct ferry_err *err)
+                     const struct ferry_registry_node *dest, struct ferry_migration_rec *m, struct ferry_conn *progress,
+                     struct ferry_err *err)
 {
 	struct ferry_buf req = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX),
 	                 enc = FERRY_BUF_INIT(FERRY_TICKET_MAX_LEN);
@@ -91,6 +109,7 @@ static int stop_copy(struct controller *c, const struct ferry_container_rec *ct,
 	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_MIGRATION, m->id);
 	if (r < 0 || (r = ferry_conn_send_frame(conn, FERRY_FRAME_REQUEST, req.data, req.len, err)) < 0)
 		goto out;
+	send_progress(progress, "checkpoint", 0, 0);
 	/* 1. Dumped: the source is paused; sign a ticket for exactly what it will send. */
 	if ((r = ferry_expect_response(conn, &resp, err)) < 0 ||
 	    (r = ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, err)) < 0 ||
@@ -113,10 +132,19 @@ static int stop_copy(struct controller *c, const struct ferry_container_rec *ct,
 	r = r ? r : ferry_tlv_add(&req, FERRY_TAG_TICKET, enc.data, enc.len);
 	if (r < 0 || (r = ferry_conn_send_frame(conn, FERRY_FRAME_REQUEST, req.data, req.len, err)) < 0)
 		goto out;
-	/* 2. Committed (or the source's reason why not, after it resumed). */
-	if ((r = ferry_expect_response(conn, &resp, err)) < 0 ||
-	    (r = ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, err)) < 0)
-		goto out;
+	/* 2. Progress, then committed (or the source's reason why not, after it resumed). */
+	for (;;) {
+		char phase[32] = "";
+
+		if ((r = ferry_expect_response(conn, &resp, err)) < 0 ||
+		    (r = ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, err)) < 0)
+			goto out;
+		ferry_tlv_get_str(l, FERRY_TAG_PHASE, phase, sizeof(phase), NULL);
+		if (strcmp(phase, "transfer") != 0 && strcmp(phase, "restore") != 0)
+			break;
+		if (progress)
+			ferry_conn_send_frame(progress, FERRY_FRAME_RESPONSE, resp.data, resp.len, NULL);
+	}
 	metric(l, FERRY_TAG_DOWNTIME_MS, &m->downtime_ms);
 	metric(l, FERRY_TAG_CHECKPOINT_MS, &m->checkpoint_ms);
 	metric(l, FERRY_TAG_TRANSFER_MS, &m->transfer_ms);
@@ -187,7 +215,7 @@ out:
 }
 
 int migrate_one(struct controller *c, const struct migrate_request *rq, struct ferry_migration_rec *m,
-                struct ferry_err *err)
+                struct ferry_conn *progress, struct ferry_err *err)
 {
 	struct ferry_container_rec *ct = malloc(sizeof(*ct));
 	struct ferry_spec *spec = malloc(sizeof(*spec));
@@ -246,7 +274,7 @@ int migrate_one(struct controller *c, const struct migrate_request *rq, struct f
 	if ((r = ensure_layers(c, dest.name, spec, err)) < 0)
 		goto out;
 	r = rq->mode == FERRY_MODE_STATELESS ? stateless(c, ct, spec, &dest, m, err)
-	                                     : stop_copy(c, ct, spec, &dest, m, err);
+	                                     : stop_copy(c, ct, spec, &dest, m, progress, err);
 	if (r < 0)
 		goto out;
 	/* COMMIT in the record: it runs on the destination with the next generation. */
@@ -305,7 +333,7 @@ static void *evac_worker(void *arg)
 		pthread_mutex_unlock(&e->lock);
 		if (i < 0)
 			return NULL;
-		if (migrate_one(e->c, &e->rq[i], &e->res[i], &err) < 0 && !e->res[i].result[0]) {
+		if (migrate_one(e->c, &e->rq[i], &e->res[i], NULL, &err) < 0 && !e->res[i].result[0]) {
 			snprintf(e->res[i].result, sizeof(e->res[i].result), "failed");
 			snprintf(e->res[i].message, sizeof(e->res[i].message), "%s", err.msg);
 		}
@@ -412,11 +440,10 @@ out:
 int api_migration(struct controller *c, struct ferry_conn *conn, unsigned op, const struct ferry_tlv_list *l,
                   struct ferry_buf *out, struct ferry_err *err)
 {
-	(void)conn;
 	if (op == FERRY_OP_MIGRATE) {
 		struct migrate_request rq = { .mode = FERRY_MODE_STOP_COPY };
 		struct ferry_migration_rec m;
-		uint64_t mode = FERRY_MODE_STOP_COPY;
+		uint64_t mode = FERRY_MODE_STOP_COPY, flags = 0;
 		int r;
 
 		if ((r = ferry_tlv_get_str(l, FERRY_TAG_CONTAINER, rq.container, sizeof(rq.container), err)) < 0 ||
@@ -425,7 +452,9 @@ int api_migration(struct controller *c, struct ferry_conn *conn, unsigned op, co
 		if (ferry_tlv_find(l, FERRY_TAG_MODE) && (r = ferry_tlv_get_u64(l, FERRY_TAG_MODE, &mode, err)) < 0)
 			return r;
 		rq.mode = mode <= 255 ? (uint8_t)mode : 0;
-		if ((r = migrate_one(c, &rq, &m, err)) < 0)
+		if (ferry_tlv_find(l, FERRY_TAG_FLAGS))
+			ferry_tlv_get_u64(l, FERRY_TAG_FLAGS, &flags, NULL);
+		if ((r = migrate_one(c, &rq, &m, (flags & 1) ? conn : NULL, err)) < 0)
 			return r;
 		r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
 		return r ? r : add_migration_record(out, FERRY_TAG_RECORD, &m);

@@ -164,7 +164,7 @@ static int push_layer(struct controller *c, const char *node, const uint8_t dige
 	if ((r = node_open(c, node, 300000, &conn, err)) < 0 ||
 	    (r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_LAYER_PUT)) < 0 ||
 	    (r = ferry_conn_send_frame(conn, FERRY_FRAME_REQUEST, req.data, req.len, err)) < 0 ||
-	    (r = ferry_bundle_send(conn, NULL, 0, &m, c->layer_dir, FERRY_BUNDLE_ZSTD, NULL, err)) < 0 ||
+	    (r = ferry_bundle_send(conn, NULL, 0, &m, c->layer_dir, FERRY_BUNDLE_ZSTD, NULL, NULL, err)) < 0 ||
 	    (r = ferry_expect_response(conn, &resp, err)) < 0)
 		goto out;
 	log_info("layer %.12s pushed to '%s' (%llu bytes)", hex, node, (unsigned long long)m.total);

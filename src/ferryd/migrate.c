@@ -154,9 +154,29 @@ out:
 	return r;
 }
 
-static int stream_to_dest(struct node *node, struct mig_out *mo, const struct ferry_buf *ticket,
+/* Tell the controller how far the migration is (it may relay it to an operator's progress bar). */
+static void send_phase(struct ferry_conn *ctl, const char *phase, uint64_t done, uint64_t total)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(256);
+	int r = ferry_tlv_add_u32(&b, FERRY_TAG_STATUS, 0);
+
+	r = r ? r : ferry_tlv_add_str(&b, FERRY_TAG_PHASE, phase);
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_SIZE, done);
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_DISK, total);
+	if (r == 0)
+		ferry_conn_send_frame(ctl, FERRY_FRAME_RESPONSE, b.data, b.len, NULL);
+	ferry_buf_free(&b);
+}
+
+static void on_progress(void *arg, uint64_t sent, uint64_t total)
+{
+	send_phase(arg, "transfer", sent, total);
+}
+
+static int stream_to_dest(struct node *node, struct ferry_conn *ctl, struct mig_out *mo, const struct ferry_buf *ticket,
                           const struct ferry_manifest *m, const char *dir, struct ferry_err *err)
 {
+	struct ferry_bundle_progress progress = { on_progress, ctl };
 	struct ferry_buf resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
 	struct ferry_conn *conn = NULL;
@@ -178,9 +198,10 @@ static int stream_to_dest(struct node *node, struct mig_out *mo, const struct fe
 		goto out;
 	}
 	if ((r = ferry_bundle_send(conn, (const uint8_t *)ticket->data, ticket->len, m, dir, FERRY_BUNDLE_ZSTD,
-	                           &mo->bytes_image, err)) < 0)
+	                           &progress, &mo->bytes_image, err)) < 0)
 		goto out;
 	mo->t_sent = ferry_now_ms();
+	send_phase(ctl, "restore", m->total, m->total);
 	conn->io_timeout_ms = MIG_RESTORE_MS;
 	/* The destination answers a second time once the container runs there. */
 	if ((r = ferry_expect_response(conn, &resp, err)) < 0)
@@ -301,7 +322,7 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 		goto fail;
 	if (node_fault(node, "corrupt-chunk"))
 		corrupt_one(out, &m);
-	if ((r = stream_to_dest(node, &mo, &ticket, &m, out, err)) < 0)
+	if ((r = stream_to_dest(node, ctl, &mo, &ticket, &m, out, err)) < 0)
 		goto fail;
 	/* COMMIT: the destination runs it; the paused source goes. */
 	done = true;

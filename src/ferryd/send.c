@@ -120,7 +120,8 @@ int cmd_send(int argc, char **argv)
 		goto out;
 	}
 	t0 = now_s();
-	if (ferry_bundle_send(conn, (const uint8_t *)raw.data, raw.len, &m, argv[optind], flags, &bytes, &err) < 0)
+	if (ferry_bundle_send(conn, (const uint8_t *)raw.data, raw.len, &m, argv[optind], flags, NULL, &bytes, &err) <
+	    0)
 		goto out;
 	t1 = now_s();
 	printf("{\"bytes\": %llu, \"objects\": %u, \"seconds\": %.3f, \"MBps\": %.1f}\n", (unsigned long long)bytes,

@@ -15,6 +15,7 @@
 #include <zstd.h>
 
 #include "ferry/bundle.h"
+#include "ferry/clock.h"
 #include "ferry/fs.h"
 #include "ferry/wire.h"
 
@@ -277,9 +278,14 @@ static void *producer_main(void *arg)
 	return NULL;
 }
 
+#define PROGRESS_MS 200
+
 /* Send every frame the producer makes; stops it on a send error. */
-static int send_frames(struct ferry_conn *conn, struct producer *p, struct ferry_err *err)
+static int send_frames(struct ferry_conn *conn, struct producer *p, const struct ferry_bundle_progress *progress,
+                       struct ferry_err *err)
 {
+	long long next_report = ferry_now_ms() + PROGRESS_MS;
+	uint64_t sent = 0;
 	int r = 0;
 
 	for (;;) {
@@ -307,6 +313,14 @@ static int send_frames(struct ferry_conn *conn, struct producer *p, struct ferry
 			ferry_buf_free(&resp);
 		} else {
 			r = ferry_conn_send_frame(conn, f->type, f->buf, f->len, err);
+			sent += f->type == FERRY_FRAME_DATA_ZSTD
+			            ? ((uint64_t)f->buf[4] << 24 | (uint64_t)f->buf[5] << 16 |
+			               (uint64_t)f->buf[6] << 8 | f->buf[7])
+			            : f->len - 4;
+			if (progress && progress->fn && ferry_now_ms() >= next_report) {
+				progress->fn(progress->arg, sent, p->m->total);
+				next_report = ferry_now_ms() + PROGRESS_MS;
+			}
 		}
 		pthread_mutex_lock(&p->lock);
 		p->head = (p->head + 1) % SEND_SLOTS;
@@ -321,7 +335,8 @@ static int send_frames(struct ferry_conn *conn, struct producer *p, struct ferry
 }
 
 int ferry_bundle_send(struct ferry_conn *conn, const uint8_t *ticket, size_t ticket_len, const struct ferry_manifest *m,
-                      const char *dir, unsigned flags, uint64_t *ret_bytes, struct ferry_err *err)
+                      const char *dir, unsigned flags, const struct ferry_bundle_progress *progress,
+                      uint64_t *ret_bytes, struct ferry_err *err)
 {
 	struct ferry_buf enc = FERRY_BUF_INIT(MANIFEST_ENC_MAX), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	struct producer p = { .m = m, .flags = flags, .dfd = -1 };
@@ -355,7 +370,7 @@ int ferry_bundle_send(struct ferry_conn *conn, const uint8_t *ticket, size_t tic
 		goto out;
 	}
 	started = true;
-	r = send_frames(conn, &p, err);
+	r = send_frames(conn, &p, progress, err);
 	pthread_join(p.thread, NULL);
 	started = false;
 	if (r < 0)

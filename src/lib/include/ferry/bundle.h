@@ -49,12 +49,20 @@ int ferry_bundle_receive_plain(struct ferry_conn *conn, const char *incoming_dir
 /* Compress chunks with zstd (level 1) where that makes them smaller. */
 #define FERRY_BUNDLE_ZSTD 0x1u
 
+/* Called from the sending thread about every 200 ms with the object bytes sent so far. */
+struct ferry_bundle_progress {
+	void (*fn)(void *arg, uint64_t sent, uint64_t total);
+	void *arg;
+};
+
 /*
  * Source: send ticket (raw bytes; NULL for an unticketed stream) then the
  * objects of m read from dir; *ret_bytes gets the object bytes sent.
+ * progress may be NULL.
  */
 int ferry_bundle_send(struct ferry_conn *conn, const uint8_t *ticket, size_t ticket_len, const struct ferry_manifest *m,
-                      const char *dir, unsigned flags, uint64_t *ret_bytes, struct ferry_err *err);
+                      const char *dir, unsigned flags, const struct ferry_bundle_progress *progress,
+                      uint64_t *ret_bytes, struct ferry_err *err);
 
 /* Read a RESPONSE or turn an ERROR frame into err (-EPERM etc. with the peer's message). */
 int ferry_expect_response(struct ferry_conn *conn, struct ferry_buf *payload, struct ferry_err *err);
