@@ -153,6 +153,11 @@ def test_redis_keeps_100000_keys(engine):
     assert e.f("exec", "kv", "/usr/bin/redis-cli", "debug", "digest").stdout.strip() == digest
     assert e.f("exec", "kv", "/usr/bin/redis-cli", "get", "key:99999").stdout.strip() == "value-699993-x"
     assert e.leftovers("n1", "kv") == []
+    # On a terminal the CLI draws the phases live (here through a pseudo-terminal).
+    admin = str(STATE_ROOT / e.c.name / "admin")
+    tty = run("script", "-qec", f"{FERRY} migrate kv --to n2 --admin-dir {admin}", "/dev/null", timeout=300)
+    assert "checkpoint" in tty.stdout and "restore" in tty.stdout and "kv: n3 -> n2 (stop-copy): ok" in tty.stdout
+    assert e.f("exec", "kv", "/usr/bin/redis-cli", "debug", "digest").stdout.strip() == digest
 
 
 def test_stateless_http_moves_by_restart(engine):
