@@ -9,7 +9,7 @@ ifeq ($(CI),true)
 WERROR := -Dwerror=true
 endif
 
-.PHONY: all setup build build-asan build-fuzz test demo fuzz format format-check clean
+.PHONY: all setup build build-asan build-fuzz test demo fuzz format format-check clean install
 
 all: build
 
@@ -40,6 +40,12 @@ build-fuzz: $(BUILD_FUZZ)/build.ninja
 test: setup
 	$(MAKE) build build-asan build-fuzz
 	tests/run
+
+# Programs, systemd units and example configuration under PREFIX (default
+# /usr/local; DESTDIR honoured).  See docs/DEPLOY.md.
+install: setup
+	$(MAKE) build
+	meson install -C $(BUILD) --no-rebuild $(if $(DESTDIR),--destdir $(DESTDIR))
 
 demo: setup
 	$(MAKE) build
