@@ -126,13 +126,20 @@ static int parse(const char *cmd, int argc, char **argv, const char *allowed, co
 	optind = 1;
 	opterr = 0;
 	/* exec stops at the container name: what follows is the command's own. */
-	while ((c = getopt_long(argc, argv, strcmp(cmd, "exec") == 0 ? "+h" : "h", all_opts, NULL)) != -1) {
+	int idx = -1;
+
+	while ((c = getopt_long(argc, argv, strcmp(cmd, "exec") == 0 ? "+h" : "h", all_opts, &idx)) != -1) {
 		if (c == O_HELP) {
 			printf("%s" COMMON_HELP, help);
 			return 1;
 		}
-		if (c == '?' || c == ':' || !strchr(allowed, c))
-			return cli_usage_error(cmd, "option %s is not one of '%s's", argv[optind - 1], cmd) ? -1 : -1;
+		if (c == '?' || c == ':')
+			return cli_usage_error(cmd, "option %s is unknown or lacks its value", argv[optind - 1]), -1;
+		if (!strchr(allowed, c))
+			return cli_usage_error(cmd, "'ferry %s' takes no --%s", cmd,
+			                       idx >= 0 ? all_opts[idx].name : "?"),
+			       -1;
+		idx = -1;
 		switch (c) {
 		case O_ADMIN:
 			o->admin_dir = optarg;

@@ -364,8 +364,11 @@ static int evacuate(struct controller *c, const struct ferry_tlv_list *l, struct
 		r = ferry_err_set(err, -ERANGE, "parallelism must be 1 to %d", PARALLEL_MAX);
 		goto out;
 	}
-	if (ferry_tlv_find(l, FERRY_TAG_MODE))
-		ferry_tlv_get_u64(l, FERRY_TAG_MODE, &mode, NULL);
+	if (ferry_tlv_find(l, FERRY_TAG_MODE) && (ferry_tlv_get_u64(l, FERRY_TAG_MODE, &mode, err) < 0 ||
+	                                          (mode != FERRY_MODE_STOP_COPY && mode != FERRY_MODE_STATELESS))) {
+		r = ferry_err_set(err, -EINVAL, "evacuation mode must be stop-copy or stateless");
+		goto out;
+	}
 	/* Destinations: those named, else every other active node. */
 	for (unsigned i = 0; i < l->n && r == 0; i++) {
 		struct ferry_registry_node tn;
@@ -412,8 +415,7 @@ static int evacuate(struct controller *c, const struct ferry_tlv_list *l, struct
 		load[best]++;
 		snprintf(e->rq[e->n].container, sizeof(e->rq[0].container), "%s", cts[i].name);
 		snprintf(e->rq[e->n].dest, sizeof(e->rq[0].dest), "%s", targets[best]);
-		e->rq[e->n].mode =
-		    (cts[i].spec_len && mode == FERRY_MODE_STOP_COPY) ? FERRY_MODE_STOP_COPY : (uint8_t)mode;
+		e->rq[e->n].mode = (uint8_t)mode;
 		e->n++;
 	}
 	log_info("evacuating %d containers from %s over %d nodes, %llu at a time", e->n, victim, n_targets,

@@ -410,8 +410,11 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 	if ((r = ferry_read_file(path, 64 * 1024, &b, err)) < 0 ||
 	    (r = ferry_spec_parse((const uint8_t *)b.data, b.len, spec, err)) < 0)
 		goto fail;
-	if (strcmp(spec->name, res->ticket.container) != 0 || spec->generation != res->ticket.generation) {
-		r = ferry_err_set(err, -EPERM, "the stream's container is not the ticket's");
+	/* The spec is the source's word; the ticket is the controller's, and binds it. */
+	if (strcmp(spec->name, res->ticket.container) != 0 || spec->generation != res->ticket.generation ||
+	    spec->memory > res->ticket.reserve_memory) {
+		r = ferry_err_set(err, -EPERM,
+		                  "the stream's container is not the one (or larger than) the ticket allows");
 		goto fail;
 	}
 	if ((r = ct_claim(&node->cts, spec->name, err)) < 0)
