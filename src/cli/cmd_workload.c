@@ -782,6 +782,8 @@ static int migration_call(const char *cmd, const struct wopts *o, struct ferry_b
 		if (!o->json)
 			print_report(rl);
 	}
+	if (!o->json && !ferry_tlv_find(l, FERRY_TAG_RECORD))
+		printf("nothing to move: no running container there\n");
 	r = failed ? CLI_EXIT_FAILURE : 0;
 out:
 	free(l);

@@ -62,23 +62,6 @@ static void metric(const struct ferry_tlv_list *l, uint16_t tag, uint64_t *v)
 }
 
 /* The source's side, as a conversation on one ferry-ctl connection. */
-/* An intermediate answer to an operator who asked for progress (FLAGS 1 in MIGRATE). */
-static void send_progress(struct ferry_conn *progress, const char *phase, uint64_t done, uint64_t total)
-{
-	struct ferry_buf b = FERRY_BUF_INIT(256);
-	int r;
-
-	if (!progress)
-		return;
-	r = ferry_tlv_add_u32(&b, FERRY_TAG_STATUS, 0);
-	r = r ? r : ferry_tlv_add_str(&b, FERRY_TAG_PHASE, phase);
-	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_SIZE, done);
-	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_DISK, total);
-	if (r == 0)
-		ferry_conn_send_frame(progress, FERRY_FRAME_RESPONSE, b.data, b.len, NULL);
-	ferry_buf_free(&b);
-}
-
 static int stop_copy(struct controller *c, const struct ferry_container_rec *ct, const struct ferry_spec *spec,
                      const struct ferry_registry_node *dest, struct ferry_migration_rec *m, struct ferry_conn *progress,
                      struct ferry_err *err)
@@ -109,7 +92,8 @@ static int stop_copy(struct controller *c, const struct ferry_container_rec *ct,
 	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_MIGRATION, m->id);
 	if (r < 0 || (r = ferry_conn_send_frame(conn, FERRY_FRAME_REQUEST, req.data, req.len, err)) < 0)
 		goto out;
-	send_progress(progress, "checkpoint", 0, 0);
+	if (progress) /* the operator asked for progress (FLAGS 1) */
+		ferry_send_progress(progress, "checkpoint", 0, 0);
 	/* 1. Dumped: the source is paused; sign a ticket for exactly what it will send. */
 	if ((r = ferry_expect_response(conn, &resp, err)) < 0 ||
 	    (r = ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, err)) < 0 ||

@@ -302,7 +302,8 @@ static int mount_overlay(struct ct_store *s, const struct ferry_spec *spec, stru
 	return 0;
 }
 
-int ct_prepare(struct ct_store *s, const struct ferry_spec *spec, const char *upper_tar, struct ferry_err *err)
+int ct_prepare(struct ct_store *s, const struct ferry_spec *spec, const char *upper_tar, const char *marker,
+               struct ferry_err *err)
 {
 	static const char *const dirs[] = { "rootfs", "work", "bundle" };
 	struct ferry_buf enc = FERRY_BUF_INIT(64 * 1024);
@@ -345,8 +346,12 @@ fail:
 	return r;
 }
 
-/* Connect to 127.0.0.1:port inside the network namespace of pid. */
-static bool probe_tcp(pid_t pid, uint16_t port)
+/*
+ * Run fn in a child that joined the network namespace of pid; its exit
+ * status (0 on success).  A child, because setns would move this whole
+ * daemon thread into the container's network.
+ */
+static int in_netns(pid_t pid, int (*fn)(void *arg), void *arg)
 {
 	char ns[64];
 	int status = 0, fd;
@@ -355,55 +360,52 @@ static bool probe_tcp(pid_t pid, uint16_t port)
 	snprintf(ns, sizeof(ns), "/proc/%d/ns/net", (int)pid);
 	fd = open(ns, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
+		return -errno;
 	child = fork();
 	if (child == 0) {
-		struct sockaddr_in a = { .sin_family = AF_INET,
-			                 .sin_port = htons(port),
-			                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		int sock;
-
-		if (setns(fd, CLONE_NEWNET) < 0 || (sock = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-			_exit(2);
-		alarm(2);
-		_exit(connect(sock, (struct sockaddr *)&a, sizeof(a)) == 0 ? 0 : 1);
+		alarm(5); /* nothing here may hang the daemon's caller */
+		_exit(setns(fd, CLONE_NEWNET) < 0 ? 2 : fn(arg));
 	}
 	close(fd);
 	if (child < 0)
-		return false;
+		return -errno;
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static int connect_loopback(void *arg)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+		                 .sin_port = htons(*(const uint16_t *)arg),
+		                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int sock = socket(AF_INET, SOCK_STREAM, 0);
+
+	return sock >= 0 && connect(sock, (struct sockaddr *)&a, sizeof(a)) == 0 ? 0 : 1;
+}
+
+static int loopback_up(void *arg)
+{
+	struct ifreq ifr = { 0 };
+	int sock = socket(AF_INET, SOCK_DGRAM, 0);
+
+	(void)arg;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (sock < 0 || ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
+		return 1;
+	ifr.ifr_flags |= IFF_UP;
+	return ioctl(sock, SIOCSIFFLAGS, &ifr) < 0 ? 1 : 0;
+}
+
+/* Connect to 127.0.0.1:port inside the network namespace of pid. */
+static bool probe_tcp(pid_t pid, uint16_t port)
+{
+	return in_netns(pid, connect_loopback, &port) == 0;
 }
 
 int ct_loopback_up(pid_t pid, struct ferry_err *err)
 {
-	char ns[64];
-	int status = 0, fd;
-	pid_t child;
-
-	snprintf(ns, sizeof(ns), "/proc/%d/ns/net", (int)pid);
-	fd = open(ns, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ferry_err_sys(err, -errno, "cannot open %s", ns);
-	child = fork();
-	if (child == 0) {
-		struct ifreq ifr = { 0 };
-		int sock;
-
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-		if (setns(fd, CLONE_NEWNET) < 0 || (sock = socket(AF_INET, SOCK_DGRAM, 0)) < 0 ||
-		    ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
-			_exit(1);
-		ifr.ifr_flags |= IFF_UP;
-		_exit(ioctl(sock, SIOCSIFFLAGS, &ifr) < 0 ? 1 : 0);
-	}
-	close(fd);
-	if (child < 0)
-		return ferry_err_sys(err, -errno, "fork");
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	if (in_netns(pid, loopback_up, NULL) != 0)
 		return ferry_err_set(err, -EIO, "cannot bring up the loopback of pid %d", (int)pid);
 	return 0;
 }
@@ -462,7 +464,7 @@ int ct_start(struct ct_store *s, const struct ferry_spec *spec, struct ferry_err
 	char bundle[PATH_MAX];
 	int r, fd;
 
-	if ((r = ct_prepare(s, spec, NULL, err)) < 0)
+	if ((r = ct_prepare(s, spec, NULL, NULL, err)) < 0)
 		return r;
 	ct_runtime(s, spec->name, &rt);
 	ct_path(s, spec->name, "bundle", bundle, sizeof(bundle));

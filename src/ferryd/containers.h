@@ -57,8 +57,13 @@ bool ct_marked(const struct ct_store *s, const char *name, const char *marker);
 
 /* Every layer of spec present here; -ENOENT naming the first missing one. */
 int ct_layers_check(const struct ct_store *s, const struct ferry_spec *spec, struct ferry_err *err);
-/* Make the directory, spec file, overlay and runtime bundle; upper_tar (or NULL) fills the upper dir. */
-int ct_prepare(struct ct_store *s, const struct ferry_spec *spec, const char *upper_tar, struct ferry_err *err);
+/*
+ * Make the directory, spec file, overlay and runtime bundle; upper_tar (or
+ * NULL) fills the upper dir; marker (or NULL) is set as soon as the
+ * directory exists.  On failure nothing is left.
+ */
+int ct_prepare(struct ct_store *s, const struct ferry_spec *spec, const char *upper_tar, const char *marker,
+               struct ferry_err *err);
 /* The container's log pipe: a pump process appends what it reads to log; returns the write end. */
 int ct_log_pipe(const struct ct_store *s, const char *name, struct ferry_err *err);
 /* Wait until the spec's readiness probe passes (or the process runs, without one). */

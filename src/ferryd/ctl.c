@@ -33,19 +33,6 @@ static int get_name(const struct ferry_tlv_list *l, char *name, struct ferry_err
 	return r < 0 ? r : ferry_check_name(name, FERRY_CONTAINER_NAME_MAX, "container", err);
 }
 
-static uint64_t mem_available(void)
-{
-	struct ferry_buf b = FERRY_BUF_INIT(64 * 1024);
-	unsigned long long kb = 0;
-	const char *p;
-
-	if (ferry_read_file("/proc/meminfo", 64 * 1024, &b, NULL) == 0 && b.data &&
-	    (p = strstr(b.data, "MemAvailable:")))
-		sscanf(p + 13, "%llu", &kb);
-	ferry_buf_free(&b);
-	return (uint64_t)kb * 1024;
-}
-
 static int add_info(struct ferry_buf *out, const struct ct_info *c)
 {
 	struct ferry_buf rec = FERRY_BUF_INIT(4096);
@@ -84,7 +71,7 @@ static int node_info(struct node *node, struct ferry_buf *out, struct ferry_err 
 	nl = layer_list(&node->cts, layers, 256);
 	r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
 	r = r ? r : ferry_tlv_add_str(out, FERRY_TAG_NODE, node->id.name);
-	r = r ? r : ferry_tlv_add_u64(out, FERRY_TAG_MEMORY, mem_available());
+	r = r ? r : ferry_tlv_add_u64(out, FERRY_TAG_MEMORY, ferry_mem_available());
 	/* Memory promised to containers here, whether or not they use it yet. */
 	r = r ? r : ferry_tlv_add_u64(out, FERRY_TAG_SIZE, reserved);
 	if (r == 0 && statvfs(node->incoming, &vfs) == 0)

@@ -154,23 +154,10 @@ out:
 	return r;
 }
 
-/* Tell the controller how far the migration is (it may relay it to an operator's progress bar). */
-static void send_phase(struct ferry_conn *ctl, const char *phase, uint64_t done, uint64_t total)
-{
-	struct ferry_buf b = FERRY_BUF_INIT(256);
-	int r = ferry_tlv_add_u32(&b, FERRY_TAG_STATUS, 0);
-
-	r = r ? r : ferry_tlv_add_str(&b, FERRY_TAG_PHASE, phase);
-	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_SIZE, done);
-	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_DISK, total);
-	if (r == 0)
-		ferry_conn_send_frame(ctl, FERRY_FRAME_RESPONSE, b.data, b.len, NULL);
-	ferry_buf_free(&b);
-}
-
 static void on_progress(void *arg, uint64_t sent, uint64_t total)
 {
-	send_phase(arg, "transfer", sent, total);
+	/* The controller may relay it to an operator's progress bar. */
+	ferry_send_progress(arg, "transfer", sent, total);
 }
 
 static int stream_to_dest(struct node *node, struct ferry_conn *ctl, struct mig_out *mo, const struct ferry_buf *ticket,
@@ -201,7 +188,7 @@ static int stream_to_dest(struct node *node, struct ferry_conn *ctl, struct mig_
 	                           &progress, &mo->bytes_image, err)) < 0)
 		goto out;
 	mo->t_sent = ferry_now_ms();
-	send_phase(ctl, "restore", m->total, m->total);
+	ferry_send_progress(ctl, "restore", m->total, m->total);
 	conn->io_timeout_ms = MIG_RESTORE_MS;
 	/* The destination answers a second time once the container runs there. */
 	if ((r = ferry_expect_response(conn, &resp, err)) < 0)
@@ -426,11 +413,10 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 		goto fail;
 	}
 	snprintf(path, sizeof(path), "%s/%s", res->path, OBJ_UPPER);
-	if ((r = ct_prepare(&node->cts, spec, path, err)) < 0)
+	if ((r = ct_prepare(&node->cts, spec, path, CT_MARK_RESTORING, err)) < 0)
 		goto fail;
 	made = true;
-	if ((r = ct_mark(&node->cts, spec->name, CT_MARK_RESTORING, true, err)) < 0 ||
-	    (r = start_guard(node, spec->name, &guard, err)) < 0)
+	if ((r = start_guard(node, spec->name, &guard, err)) < 0)
 		goto fail;
 	snprintf(path, sizeof(path), "%s/%s", res->path, OBJ_LOG);
 	ct_path(&node->cts, spec->name, "log", dest, sizeof(dest));
@@ -514,22 +500,24 @@ static void drop_received_containers(struct node *node)
 
 void node_recover(struct node *node)
 {
-	struct ct_info *cts = calloc(CT_MAX, sizeof(*cts));
-	int n;
+	DIR *d = opendir(node->cts.dir);
+	struct dirent *de;
 
 	/* Outgoing dumps are never resumed, and no received container is restored after a restart. */
 	ferry_rm_tree(node->outgoing, NULL);
 	ferry_mkdir_p(node->outgoing, 0700, NULL);
 	drop_received_containers(node);
-	if (!cts)
-		return;
-	n = ct_list(&node->cts, cts, CT_MAX, NULL);
-	for (int i = 0; i < n; i++) {
-		if (ct_marked(&node->cts, cts[i].name, CT_MARK_RESTORING)) {
-			/* Restored but never reported: the source has resumed by now. */
-			log_warn("removing %s: its restore was never reported to the source", cts[i].name);
-			ct_remove(&node->cts, cts[i].name, NULL);
-		} else if (ct_marked(&node->cts, cts[i].name, CT_MARK_MIGRATING)) {
+	/* By directory, not by spec: a restore may have died before the spec was written. */
+	while (d && (de = readdir(d))) {
+		const char *name = de->d_name;
+
+		if (name[0] == '.' || ferry_check_name(name, FERRY_CONTAINER_NAME_MAX, "container", NULL) < 0)
+			continue;
+		if (ct_marked(&node->cts, name, CT_MARK_RESTORING)) {
+			/* Restored (or half) but never reported: the source has resumed by now. */
+			log_warn("removing %s: its restore was never reported to the source", name);
+			ct_remove(&node->cts, name, NULL);
+		} else if (ct_marked(&node->cts, name, CT_MARK_MIGRATING)) {
 			/*
 			 * Paused mid-migration when this daemon stopped.  Whether the
 			 * destination took over is the controller's to know; until it
@@ -537,8 +525,9 @@ void node_recover(struct node *node)
 			 */
 			log_warn("%s was paused for a migration when ferryd stopped; it stays paused until the "
 			         "controller reconciles it (resumed, or removed if it runs elsewhere)",
-			         cts[i].name);
+			         name);
 		}
 	}
-	free(cts);
+	if (d)
+		closedir(d);
 }

@@ -154,19 +154,6 @@ static int mig_check(struct ferry_conn *conn, void *arg)
 
 #define MIG_IO_TIMEOUT_MS 20000 /* one frame of a stream: a cut link ends it after this */
 
-static uint64_t mem_available(void)
-{
-	struct ferry_buf b = FERRY_BUF_INIT(64 * 1024);
-	unsigned long long kb = 0;
-	const char *p;
-
-	if (ferry_read_file("/proc/meminfo", 64 * 1024, &b, NULL) == 0 && b.data &&
-	    (p = strstr(b.data, "MemAvailable:")))
-		sscanf(p + 13, "%llu", &kb);
-	ferry_buf_free(&b);
-	return (uint64_t)kb * 1024;
-}
-
 static int admit_ticket(struct ferry_conn *conn, const uint8_t *raw, size_t len, struct ferry_ticket *ret, void *arg,
                         struct ferry_err *err)
 {
@@ -184,7 +171,7 @@ static int admit_ticket(struct ferry_conn *conn, const uint8_t *raw, size_t len,
 	if ((r = ferry_ticket_check_claims(ret, node->id.name, true, peer, now, err)) < 0)
 		return r;
 	/* Admission before the seen-set: a refused ticket may be retried elsewhere, not replayed here. */
-	avail = mem_available();
+	avail = ferry_mem_available();
 	if (ret->reserve_memory > avail)
 		return ferry_err_set(err, -ENOMEM, "admission refused: %llu bytes of memory reserved, %llu available",
 		                     (unsigned long long)ret->reserve_memory, (unsigned long long)avail);

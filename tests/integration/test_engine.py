@@ -83,6 +83,25 @@ class Engine:
     def daemon_pid(self, node):
         return int((self.node_dir(node) / "daemon.pid").read_text().split()[0])
 
+    def migrate_in_background(self, name, dest):
+        """`ferry migrate` as a child process, as an operator would run it."""
+        admin = str(STATE_ROOT / self.c.name / "admin")
+        return subprocess.Popen([str(FERRY), "migrate", name, "--to", dest, "--admin-dir", admin],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait_transfer_started(self, dest, seconds=30):
+        incoming = self.node_dir(dest) / "tmp" / "incoming"
+        deadline = time.time() + seconds
+        while not list(incoming.iterdir()) and time.time() < deadline:
+            time.sleep(0.05)
+        assert list(incoming.iterdir()), "the transfer never started"
+
+    def wait_restored(self, name, dest, seconds=30):
+        deadline = time.time() + seconds
+        while dest not in self.instances(name) and time.time() < deadline:
+            time.sleep(0.1)
+        assert dest in self.instances(name), "the destination never restored"
+
     def wait_counting(self, name, above, seconds=10):
         deadline = time.time() + seconds
         while time.time() < deadline:
@@ -197,13 +216,8 @@ def test_failures_leave_the_source_serving(engine):
     # The destination daemon dies during the restore: its guard removes the restored copy.
     e.restart("n2", fault="restore-delay")
     pid = e.daemon_pid("n2")
-    proc = subprocess.Popen([str(FERRY), "migrate", "c1", "--to", "n2", "--admin-dir",
-                             str(STATE_ROOT / e.c.name / "admin")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 30
-    while "n2" not in e.instances("c1") and time.time() < deadline:
-        time.sleep(0.1)
-    assert "n2" in e.instances("c1"), "the destination never restored"
+    proc = e.migrate_in_background("c1", "n2")
+    e.wait_restored("c1", "n2")
     os.kill(pid, signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
@@ -215,13 +229,8 @@ def test_failures_leave_the_source_serving(engine):
     # The destination daemon dies during the transfer (a slow link keeps it in flight).
     ferry("cluster", "link", "n1", "--rate", "200kbit", "--name", e.c.name)
     pid = e.daemon_pid("n2")
-    proc = subprocess.Popen([str(FERRY), "migrate", "c1", "--to", "n2", "--admin-dir",
-                             str(STATE_ROOT / e.c.name / "admin")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 30
-    while not list((e.node_dir("n2") / "tmp" / "incoming").iterdir()) and time.time() < deadline:
-        time.sleep(0.05)
-    assert list((e.node_dir("n2") / "tmp" / "incoming").iterdir()), "the transfer never started"
+    proc = e.migrate_in_background("c1", "n2")
+    e.wait_transfer_started("n2")
     os.kill(pid, signal.SIGKILL)
     _, err = proc.communicate(timeout=180)
     assert proc.returncode == 1, err
@@ -254,14 +263,8 @@ def test_link_cut_mid_transfer_and_a_second_migration_at_once(engine):
     before = e.wait_counting("c2", 5)
     # A slow link keeps the transfer in flight long enough to act during it.
     ferry("cluster", "link", "n1", "--rate", "300kbit", "--name", e.c.name)
-    admin = str(STATE_ROOT / e.c.name / "admin")
-    proc = subprocess.Popen([str(FERRY), "migrate", "c2", "--to", "n2", "--admin-dir", admin],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    incoming = e.node_dir("n2") / "tmp" / "incoming"
-    deadline = time.time() + 30
-    while not list(incoming.iterdir()) and time.time() < deadline:
-        time.sleep(0.05)
-    assert list(incoming.iterdir()), "the transfer never started"
+    proc = e.migrate_in_background("c2", "n2")
+    e.wait_transfer_started("n2")
     # The same container cannot start a second migration meanwhile.
     second = e.f("migrate", "c2", "--to", "n3", check=False)
     assert second.returncode == 1 and "is migrating" in second.stderr, second.stderr
@@ -289,15 +292,9 @@ def test_source_daemon_dies_mid_migration(engine):
     e.run_counter("c3", "n1")
     before = e.wait_counting("c3", 5)
     ferry("cluster", "link", "n1", "--rate", "300kbit", "--name", e.c.name)
-    admin = str(STATE_ROOT / e.c.name / "admin")
     pid = e.daemon_pid("n1")
-    proc = subprocess.Popen([str(FERRY), "migrate", "c3", "--to", "n2", "--admin-dir", admin],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    incoming = e.node_dir("n2") / "tmp" / "incoming"
-    deadline = time.time() + 30
-    while not list(incoming.iterdir()) and time.time() < deadline:
-        time.sleep(0.05)
-    assert list(incoming.iterdir()), "the transfer never started"
+    proc = e.migrate_in_background("c3", "n2")
+    e.wait_transfer_started("n2")
     os.kill(pid, signal.SIGKILL)
     _, err = proc.communicate(timeout=90)
     ferry("cluster", "link", "n1", "--rate", "off", "--name", e.c.name)

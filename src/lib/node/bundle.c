@@ -396,3 +396,16 @@ out:
 	ferry_buf_free(&resp);
 	return r;
 }
+
+void ferry_send_progress(struct ferry_conn *conn, const char *phase, uint64_t done, uint64_t total)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(256);
+	int r = ferry_tlv_add_u32(&b, FERRY_TAG_STATUS, 0);
+
+	r = r ? r : ferry_tlv_add_str(&b, FERRY_TAG_PHASE, phase);
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_SIZE, done);
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_DISK, total);
+	if (r == 0)
+		ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, b.data, b.len, NULL);
+	ferry_buf_free(&b);
+}

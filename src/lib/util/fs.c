@@ -180,3 +180,16 @@ int ferry_rm_tree(const char *path, struct ferry_err *err)
 		return ferry_err_sys(err, -errno, "cannot remove %s", path);
 	return 0;
 }
+
+uint64_t ferry_mem_available(void)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(64 * 1024);
+	unsigned long long kb = 0;
+	const char *p;
+
+	if (ferry_read_file("/proc/meminfo", 64 * 1024, &b, NULL) == 0 && b.data &&
+	    (p = strstr(b.data, "MemAvailable:")))
+		sscanf(p + 13, "%llu", &kb);
+	ferry_buf_free(&b);
+	return (uint64_t)kb * 1024;
+}

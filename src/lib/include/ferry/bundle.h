@@ -67,4 +67,7 @@ int ferry_bundle_send(struct ferry_conn *conn, const uint8_t *ticket, size_t tic
 /* Read a RESPONSE or turn an ERROR frame into err (-EPERM etc. with the peer's message). */
 int ferry_expect_response(struct ferry_conn *conn, struct ferry_buf *payload, struct ferry_err *err);
 
+/* An intermediate RESPONSE of a long operation: PHASE, SIZE (done), DISK (total); best effort. */
+void ferry_send_progress(struct ferry_conn *conn, const char *phase, uint64_t done, uint64_t total);
+
 #endif

@@ -3,6 +3,7 @@
 #define FERRY_FS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "ferry/buf.h"
@@ -23,5 +24,8 @@ int ferry_mkdir_p(const char *path, mode_t mode, struct ferry_err *err);
  * and nothing on it is touched.  A missing path is success.
  */
 int ferry_rm_tree(const char *path, struct ferry_err *err);
+
+/* MemAvailable of /proc/meminfo in bytes (0 when unreadable): what admission compares against. */
+uint64_t ferry_mem_available(void);
 
 #endif
