@@ -179,8 +179,20 @@ def test_redis_keeps_100000_keys(engine):
     assert e.f("exec", "kv", "/usr/bin/redis-cli", "debug", "digest").stdout.strip() == digest
 
 
-def test_stateless_http_moves_by_restart(engine):
+def test_stateless_http_moves_by_restart(engine, tmp_path):
     e = engine
+    # Images also come as tar archives; what is not one is refused with its name.
+    run("tar", "-C", e.images / "busybox", "-cf", tmp_path / "bb.tar", ".")
+    e.f("image", "import", tmp_path / "bb.tar", "--name", "bbtar")
+    images = {i["name"]: i for i in json.loads(e.f("image", "ls", "--json").stdout)["images"]}
+    assert set(images) == {"busybox", "bbtar"} and images["bbtar"]["size"] > 1_000_000
+    (tmp_path / "junk").write_text("not an archive\n")
+    junk = e.f("image", "import", tmp_path / "junk", "--name", "junk", check=False)
+    assert junk.returncode == 1 and "is not a tar archive" in junk.stderr, junk.stderr
+    missing = e.f("image", "import", tmp_path / "nope", "--name", "nope", check=False)
+    assert missing.returncode == 1 and "nope" in missing.stderr
+    unknown = e.f("run", "--name", "x", "--image", "nope", "--", "/bin/true", check=False)
+    assert unknown.returncode == 1 and "no image named 'nope'" in unknown.stderr
     e.f("run", "--name", "web", "--image", "busybox", "--node", "n1", "--stateless", "--ready", "tcp:8080", "--",
         "/bin/sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www")
     assert e.f("exec", "web", "/bin/wget", "-qO-", "http://127.0.0.1:8080/").stdout.strip() == "web"
