@@ -250,6 +250,26 @@ static void field_text(const struct ferry_tlv_list *rl, const struct field *f, c
 		snprintf(buf, len, "%llu", (unsigned long long)v);
 }
 
+/* One record as a JSON object: numbers as numbers, the rest as strings. */
+static void json_record(struct ferry_json *j, const struct ferry_tlv_list *rl, const struct field *fields)
+{
+	char v[1100];
+
+	ferry_json_object_begin(j);
+	for (const struct field *f = fields; f->key; f++) {
+		uint64_t n;
+
+		ferry_json_key(j, f->key);
+		if (f->kind == F_U64 && ferry_tlv_get_u64(rl, f->tag, &n, NULL) == 0) {
+			ferry_json_uint(j, n);
+		} else {
+			field_text(rl, f, v, sizeof(v));
+			ferry_json_string(j, v);
+		}
+	}
+	ferry_json_object_end(j);
+}
+
 static int print_records(const struct ferry_tlv_list *l, const struct field *fields, bool json, const char *key)
 {
 	struct ferry_tlv_list *rl = malloc(sizeof(*rl));
@@ -273,26 +293,15 @@ static int print_records(const struct ferry_tlv_list *l, const struct field *fie
 		if (l->items[i].tag != FERRY_TAG_RECORD ||
 		    ferry_tlv_parse(l->items[i].value, l->items[i].len, rl, NULL) < 0)
 			continue;
-		if (json)
-			ferry_json_object_begin(&j);
+		if (json) {
+			json_record(&j, rl, fields);
+			continue;
+		}
 		for (const struct field *f = fields; f->key; f++) {
 			field_text(rl, f, v, sizeof(v));
-			if (json) {
-				uint64_t n;
-
-				ferry_json_key(&j, f->key);
-				if (f->kind == F_U64 && ferry_tlv_get_u64(rl, f->tag, &n, NULL) == 0)
-					ferry_json_uint(&j, n);
-				else
-					ferry_json_string(&j, v);
-			} else {
-				printf("%-*s", f->width, v[0] ? v : "-");
-			}
+			printf("%-*s", f->width, v[0] ? v : "-");
 		}
-		if (json)
-			ferry_json_object_end(&j);
-		else
-			printf("\n");
+		printf("\n");
 	}
 	if (json) {
 		ferry_json_array_end(&j);
@@ -731,41 +740,26 @@ static int migration_call(const char *cmd, const struct wopts *o, struct ferry_b
 	struct ferry_err err = { 0 };
 	int r = 0, failed = 0;
 
-	(void)cmd;
 	if (!l || !rl ||
 	    (o->progress ? call_with_progress(o, req, &resp, l, &err) : call(o, req, &resp, l, LONG_CALL_MS, &err)) <
 	        0) {
 		r = cli_fail(&err);
 		goto out;
 	}
-	if (o->json && !strcmp(cmd, "migrate")) {
+	if (o->json && strcmp(cmd, "migrate") == 0) {
 		/* One object: the single migration's record. */
-		struct ferry_tlv_list wrap = { 0 };
 		const struct ferry_tlv *rec = ferry_tlv_find(l, FERRY_TAG_RECORD);
 
 		if (rec && ferry_tlv_parse(rec->value, rec->len, rl, NULL) == 0) {
 			struct ferry_buf out = FERRY_BUF_INIT(64 * 1024);
 			struct ferry_json j;
-			char v[1100];
 
 			ferry_json_init(&j, &out, true);
-			ferry_json_object_begin(&j);
-			for (const struct field *f = mig_fields; f->key; f++) {
-				uint64_t n;
-
-				ferry_json_key(&j, f->key);
-				field_text(rl, f, v, sizeof(v));
-				if (f->kind == F_U64 && ferry_tlv_get_u64(rl, f->tag, &n, NULL) == 0)
-					ferry_json_uint(&j, n);
-				else
-					ferry_json_string(&j, v);
-			}
-			ferry_json_object_end(&j);
+			json_record(&j, rl, mig_fields);
 			if (ferry_json_finish(&j) == 0)
 				printf("%.*s\n", (int)out.len, out.data);
 			ferry_buf_free(&out);
 		}
-		(void)wrap;
 		goto out;
 	}
 	if (o->json) {

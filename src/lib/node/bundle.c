@@ -203,8 +203,7 @@ struct producer {
 	uint64_t raw_bytes;
 };
 
-static int produce_one(struct producer *p, struct out_frame *f, uint32_t index, const uint8_t *raw, size_t n,
-                       ZSTD_CCtx *zc)
+static void produce_one(struct out_frame *f, uint32_t index, const uint8_t *raw, size_t n, ZSTD_CCtx *zc)
 {
 	if (zc) {
 		size_t z = ZSTD_compressCCtx(zc, f->buf + 8, FERRY_FRAME_ZSTD_MAX - 8, raw, n, 1);
@@ -214,15 +213,13 @@ static int produce_one(struct producer *p, struct out_frame *f, uint32_t index, 
 			ferry_put_u32(f->buf, index);
 			ferry_put_u32(f->buf + 4, (uint32_t)n);
 			f->len = z + 8;
-			return 0;
+			return;
 		}
 	}
 	f->type = FERRY_FRAME_DATA;
 	ferry_put_u32(f->buf, index);
 	memcpy(f->buf + 4, raw, n);
 	f->len = n + 4;
-	(void)p;
-	return 0;
 }
 
 static void *producer_main(void *arg)
@@ -256,7 +253,7 @@ static void *producer_main(void *arg)
 			pthread_mutex_unlock(&p->lock);
 			if (p->stop)
 				break;
-			produce_one(p, &p->ring[slot], i, raw, (size_t)got, zc);
+			produce_one(&p->ring[slot], i, raw, (size_t)got, zc);
 			pthread_mutex_lock(&p->lock);
 			p->count++;
 			p->raw_bytes += (uint64_t)got;
