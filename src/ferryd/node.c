@@ -341,7 +341,8 @@ int node_run(int argc, char **argv)
 	struct ferry_daemon_service svc = { .start = node_start, .stop = node_stop, .arg = &node };
 	int r = ferry_daemon_parse_args(argc, argv, &cfg,
 	                                "Ferry's node daemon: one per host.  Also: 'ferryd join TOKEN' and "
-	                                "'ferryd send' (see their --help).");
+	                                "'ferryd send' (see their --help); 'log-pump' and 'guard' are "
+	                                "helpers the daemon starts itself.");
 
 	if (r != 0)
 		return r < 0 ? 0 : r;
