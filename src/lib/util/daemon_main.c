@@ -21,12 +21,15 @@
 static void usage(FILE *out, const struct ferry_daemon_config *cfg, const char *summary)
 {
 	fprintf(out,
-	        "Usage: %s --name NAME --state-dir DIR [--address ADDR]%s [--pid-file FILE] [--log-level LEVEL]\n\n"
+	        "Usage: %s --name NAME --state-dir DIR [--address ADDR]%s [--listen A.B.C.D:PORT]\n"
+	        "       [--config FILE] [--pid-file FILE] [--log-level LEVEL]\n\n"
 	        "%s\n\n"
 	        "  --name NAME        this node's name (a-z, 0-9, '-'; up to %d)\n"
 	        "  --state-dir DIR    absolute path of the node's state directory (created 0700)\n"
 	        "  --address ADDR     this node's IPv4 address on the cluster fabric\n"
 	        "%s"
+	        "  --listen ADDR:PORT where to serve (default: --address, or what the state directory says)\n"
+	        "  --config FILE      limits file, one 'key = value' per line (docs/PROTOCOL.md section 8)\n"
 	        "  --pid-file FILE    pid file, locked while running (default DIR/daemon.pid)\n"
 	        "  --log-level LEVEL  error, warn, info (default) or debug\n"
 	        "  --version          print the version\n",
