@@ -84,6 +84,20 @@ int api_migration(struct controller *c, struct ferry_conn *conn, unsigned op, co
 /* Refuse (-ENOSPC, naming the numbers) when the node lacks the memory. */
 int node_admit(struct controller *c, const char *node, uint64_t memory, struct ferry_err *err);
 #define CT_LIST_MAX 256
+/* What one node said about one container. */
+struct seen {
+	char node[FERRY_NODE_NAME_MAX + 1];
+	char name[FERRY_CONTAINER_NAME_MAX + 1];
+	char state[32];
+	uint64_t pid, generation;
+};
+
+/*
+ * CT_LIST of every active node: the containers seen (at most max), and the
+ * nodes that did not answer (into down, MAX_NODES entries).
+ */
+int survey(struct controller *c, struct seen *out, unsigned max, char (*down)[FERRY_NODE_NAME_MAX + 1],
+           unsigned *n_down);
 /* One op about one container on a node (rm, resume ...), answer discarded. */
 int ct_request_simple(struct controller *c, const char *node, unsigned op, const char *name, struct ferry_err *err);
 int add_migration_record(struct ferry_buf *out, uint16_t tag, const struct ferry_migration_rec *m);

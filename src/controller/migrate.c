@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LOG_PREFIX "controller"
 #include "controller.h"
@@ -25,11 +26,12 @@
 #include "ferry/log.h"
 #include "ferry/parse.h"
 
-#define MIG_CALL_MS  180000
-#define TICKET_TTL_S 60
-#define HISTORY_MAX  200
-#define EVACUATE_MAX 64
-#define PARALLEL_MAX 8
+#define MIG_CALL_MS     180000
+#define TICKET_TTL_S    60
+#define HISTORY_MAX     200
+#define EVACUATE_MAX    64
+#define PARALLEL_MAX    8
+#define SETTLE_SEEN_MAX 1024
 
 int add_migration_record(struct ferry_buf *out, uint16_t tag, const struct ferry_migration_rec *m)
 {
@@ -168,6 +170,65 @@ static int ct_request(struct controller *c, const char *node, unsigned op, const
 	return r;
 }
 
+#define SETTLE_MS 30000
+
+/*
+ * The source sent its commit but heard no confirmation, and stays paused.
+ * The destination keeps its copy only if the commit arrived; once it has
+ * decided (no copy "restoring" there any more), act on what it did.
+ */
+static int settle(struct controller *c, const struct ferry_container_rec *ct, const char *dest, struct ferry_err *err)
+{
+	struct seen *seen = calloc(SETTLE_SEEN_MAX, sizeof(*seen));
+	char(*down)[FERRY_NODE_NAME_MAX + 1] = calloc(MAX_NODES, FERRY_NODE_NAME_MAX + 1);
+	long long deadline = ferry_now_ms() + SETTLE_MS;
+	struct ferry_err e = { 0 };
+	int r = -EINPROGRESS;
+
+	if (!seen || !down) {
+		free(seen);
+		free(down);
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	}
+	while (r == -EINPROGRESS && ferry_now_ms() < deadline) {
+		unsigned n_down = 0;
+		int n = survey(c, seen, SETTLE_SEEN_MAX, down, &n_down);
+		const char *there = NULL;
+		bool dest_down = false;
+
+		for (unsigned k = 0; k < n_down; k++)
+			dest_down |= strcmp(down[k], dest) == 0;
+		for (int i = 0; i < n; i++)
+			if (strcmp(seen[i].name, ct->name) == 0 && strcmp(seen[i].node, dest) == 0)
+				there = seen[i].state;
+		if (!dest_down && there && strcmp(there, "running") == 0) {
+			log_warn("settled %s: the destination %s committed; removing the paused source", ct->name,
+			         dest);
+			ct_request_simple(c, ct->node, FERRY_OP_CT_RM, ct->name, &e);
+			r = 0;
+		} else if (!dest_down && !there) {
+			log_warn("settled %s: the destination %s did not keep it; resuming the source", ct->name, dest);
+			r = ct_request_simple(c, ct->node, FERRY_OP_CT_RESUME, ct->name, &e) < 0
+			        ? ferry_err_set(err, -EIO,
+			                        "the destination did not commit and the source could not be "
+			                        "resumed: %s",
+			                        e.msg)
+			        : ferry_err_set(err, -ECONNABORTED,
+			                        "the destination did not commit; the source resumed");
+		} else {
+			usleep(500 * 1000);
+		}
+	}
+	if (r == -EINPROGRESS)
+		ferry_err_set(err, -EINPROGRESS,
+		              "the outcome is not known yet: %s stays paused on %s until 'ferry ps' "
+		              "finds which copy the destination kept",
+		              ct->name, ct->node);
+	free(seen);
+	free(down);
+	return r;
+}
+
 /* Fresh copy on the destination, ready, then the source goes. */
 static int stateless(struct controller *c, const struct ferry_container_rec *ct, struct ferry_spec *spec,
                      const struct ferry_registry_node *dest, struct ferry_migration_rec *m, struct ferry_err *err)
@@ -259,6 +320,8 @@ int migrate_one(struct controller *c, const struct migrate_request *rq, struct f
 		goto out;
 	r = rq->mode == FERRY_MODE_STATELESS ? stateless(c, ct, spec, &dest, m, err)
 	                                     : stop_copy(c, ct, spec, &dest, m, progress, err);
+	if (r == -EINPROGRESS)
+		r = settle(c, ct, dest.name, err);
 	if (r < 0)
 		goto out;
 	/* COMMIT in the record: it runs on the destination with the next generation. */

@@ -430,17 +430,8 @@ out:
 	return r;
 }
 
-/* What one node said about one container. */
-struct seen {
-	char node[FERRY_NODE_NAME_MAX + 1];
-	char name[FERRY_CONTAINER_NAME_MAX + 1];
-	char state[32];
-	uint64_t pid, generation;
-};
-
-/* CT_LIST of every active node; returns how many containers were seen (nodes that do not answer are skipped). */
-static int survey(struct controller *c, struct seen *out, unsigned max, char (*down)[FERRY_NODE_NAME_MAX + 1],
-                  unsigned *n_down)
+int survey(struct controller *c, struct seen *out, unsigned max, char (*down)[FERRY_NODE_NAME_MAX + 1],
+           unsigned *n_down)
 {
 	struct ferry_registry_node *ns = calloc(MAX_NODES, sizeof(*ns));
 	struct ferry_buf req = FERRY_BUF_INIT(64), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
@@ -487,10 +478,12 @@ out:
  * won and the paused copy goes; otherwise the paused copy is the only one and
  * is resumed.  Never while the controller itself is migrating it.
  */
-static void reconcile(struct controller *c, struct ferry_container_rec *ct, const struct seen *all, int n)
+static void reconcile(struct controller *c, struct ferry_container_rec *ct, const struct seen *all, int n,
+                      unsigned n_down)
 {
 	const struct seen *paused = NULL, *winner = NULL;
 	struct ferry_err e = { 0 };
+	bool restoring = false;
 
 	if (strcmp(ct->state, "running") != 0)
 		return;
@@ -499,9 +492,14 @@ static void reconcile(struct controller *c, struct ferry_container_rec *ct, cons
 			continue;
 		if (strcmp(all[i].state, "migrating") == 0)
 			paused = &all[i];
+		else if (strcmp(all[i].state, "restoring") == 0)
+			restoring = true;
 		else if (strcmp(all[i].state, "running") == 0 && (!winner || all[i].generation > winner->generation))
 			winner = &all[i];
 	}
+	/* A copy still waiting for its commit, or a node that does not answer: too early to choose. */
+	if (paused && !winner && (restoring || n_down))
+		return;
 	if (paused && winner && winner->generation > paused->generation) {
 		log_warn("reconcile: %s runs on %s (generation %llu); removing the paused copy on %s", ct->name,
 		         winner->node, (unsigned long long)winner->generation, paused->node);
@@ -541,7 +539,7 @@ static int ps(struct controller *c, struct ferry_buf *out, struct ferry_err *err
 		char state[32] = "missing";
 		uint64_t pid = 0;
 
-		reconcile(c, &cts[i], seen, m);
+		reconcile(c, &cts[i], seen, m, n_down);
 		for (unsigned k = 0; k < n_down; k++)
 			if (strcmp(down[k], cts[i].node) == 0)
 				snprintf(state, sizeof(state), "unreachable");

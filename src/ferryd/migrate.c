@@ -40,13 +40,21 @@
 
 #define MIG_CONNECT_MS 10000
 #define MIG_FRAME_MS   20000  /* one frame on a live link; a cut link fails the migration after this */
-#define MIG_RESTORE_MS 120000 /* the destination restores before it answers */
-#define MIG_LOG_TAIL   (256 * 1024)
-#define OBJ_SPEC       "spec"
-#define OBJ_UPPER      "upper.tar"
-#define OBJ_LOG        "log"
-#define OBJ_CHECKPOINT "checkpoint"
-#define FAULT_DELAY_S  5
+#define MIG_RESTORE_MS 120000 /* the source waits this long for "restored" after the stream ended */
+/*
+ * The destination gives up a restore that takes longer than this (counted
+ * from the end of the stream), and drops a restored copy whose "commit" does
+ * not arrive within MIG_ACK_MS: so by the time a source stops waiting
+ * (MIG_RESTORE_MS) and resumes, no restored copy can still run.
+ */
+#define MIG_RESTORE_BUDGET_MS 90000
+#define MIG_ACK_MS            10000
+#define MIG_LOG_TAIL          (256 * 1024)
+#define OBJ_SPEC              "spec"
+#define OBJ_UPPER             "upper.tar"
+#define OBJ_LOG               "log"
+#define OBJ_CHECKPOINT        "checkpoint"
+#define FAULT_DELAY_S         5
 
 bool node_fault(const struct node *node, const char *f)
 {
@@ -194,9 +202,28 @@ static int stream_to_dest(struct node *node, struct ferry_conn *ctl, struct mig_
 	if ((r = ferry_expect_response(conn, &resp, err)) < 0)
 		goto out;
 	mo->t_restored = ferry_now_ms();
-	mo->bytes_wire = wire_bytes(conn);
 	if (ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, NULL) == 0)
 		ferry_tlv_get_u64(l, FERRY_TAG_RESTORE_MS, &mo->restore_ms, NULL);
+	/*
+	 * Commit: the destination keeps its copy only if this arrives.  If it
+	 * cannot be sent, the destination drops its copy and resuming is safe.
+	 * If it was sent but not confirmed, either may be true: the source then
+	 * stays paused and the controller settles it (-EINPROGRESS).
+	 */
+	ferry_buf_reset(&resp);
+	if ((r = ferry_tlv_add_u32(&resp, FERRY_TAG_STATUS, 0)) < 0 ||
+	    (r = ferry_tlv_add_str(&resp, FERRY_TAG_PHASE, "commit")) < 0 ||
+	    (r = ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, resp.data, resp.len, err)) < 0)
+		goto out;
+	conn->io_timeout_ms = MIG_ACK_MS + 5000;
+	if (ferry_expect_response(conn, &resp, err) < 0) {
+		r = ferry_err_set(err, -EINPROGRESS,
+		                  "the destination did not confirm the commit (%s); the source stays paused until the "
+		                  "controller settles which copy runs",
+		                  err->msg);
+		goto out;
+	}
+	mo->bytes_wire = wire_bytes(conn);
 out:
 	ferry_conn_close(conn);
 	ferry_buf_free(&resp);
@@ -291,6 +318,19 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 	paused = true;
 	if ((r = ferry_runtime_checkpoint(&rt, mo.name, images, work, err)) < 0)
 		goto fail;
+	/* Whatever ran after the dump would be lost: it must still be frozen. */
+	{
+		enum ferry_ct_status st;
+		pid_t pid;
+
+		if ((r = ferry_runtime_state(&rt, mo.name, &st, &pid, err)) < 0)
+			goto fail;
+		if (st != FERRY_CT_PAUSED) {
+			r = ferry_err_set(err, -EAGAIN, "%s was %s after its checkpoint, not paused", mo.name,
+			                  ferry_ct_status_name(st));
+			goto fail;
+		}
+	}
 	spec->generation = mo.generation;
 	if ((r = pack_rest(node, spec, out, err)) < 0)
 		goto fail;
@@ -321,6 +361,11 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 	r = send_done(ctl, &mo, err);
 	goto out;
 fail:
+	if (r == -EINPROGRESS) {
+		log_warn("migration %llu of %s: %s", (unsigned long long)mo.id, mo.name, err->msg);
+		paused = false; /* and the marker stays: the controller decides */
+		done = true;
+	}
 	if (paused) {
 		struct ferry_err e2 = { 0 };
 
@@ -376,6 +421,28 @@ static void release_guard(int fd)
 		(void)!write(fd, "c", 1);
 		close(fd);
 	}
+}
+
+/* The source's "commit", within MIG_ACK_MS. */
+static int await_commit(struct ferry_conn *conn, struct ferry_err *err)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	char phase[16] = "";
+	int saved = conn->io_timeout_ms, r;
+
+	if (!l)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	conn->io_timeout_ms = MIG_ACK_MS;
+	r = ferry_expect_response(conn, &b, err);
+	conn->io_timeout_ms = saved;
+	if (r == 0 &&
+	    (ferry_tlv_parse((const uint8_t *)b.data, b.len, l, err) < 0 ||
+	     ferry_tlv_get_str(l, FERRY_TAG_PHASE, phase, sizeof(phase), NULL) < 0 || strcmp(phase, "commit") != 0))
+		r = ferry_err_set(err, -EPROTO, "expected the source's commit");
+	free(l);
+	ferry_buf_free(&b);
+	return r;
 }
 
 int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_bundle_result *res,
@@ -447,23 +514,34 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 		         FAULT_DELAY_S);
 		sleep(FAULT_DELAY_S);
 	}
-	if ((r = ct_mark(&node->cts, spec->name, CT_MARK_RESTORING, false, err)) < 0)
+	if (ferry_now_ms() - t0 > MIG_RESTORE_BUDGET_MS) {
+		r = ferry_err_set(err, -ETIMEDOUT, "restore took longer than %d s; the source resumes",
+		                  MIG_RESTORE_BUDGET_MS / 1000);
 		goto fail;
-	release_guard(guard);
-	guard = -1;
+	}
 	ferry_buf_reset(&b);
 	r = ferry_tlv_add_u32(&b, FERRY_TAG_STATUS, 0);
 	r = r ? r : ferry_tlv_add_str(&b, FERRY_TAG_PHASE, "restored");
 	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_RESTORE_MS, (uint64_t)(ferry_now_ms() - t0));
 	r = r ? r : ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, b.data, b.len, err);
-	if (r < 0) {
-		/* The source never heard of it and will resume: this copy must go. */
-		log_warn("could not report restored %s to the source; removing it", spec->name);
+	if (r < 0 || (r = await_commit(conn, err)) < 0) {
+		/* The source never committed and will resume (or settle): this copy must go. */
+		log_warn("%s was restored but the source did not commit (%s); removing it", spec->name, err->msg);
 		ct_remove(&node->cts, spec->name, NULL);
-	} else {
-		log_info("restored %s (generation %llu, pid %d) in %lld ms", spec->name,
-		         (unsigned long long)spec->generation, (int)pid, ferry_now_ms() - t0);
+		goto out;
 	}
+	/* Committed: from now on this copy is the container. */
+	ct_mark(&node->cts, spec->name, CT_MARK_RESTORING, false, NULL);
+	release_guard(guard);
+	guard = -1;
+	ferry_buf_reset(&b);
+	if (node_fault(node, "commit-silent"))
+		log_warn("FERRY_FAULT commit-silent: %s committed without telling the source", spec->name);
+	else if (ferry_tlv_add_u32(&b, FERRY_TAG_STATUS, 0) == 0 &&
+	         ferry_tlv_add_str(&b, FERRY_TAG_PHASE, "committed") == 0)
+		ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, b.data, b.len, NULL);
+	log_info("restored %s (generation %llu, pid %d) in %lld ms; committed", spec->name,
+	         (unsigned long long)spec->generation, (int)pid, ferry_now_ms() - t0);
 	goto out;
 fail:
 	log_warn("restore of %s failed: %s", spec->name[0] ? spec->name : res->ticket.container, err->msg);

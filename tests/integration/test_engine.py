@@ -18,7 +18,11 @@ import pytest
 from conftest import FERRY, REPO, STATE_ROOT, ferry, run
 
 MKIMAGE = REPO / "scripts" / "mkimage"
-COUNTER = "i=0; while true; do i=$((i+1)); echo $i > /data/count; echo tick $i; sleep 0.1; done"
+# The count lives in the shell's memory; the file only shows it (replaced whole, never seen half-written).
+COUNTER = ("i=0; while true; do i=$((i+1)); echo $i > /data/count.new; mv /data/count.new /data/count; "
+           "echo tick $i; sleep 0.1; done")
+# 6 MB that do not compress, in the container's upper dir: keeps a stream in flight on a slow link.
+BLOB = "head -c 6000000 /dev/urandom > /data/blob; "
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +47,13 @@ class Engine:
         self.c.up("--nodes", "3", "--subnet", self.c.subnet)
         self.f("image", "import", self.images / "busybox", "--name", "busybox")
 
-    def run_counter(self, name, node):
-        self.f("run", "--name", name, "--image", "busybox", "--node", node, "--", "/bin/sh", "-c", COUNTER)
+    def run_counter(self, name, node, blob=False):
+        self.f("run", "--name", name, "--image", "busybox", "--node", node, "--", "/bin/sh", "-c",
+               (BLOB if blob else "") + COUNTER)
 
     def count(self, name):
-        out = self.f("exec", name, "/bin/cat", "/data/count").stdout.strip()
-        return int(out)
+        out = self.f("exec", name, "/bin/cat", "/data/count", check=False).stdout.strip()
+        return int(out) if out.isdigit() else 0  # 0: not counting yet
 
     def ps(self):
         return {c["name"]: c for c in json.loads(self.f("ps", "--json").stdout)["containers"]}
@@ -212,7 +217,7 @@ def assert_source_survived(e, name, before, dest):
 
 def test_failures_leave_the_source_serving(engine):
     e = engine
-    e.run_counter("c1", "n1")
+    e.run_counter("c1", "n1", blob=True)
     before = e.wait_counting("c1", 5)
     # A corrupted chunk: the destination refuses the stream; nothing is restored.
     e.restart("n1", fault="corrupt-chunk")
@@ -239,7 +244,7 @@ def test_failures_leave_the_source_serving(engine):
     e.restart("n2")
     assert_source_survived(e, "c1", before, "n2")
     # The destination daemon dies during the transfer (a slow link keeps it in flight).
-    ferry("cluster", "link", "n1", "--rate", "200kbit", "--name", e.c.name)
+    ferry("cluster", "link", "n1", "--rate", "2mbit", "--name", e.c.name)
     pid = e.daemon_pid("n2")
     proc = e.migrate_in_background("c1", "n2")
     e.wait_transfer_started("n2")
@@ -271,10 +276,10 @@ def test_evacuate_moves_every_container(engine):
 
 def test_link_cut_mid_transfer_and_a_second_migration_at_once(engine):
     e = engine
-    e.run_counter("c2", "n1")
+    e.run_counter("c2", "n1", blob=True)
     before = e.wait_counting("c2", 5)
     # A slow link keeps the transfer in flight long enough to act during it.
-    ferry("cluster", "link", "n1", "--rate", "300kbit", "--name", e.c.name)
+    ferry("cluster", "link", "n1", "--rate", "2mbit", "--name", e.c.name)
     proc = e.migrate_in_background("c2", "n2")
     e.wait_transfer_started("n2")
     # The same container cannot start a second migration meanwhile.
@@ -301,9 +306,9 @@ def test_link_cut_mid_transfer_and_a_second_migration_at_once(engine):
 
 def test_source_daemon_dies_mid_migration(engine):
     e = engine
-    e.run_counter("c3", "n1")
+    e.run_counter("c3", "n1", blob=True)
     before = e.wait_counting("c3", 5)
-    ferry("cluster", "link", "n1", "--rate", "300kbit", "--name", e.c.name)
+    ferry("cluster", "link", "n1", "--rate", "2mbit", "--name", e.c.name)
     pid = e.daemon_pid("n1")
     proc = e.migrate_in_background("c3", "n2")
     e.wait_transfer_started("n2")
@@ -324,3 +329,18 @@ def test_source_daemon_dies_mid_migration(engine):
     # And it can migrate again afterwards.
     assert json.loads(e.f("migrate", "c3", "--to", "n2", "--json").stdout)["result"] == "ok"
     assert e.instances("c3") == {"n2": "running"}
+
+
+def test_unconfirmed_commit_is_settled_by_the_controller(engine):
+    e = engine
+    e.run_counter("c4", "n1")
+    before = e.wait_counting("c4", 5)
+    # The destination commits but its confirmation never reaches the source: the source cannot know
+    # which copy lives, stays paused, and the controller asks the destination and settles it.
+    e.restart("n2", fault="commit-silent")
+    report = json.loads(e.f("migrate", "c4", "--to", "n2", "--json").stdout)
+    assert report["result"] == "ok", report
+    assert e.instances("c4") == {"n2": "running"}
+    assert e.ps()["c4"]["node"] == "n2"
+    e.wait_counting("c4", before)
+    assert e.leftovers("n1", "c4") == []
