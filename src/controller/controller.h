@@ -65,8 +65,11 @@ int workload_init(struct controller *c, const char *state_dir, struct ferry_err 
 int node_call(struct controller *c, const char *node, const struct ferry_buf *req, struct ferry_buf *resp,
               struct ferry_tlv_list *l, int timeout_ms, struct ferry_err *err);
 int node_lookup(struct controller *c, const char *name, struct ferry_registry_node *ret, struct ferry_err *err);
-/* Make sure the node holds every layer of the spec (pushes the missing ones). */
-int ensure_layers(struct controller *c, const char *node, const struct ferry_spec *spec, struct ferry_err *err);
+/*
+ * Admission and PREPARE on a node: refuse (-ENOSPC, naming the numbers) when
+ * it lacks the spec's memory, then push the layers it does not hold.
+ */
+int node_prepare(struct controller *c, const char *node, const struct ferry_spec *spec, struct ferry_err *err);
 
 struct migrate_request {
 	char container[FERRY_CONTAINER_NAME_MAX + 1];
@@ -81,8 +84,6 @@ int migrate_one(struct controller *c, const struct migrate_request *rq, struct f
                 struct ferry_conn *progress, struct ferry_err *err);
 int api_migration(struct controller *c, struct ferry_conn *conn, unsigned op, const struct ferry_tlv_list *l,
                   struct ferry_buf *out, struct ferry_err *err);
-/* Refuse (-ENOSPC, naming the numbers) when the node lacks the memory. */
-int node_admit(struct controller *c, const char *node, uint64_t memory, struct ferry_err *err);
 #define CT_LIST_MAX 256
 /* What one node said about one container. */
 struct seen {
@@ -98,8 +99,9 @@ struct seen {
  */
 int survey(struct controller *c, struct seen *out, unsigned max, char (*down)[FERRY_NODE_NAME_MAX + 1],
            unsigned *n_down);
-/* One op about one container on a node (rm, resume ...), answer discarded. */
-int ct_request_simple(struct controller *c, const char *node, unsigned op, const char *name, struct ferry_err *err);
+/* One op on a node about container name (or NULL), with extra TLV fields (or NULL); answer discarded. */
+int ct_request(struct controller *c, const char *node, unsigned op, const char *name, const struct ferry_buf *extra,
+               int timeout_ms, struct ferry_err *err);
 int add_migration_record(struct ferry_buf *out, uint16_t tag, const struct ferry_migration_rec *m);
 
 int controller_state_load(const char *dir, struct controller_state *st, struct ferry_err *err);

@@ -149,27 +149,6 @@ out:
 	return r;
 }
 
-static int ct_request(struct controller *c, const char *node, unsigned op, const struct ferry_buf *extra,
-                      const char *name, int timeout_ms, struct ferry_err *err)
-{
-	struct ferry_buf req = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
-	struct ferry_tlv_list *l = malloc(sizeof(*l));
-	int r = l ? ferry_tlv_add_u16(&req, FERRY_TAG_OP, (uint16_t)op) : -ENOMEM;
-
-	if (r == 0 && name)
-		r = ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, name);
-	if (r == 0 && extra)
-		r = ferry_buf_append(&req, extra->data, extra->len);
-	if (r < 0)
-		r = ferry_err_set(err, r, "request too large");
-	else
-		r = node_call(c, node, &req, &resp, l, timeout_ms, err);
-	free(l);
-	ferry_buf_free(&req);
-	ferry_buf_free(&resp);
-	return r;
-}
-
 #define SETTLE_MS 30000
 
 /*
@@ -204,11 +183,11 @@ static int settle(struct controller *c, const struct ferry_container_rec *ct, co
 		if (!dest_down && there && strcmp(there, "running") == 0) {
 			log_warn("settled %s: the destination %s committed; removing the paused source", ct->name,
 			         dest);
-			ct_request_simple(c, ct->node, FERRY_OP_CT_RM, ct->name, &e);
+			ct_request(c, ct->node, FERRY_OP_CT_RM, ct->name, NULL, 30000, &e);
 			r = 0;
 		} else if (!dest_down && !there) {
 			log_warn("settled %s: the destination %s did not keep it; resuming the source", ct->name, dest);
-			r = ct_request_simple(c, ct->node, FERRY_OP_CT_RESUME, ct->name, &e) < 0
+			r = ct_request(c, ct->node, FERRY_OP_CT_RESUME, ct->name, NULL, 30000, &e) < 0
 			        ? ferry_err_set(err, -EIO,
 			                        "the destination did not commit and the source could not be "
 			                        "resumed: %s",
@@ -240,15 +219,15 @@ static int stateless(struct controller *c, const struct ferry_container_rec *ct,
 	spec->generation = ct->generation;
 	if ((r = ferry_spec_encode(spec, &enc)) < 0)
 		goto out;
-	if ((r = ct_request(c, dest->name, FERRY_OP_CT_RUN, &enc, NULL, 90000, err)) < 0) {
+	if ((r = ct_request(c, dest->name, FERRY_OP_CT_RUN, NULL, &enc, 90000, err)) < 0) {
 		struct ferry_err e2 = { 0 };
 
-		ct_request(c, dest->name, FERRY_OP_CT_RM, NULL, ct->name, 30000, &e2);
+		ct_request(c, dest->name, FERRY_OP_CT_RM, ct->name, NULL, 30000, &e2);
 		goto out;
 	}
 	m->restore_ms = (uint64_t)(ferry_now_ms() - t0);
 	/* The new copy serves: only now does the old one go. */
-	if ((r = ct_request(c, ct->node, FERRY_OP_CT_RM, NULL, ct->name, 30000, err)) < 0 && r != -ENOENT)
+	if ((r = ct_request(c, ct->node, FERRY_OP_CT_RM, ct->name, NULL, 30000, err)) < 0 && r != -ENOENT)
 		log_warn("stateless migration of %s: the new copy runs on %s but the old one on %s could not be "
 		         "removed: %s",
 		         ct->name, dest->name, ct->node, err->msg);
@@ -297,7 +276,8 @@ int migrate_one(struct controller *c, const struct migrate_request *rq, struct f
 		                  "container '%s' is %s; only a running container can migrate", ct->name, ct->state);
 		goto out;
 	}
-	if ((r = node_admit(c, dest.name, spec->memory, err)) < 0)
+	/* Room and layers on the destination, before anything is reserved (pushing a layer twice is harmless). */
+	if ((r = node_prepare(c, dest.name, spec, err)) < 0)
 		goto out;
 	/* Reserve: a second migration of the same container is refused from here on. */
 	if ((r = ferry_store_container_transition(&c->st.reg, ct->name, "running", "migrating", err)) < 0)
@@ -316,8 +296,6 @@ int migrate_one(struct controller *c, const struct migrate_request *rq, struct f
 		goto out;
 	begun = true;
 	log_info("migration %llu: %s %s -> %s (%s)", (unsigned long long)m->id, ct->name, ct->node, dest.name, m->mode);
-	if ((r = ensure_layers(c, dest.name, spec, err)) < 0)
-		goto out;
 	r = rq->mode == FERRY_MODE_STATELESS ? stateless(c, ct, spec, &dest, m, err)
 	                                     : stop_copy(c, ct, spec, &dest, m, progress, err);
 	if (r == -EINPROGRESS)

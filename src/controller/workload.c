@@ -110,13 +110,18 @@ static int simple_req(struct ferry_buf *req, unsigned op, const char *name)
 	return r ? r : ferry_tlv_add_str(req, FERRY_TAG_CONTAINER, name);
 }
 
-int ct_request_simple(struct controller *c, const char *node, unsigned op, const char *name, struct ferry_err *err)
+int ct_request(struct controller *c, const char *node, unsigned op, const char *name, const struct ferry_buf *extra,
+               int timeout_ms, struct ferry_err *err)
 {
-	struct ferry_buf req = FERRY_BUF_INIT(256), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_buf req = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
-	int r = l ? simple_req(&req, op, name) : -ENOMEM;
+	int r = l ? ferry_tlv_add_u16(&req, FERRY_TAG_OP, (uint16_t)op) : -ENOMEM;
 
-	r = r ? ferry_err_set(err, r, "cannot build the request") : node_call(c, node, &req, &resp, l, 30000, err);
+	if (r == 0 && name)
+		r = ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, name);
+	if (r == 0 && extra)
+		r = ferry_buf_append(&req, extra->data, extra->len);
+	r = r < 0 ? ferry_err_set(err, r, "request too large") : node_call(c, node, &req, &resp, l, timeout_ms, err);
 	free(l);
 	ferry_buf_free(&req);
 	ferry_buf_free(&resp);
@@ -185,31 +190,6 @@ static int node_info(struct controller *c, const char *node, struct ferry_buf *r
 
 	r = r ? r : node_call(c, node, &req, resp, l, NODE_CALL_MS, err);
 	ferry_buf_free(&req);
-	return r;
-}
-
-int ensure_layers(struct controller *c, const char *node, const struct ferry_spec *spec, struct ferry_err *err)
-{
-	struct ferry_buf resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
-	struct ferry_tlv_list *l = malloc(sizeof(*l));
-	int r;
-
-	if (!l)
-		return ferry_err_set(err, -ENOMEM, "out of memory");
-	if ((r = node_info(c, node, &resp, l, err)) < 0)
-		goto out;
-	for (unsigned i = 0; r == 0 && i < spec->n_layers; i++) {
-		bool have = false;
-
-		for (unsigned j = 0; j < l->n; j++)
-			have |= l->items[j].tag == FERRY_TAG_LAYER && l->items[j].len == 32 &&
-			        memcmp(l->items[j].value, spec->layers[i], 32) == 0;
-		if (!have)
-			r = push_layer(c, node, spec->layers[i], err);
-	}
-out:
-	free(l);
-	ferry_buf_free(&resp);
 	return r;
 }
 
@@ -326,7 +306,7 @@ out:
 	return r;
 }
 
-int node_admit(struct controller *c, const char *node, uint64_t memory, struct ferry_err *err)
+int node_prepare(struct controller *c, const char *node, const struct ferry_spec *spec, struct ferry_err *err)
 {
 	struct ferry_buf resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
@@ -335,11 +315,21 @@ int node_admit(struct controller *c, const char *node, uint64_t memory, struct f
 
 	if (!l)
 		return ferry_err_set(err, -ENOMEM, "out of memory");
+	/* One NODE_INFO answers both: its free memory and the layers it holds. */
 	r = node_info(c, node, &resp, l, err);
-	if (r == 0 && (r = ferry_tlv_get_u64(l, FERRY_TAG_MEMORY, &avail, err)) == 0 && avail < memory)
+	if (r == 0 && (r = ferry_tlv_get_u64(l, FERRY_TAG_MEMORY, &avail, err)) == 0 && avail < spec->memory)
 		r = ferry_err_set(err, -ENOSPC,
 		                  "node '%s' has no room: %llu MiB of memory available, the container needs %llu MiB",
-		                  node, (unsigned long long)(avail >> 20), (unsigned long long)(memory >> 20));
+		                  node, (unsigned long long)(avail >> 20), (unsigned long long)(spec->memory >> 20));
+	for (unsigned i = 0; r == 0 && i < spec->n_layers; i++) {
+		bool have = false;
+
+		for (unsigned j = 0; j < l->n; j++)
+			have |= l->items[j].tag == FERRY_TAG_LAYER && l->items[j].len == 32 &&
+			        memcmp(l->items[j].value, spec->layers[i], 32) == 0;
+		if (!have)
+			r = push_layer(c, node, spec->layers[i], err);
+	}
 	free(l);
 	ferry_buf_free(&resp);
 	return r;
@@ -405,7 +395,7 @@ static int run(struct controller *c, const struct ferry_tlv_list *l, struct ferr
 	if ((r = ferry_store_container_add(&c->st.reg, rec, err)) < 0)
 		goto out;
 	recorded = true;
-	if ((r = node_admit(c, rec->node, spec->memory, err)) < 0 || (r = ensure_layers(c, rec->node, spec, err)) < 0 ||
+	if ((r = node_prepare(c, rec->node, spec, err)) < 0 ||
 	    (r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_CT_RUN)) < 0 ||
 	    (r = ferry_buf_append(&req, enc.data, enc.len)) < 0 ||
 	    (r = node_call(c, rec->node, &req, &resp, rl, NODE_RUN_MS, err)) < 0)
@@ -503,11 +493,11 @@ static void reconcile(struct controller *c, struct ferry_container_rec *ct, cons
 	if (paused && winner && winner->generation > paused->generation) {
 		log_warn("reconcile: %s runs on %s (generation %llu); removing the paused copy on %s", ct->name,
 		         winner->node, (unsigned long long)winner->generation, paused->node);
-		ct_request_simple(c, paused->node, FERRY_OP_CT_RM, ct->name, &e);
+		ct_request(c, paused->node, FERRY_OP_CT_RM, ct->name, NULL, NODE_CALL_MS, &e);
 	} else if (paused && !winner) {
 		log_warn("reconcile: %s was left paused on %s by an unfinished migration; resuming it", ct->name,
 		         paused->node);
-		if (ct_request_simple(c, paused->node, FERRY_OP_CT_RESUME, ct->name, &e) < 0)
+		if (ct_request(c, paused->node, FERRY_OP_CT_RESUME, ct->name, NULL, NODE_CALL_MS, &e) < 0)
 			log_warn("reconcile: cannot resume %s on %s: %s", ct->name, paused->node, e.msg);
 	}
 	if (winner && strcmp(winner->node, ct->node) != 0) {

@@ -485,8 +485,6 @@ fail:
 
 int ct_stop(struct ct_store *s, const char *name, struct ferry_err *err)
 {
-	const char *argv[8];
-	struct ferry_exec_opts o = { .timeout_ms = 15000 };
 	struct ferry_runtime rt;
 	enum ferry_ct_status st;
 	long long deadline;
@@ -503,9 +501,7 @@ int ct_stop(struct ct_store *s, const char *name, struct ferry_err *err)
 	if (st == FERRY_CT_PAUSED && (r = ferry_runtime_resume(&rt, name, err)) < 0)
 		return r;
 	if (st == FERRY_CT_RUNNING || st == FERRY_CT_PAUSED) {
-		argv[0] = rt.binary, argv[1] = "--root", argv[2] = rt.root, argv[3] = "kill", argv[4] = name,
-		argv[5] = "TERM", argv[6] = NULL;
-		ferry_exec_ok(argv, &o, NULL);
+		ferry_runtime_kill(&rt, name, "TERM", NULL);
 		deadline = ferry_now_ms() + CT_STOP_GRACE_MS;
 		while (ferry_now_ms() < deadline && ferry_runtime_state(&rt, name, &st, &pid, NULL) == 0 &&
 		       st == FERRY_CT_RUNNING)

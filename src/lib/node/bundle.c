@@ -185,7 +185,8 @@ int ferry_expect_response(struct ferry_conn *conn, struct ferry_buf *payload, st
 struct out_frame {
 	uint8_t type;
 	size_t len;
-	uint8_t *buf; /* FERRY_FRAME_ZSTD_MAX bytes */
+	size_t raw_len; /* bytes of the object it carries */
+	uint8_t *buf;   /* FERRY_FRAME_ZSTD_MAX bytes */
 };
 
 struct producer {
@@ -205,6 +206,7 @@ struct producer {
 
 static void produce_one(struct out_frame *f, uint32_t index, const uint8_t *raw, size_t n, ZSTD_CCtx *zc)
 {
+	f->raw_len = n;
 	if (zc) {
 		size_t z = ZSTD_compressCCtx(zc, f->buf + 8, FERRY_FRAME_ZSTD_MAX - 8, raw, n, 1);
 
@@ -310,10 +312,7 @@ static int send_frames(struct ferry_conn *conn, struct producer *p, const struct
 			ferry_buf_free(&resp);
 		} else {
 			r = ferry_conn_send_frame(conn, f->type, f->buf, f->len, err);
-			sent += f->type == FERRY_FRAME_DATA_ZSTD
-			            ? ((uint64_t)f->buf[4] << 24 | (uint64_t)f->buf[5] << 16 |
-			               (uint64_t)f->buf[6] << 8 | f->buf[7])
-			            : f->len - 4;
+			sent += f->raw_len;
 			if (progress && progress->fn && ferry_now_ms() >= next_report) {
 				progress->fn(progress->arg, sent, p->m->total);
 				next_report = ferry_now_ms() + PROGRESS_MS;

@@ -132,6 +132,14 @@ static int simple(const struct ferry_runtime *rt, const char *verb, const char *
 	return runtime_call(rt, args, &o, NULL, err);
 }
 
+int ferry_runtime_kill(const struct ferry_runtime *rt, const char *id, const char *signal, struct ferry_err *err)
+{
+	const char *args[] = { "kill", id, signal, NULL };
+	struct ferry_exec_opts o = opts_with(FERRY_RUNTIME_TIMEOUT_MS, -1);
+
+	return runtime_call(rt, args, &o, NULL, err);
+}
+
 int ferry_runtime_pause(const struct ferry_runtime *rt, const char *id, struct ferry_err *err)
 {
 	return simple(rt, "pause", id, err);

@@ -50,6 +50,8 @@ int ferry_runtime_restore(const struct ferry_runtime *rt, const char *id, const 
 /* Checkpoint into images; a paused container stays paused (--leave-running keeps it). */
 int ferry_runtime_checkpoint(const struct ferry_runtime *rt, const char *id, const char *images, const char *work,
                              struct ferry_err *err);
+/* Send a signal ("TERM", "KILL") to the container's init. */
+int ferry_runtime_kill(const struct ferry_runtime *rt, const char *id, const char *signal, struct ferry_err *err);
 int ferry_runtime_pause(const struct ferry_runtime *rt, const char *id, struct ferry_err *err);
 int ferry_runtime_resume(const struct ferry_runtime *rt, const char *id, struct ferry_err *err);
 /* SIGKILL and delete; a container the runtime does not know is success. */
