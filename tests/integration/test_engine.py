@@ -94,12 +94,19 @@ class Engine:
         return subprocess.Popen([str(FERRY), "migrate", name, "--to", dest, "--admin-dir", admin],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def wait_transfer_started(self, dest, seconds=30):
+    def wait_transfer_started(self, name, dest, source="n1", seconds=30):
+        """The migration stream is flowing: the source is paused and the destination stages data.
+
+        Staging alone is not enough: pushing a missing image layer to the destination stages too.
+        """
         incoming = self.node_dir(dest) / "tmp" / "incoming"
+
+        def flowing():
+            return self.instances(name).get(source) == "paused" and list(incoming.iterdir())
         deadline = time.time() + seconds
-        while not list(incoming.iterdir()) and time.time() < deadline:
+        while not flowing() and time.time() < deadline:
             time.sleep(0.05)
-        assert list(incoming.iterdir()), "the transfer never started"
+        assert flowing(), "the transfer never started"
 
     def wait_restored(self, name, dest, seconds=30):
         deadline = time.time() + seconds
@@ -247,7 +254,7 @@ def test_failures_leave_the_source_serving(engine):
     ferry("cluster", "link", "n1", "--rate", "2mbit", "--name", e.c.name)
     pid = e.daemon_pid("n2")
     proc = e.migrate_in_background("c1", "n2")
-    e.wait_transfer_started("n2")
+    e.wait_transfer_started("c1", "n2")
     os.kill(pid, signal.SIGKILL)
     _, err = proc.communicate(timeout=180)
     assert proc.returncode == 1, err
@@ -281,7 +288,7 @@ def test_link_cut_mid_transfer_and_a_second_migration_at_once(engine):
     # A slow link keeps the transfer in flight long enough to act during it.
     ferry("cluster", "link", "n1", "--rate", "2mbit", "--name", e.c.name)
     proc = e.migrate_in_background("c2", "n2")
-    e.wait_transfer_started("n2")
+    e.wait_transfer_started("c2", "n2")
     # The same container cannot start a second migration meanwhile.
     second = e.f("migrate", "c2", "--to", "n3", check=False)
     assert second.returncode == 1 and "is migrating" in second.stderr, second.stderr
@@ -311,13 +318,14 @@ def test_source_daemon_dies_mid_migration(engine):
     ferry("cluster", "link", "n1", "--rate", "2mbit", "--name", e.c.name)
     pid = e.daemon_pid("n1")
     proc = e.migrate_in_background("c3", "n2")
-    e.wait_transfer_started("n2")
+    e.wait_transfer_started("c3", "n2")
     os.kill(pid, signal.SIGKILL)
     _, err = proc.communicate(timeout=90)
     ferry("cluster", "link", "n1", "--rate", "off", "--name", e.c.name)
     assert proc.returncode == 1, err
     # Paused, never running twice: the destination dropped the cut stream.
-    assert e.instances("c3") == {"n1": "paused"}
+    log = (e.node_dir("n1") / "daemon.log").read_text()[-3000:]
+    assert e.instances("c3") == {"n1": "paused"}, f"{err}\n{log}"
     e.restart("n1")
     assert e.instances("c3") == {"n1": "paused"}  # a restart alone does not guess
     # The controller reconciles: nothing newer runs elsewhere, so the paused copy resumes.
