@@ -85,34 +85,36 @@ static int find_daemons(struct ferry_cluster_daemons *d, char *ferryd, char *con
 
 static void up_usage(FILE *out)
 {
-	fprintf(
-	    out,
-	    "Usage: ferry cluster up [--name CLUSTER] [--nodes N | --topology FILE] [--subnet CIDR] [--no-daemons]\n\n"
-	    "Build a local cluster on this machine: one network namespace per host on a shared L2\n"
-	    "fabric (Linux bridges), each with its own address, state directory (a private 0700\n"
-	    "tmpfs under tmp/), cgroup and daemon (ferryd on hosts, ferry-controller on the\n"
-	    "controller node).  Nothing is left behind if any step fails.\n\n"
-	    "  --name CLUSTER    cluster name (default %s)\n"
-	    "  --nodes N         N hosts n1..nN and a controller on one switch (default 3; 1 to %d)\n"
-	    "  --topology FILE   build the layout in FILE instead (see docs/TOPOLOGY.md)\n"
-	    "  --subnet CIDR     fabric subnet for --nodes (default %s; /16 to /29)\n"
-	    "  --no-daemons      build the network and state only, start no daemons\n"
-	    "  -h, --help        show this help\n",
-	    FERRY_CLUSTER_DEFAULT_NAME, FERRY_TOPO_MAX_NODES - 1, FERRY_TOPO_DEFAULT_SUBNET);
+	fprintf(out,
+	        "Usage: ferry cluster up [--name CLUSTER] [--nodes N | --topology FILE] [--subnet CIDR]\n"
+	        "                        [--fabric bridge|vxlan|none] [--no-daemons]\n\n"
+	        "Build a local cluster on this machine: one network namespace per host on a shared L2\n"
+	        "fabric (Linux bridges), each with its own address, state directory (a private 0700\n"
+	        "tmpfs under tmp/), cgroup and daemon (ferryd on hosts, ferry-controller on the\n"
+	        "controller node).  Nothing is left behind if any step fails.\n\n"
+	        "  --name CLUSTER    cluster name (default %s)\n"
+	        "  --nodes N         N hosts n1..nN and a controller on one switch (default 3; 1 to %d)\n"
+	        "  --topology FILE   build the layout in FILE instead (see docs/TOPOLOGY.md)\n"
+	        "  --subnet CIDR     fabric subnet for --nodes (default %s; /16 to /29)\n"
+	        "  --fabric KIND     how containers' addresses reach across hosts: bridge (each host's\n"
+	        "                    uplink in a bridge; containers take the upper half of the subnet),\n"
+	        "                    vxlan (ferryd builds a VXLAN overlay %s), or none (containers get\n"
+	        "                    loopback only); default: the topology's 'fabric' line, else bridge\n"
+	        "  --no-daemons      build the network and state only, start no daemons\n"
+	        "  -h, --help        show this help\n",
+	        FERRY_CLUSTER_DEFAULT_NAME, FERRY_TOPO_MAX_NODES - 1, FERRY_TOPO_DEFAULT_SUBNET, FERRY_CLUSTER_OVERLAY);
 }
 
 static int cluster_up(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'c' },
-		{ "nodes", required_argument, NULL, 'n' },
-		{ "topology", required_argument, NULL, 't' },
-		{ "subnet", required_argument, NULL, 's' },
-		{ "no-daemons", no_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{ "name", required_argument, NULL, 'c' },     { "nodes", required_argument, NULL, 'n' },
+		{ "topology", required_argument, NULL, 't' }, { "subnet", required_argument, NULL, 's' },
+		{ "fabric", required_argument, NULL, 'f' },   { "no-daemons", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },           { 0 },
 	};
 	const char *name = FERRY_CLUSTER_DEFAULT_NAME, *topo_file = NULL, *subnet = NULL, *nodes_arg = NULL;
+	const char *fabric = NULL;
 	char ferryd[PATH_MAX], controller[PATH_MAX];
 	struct ferry_cluster_daemons daemons = { 0 };
 	struct ferry_err err = { 0 };
@@ -137,6 +139,9 @@ static int cluster_up(int argc, char **argv)
 			break;
 		case 's':
 			subnet = optarg;
+			break;
+		case 'f':
+			fabric = optarg;
 			break;
 		case 'D':
 			start_daemons = false;
@@ -168,6 +173,14 @@ static int cluster_up(int argc, char **argv)
 			return cli_usage_error("cluster up", "%s", err.msg);
 		if (ferry_topology_default((unsigned)nodes, subnet, &topo, &err) < 0)
 			return cli_usage_error("cluster up", "%s", err.msg);
+	}
+	if (fabric) {
+		struct ferry_fabric f;
+
+		ferry_fabric_default(&f);
+		if (ferry_fabric_set(&f, "fabric", fabric, &err) < 0)
+			return cli_usage_error("cluster up", "--%s", err.msg);
+		topo.fabric = f.kind;
 	}
 	if (start_daemons) {
 		if (cli_find_program("ferryd", "FERRY_FERRYD", ferryd, sizeof(ferryd)) < 0 ||

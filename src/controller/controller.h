@@ -53,6 +53,8 @@ struct controller {
 	struct pushed pushed[MAX_NODES];
 	unsigned n_pushed;
 	char layer_dir[512], incoming[512], received[512]; /* image layers and their staging */
+	struct ferry_fabric fabric;                        /* fabric_subnet, fabric_pool: address management */
+	pthread_mutex_t ipam_lock;
 };
 
 /* ---- workloads (workload.c, migrate.c) ---- */

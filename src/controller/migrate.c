@@ -63,6 +63,23 @@ static void metric(const struct ferry_tlv_list *l, uint16_t tag, uint64_t *v)
 	ferry_tlv_get_u64(l, tag, v, NULL);
 }
 
+/* NET_PREPARE, NET_CLAIM or NET_DROP on the destination for this spec at this generation. */
+static int net_call(struct controller *c, const char *node, unsigned op, const struct ferry_spec *spec,
+                    uint64_t generation, struct ferry_err *err)
+{
+	struct ferry_spec s = *spec;
+	struct ferry_buf enc = FERRY_BUF_INIT(FERRY_SPEC_ENC_MAX);
+	int r;
+
+	if (!spec->net.addr)
+		return 0;
+	s.generation = generation;
+	r = ferry_spec_encode(&s, &enc);
+	r = r ? r : ct_request(c, node, op, NULL, &enc, 30000, err);
+	ferry_buf_free(&enc);
+	return r;
+}
+
 /* The source's side, as a conversation on one ferry-ctl connection. */
 static int stop_copy(struct controller *c, const struct ferry_container_rec *ct, const struct ferry_spec *spec,
                      const struct ferry_registry_node *dest, struct ferry_migration_rec *m, struct ferry_conn *progress,
@@ -74,6 +91,7 @@ static int stop_copy(struct controller *c, const struct ferry_container_rec *ct,
 	struct ferry_registry_node src;
 	struct ferry_conn *conn = NULL;
 	struct ferry_ticket t = { 0 };
+	char phase[32] = "";
 	int r;
 
 	if (!l)
@@ -96,10 +114,24 @@ static int stop_copy(struct controller *c, const struct ferry_container_rec *ct,
 		goto out;
 	if (progress) /* the operator asked for progress (FLAGS 1) */
 		ferry_send_progress(progress, "checkpoint", 0, 0);
-	/* 1. Dumped: the source is paused; sign a ticket for exactly what it will send. */
+	/* 1. Frozen (with a fabric address): the destination's copy claims the address; its packets wait there. */
 	if ((r = ferry_expect_response(conn, &resp, err)) < 0 ||
-	    (r = ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, err)) < 0 ||
-	    (r = ferry_tlv_get_fixed(l, FERRY_TAG_HASH, t.manifest_hash, 32, err)) < 0 ||
+	    (r = ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, err)) < 0)
+		goto out;
+	if (ferry_tlv_find(l, FERRY_TAG_PHASE) &&
+	    ferry_tlv_get_str(l, FERRY_TAG_PHASE, phase, sizeof(phase), NULL) == 0 && strcmp(phase, "frozen") == 0) {
+		struct ferry_err e2 = { 0 };
+
+		if (net_call(c, dest->name, FERRY_OP_NET_CLAIM, spec, ct->generation, &e2) < 0)
+			log_warn("migration %llu: %s could not claim the address of %s early (%s); it does at the "
+			         "commit",
+			         (unsigned long long)m->id, dest->name, ct->name, e2.msg);
+		if ((r = ferry_expect_response(conn, &resp, err)) < 0 ||
+		    (r = ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, err)) < 0)
+			goto out;
+	}
+	/* 2. Dumped: the source is paused; sign a ticket for exactly what it will send. */
+	if ((r = ferry_tlv_get_fixed(l, FERRY_TAG_HASH, t.manifest_hash, 32, err)) < 0 ||
 	    (r = ferry_tlv_get_u64(l, FERRY_TAG_DISK, &t.reserve_disk, err)) < 0)
 		goto out;
 	snprintf(t.container, sizeof(t.container), "%s", ct->name);
@@ -118,10 +150,9 @@ static int stop_copy(struct controller *c, const struct ferry_container_rec *ct,
 	r = r ? r : ferry_tlv_add(&req, FERRY_TAG_TICKET, enc.data, enc.len);
 	if (r < 0 || (r = ferry_conn_send_frame(conn, FERRY_FRAME_REQUEST, req.data, req.len, err)) < 0)
 		goto out;
-	/* 2. Progress, then committed (or the source's reason why not, after it resumed). */
+	/* 3. Progress, then committed (or the source's reason why not, after it resumed). */
 	for (;;) {
-		char phase[32] = "";
-
+		phase[0] = '\0';
 		if ((r = ferry_expect_response(conn, &resp, err)) < 0 ||
 		    (r = ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, err)) < 0)
 			goto out;
@@ -296,8 +327,19 @@ int migrate_one(struct controller *c, const struct migrate_request *rq, struct f
 		goto out;
 	begun = true;
 	log_info("migration %llu: %s %s -> %s (%s)", (unsigned long long)m->id, ct->name, ct->node, dest.name, m->mode);
-	r = rq->mode == FERRY_MODE_STATELESS ? stateless(c, ct, spec, &dest, m, err)
-	                                     : stop_copy(c, ct, spec, &dest, m, progress, err);
+	if (rq->mode == FERRY_MODE_STATELESS) {
+		r = stateless(c, ct, spec, &dest, m, err);
+	} else if ((r = net_call(c, dest.name, FERRY_OP_NET_PREPARE, spec, ct->generation, err)) < 0) {
+		ferry_err_wrap(err, "preparing the network on %s", dest.name);
+	} else {
+		r = stop_copy(c, ct, spec, &dest, m, progress, err);
+		if (r < 0 && r != -EINPROGRESS) {
+			struct ferry_err e2 = { 0 };
+
+			/* The address goes back to the source (which resumed and announced itself). */
+			net_call(c, dest.name, FERRY_OP_NET_DROP, spec, ct->generation, &e2);
+		}
+	}
 	if (r == -EINPROGRESS)
 		r = settle(c, ct, dest.name, err);
 	if (r < 0)

@@ -400,12 +400,14 @@ static int controller_start(const struct ferry_daemon_config *cfg, void *arg, st
 	int r;
 
 	pthread_mutex_init(&c->push_lock, NULL);
+	pthread_mutex_init(&c->ipam_lock, NULL);
+	ferry_fabric_default(&c->fabric);
 	pthread_cond_init(&c->push_wake, NULL);
 	if ((r = controller_state_load(cfg->state_dir, &c->st, err)) < 0 ||
 	    (r = workload_init(c, cfg->state_dir, err)) < 0)
 		return r;
 	ferry_server_limits_default(&limits);
-	if ((r = ferry_server_limits_load(&limits, cfg->config, err)) < 0)
+	if ((r = ferry_config_load(cfg->config, &limits, &c->fabric, err)) < 0)
 		return r;
 	/* Client certificates are optional at the TLS layer only for enrollment; handle() enforces the rest. */
 	c->server_ctx = ferry_tls_ctx(&(struct ferry_tls_config){ .cert = c->st.cert,

@@ -335,6 +335,51 @@ int node_prepare(struct controller *c, const char *node, const struct ferry_spec
 	return r;
 }
 
+/*
+ * Address management: the lowest free address of fabric_pool, skipping the
+ * containers' addresses and the nodes' own.  The caller holds ipam_lock
+ * until the container's record (which holds the address) is written.
+ */
+static int assign_address(struct controller *c, struct ferry_spec *spec, struct ferry_err *err)
+{
+	struct ferry_registry_node *nodes = calloc(MAX_NODES, sizeof(*nodes));
+	struct ferry_container_rec *cts = calloc(CT_LIST_MAX, sizeof(*cts));
+	struct ferry_spec *other = malloc(sizeof(*other));
+	uint32_t *used = calloc(CT_LIST_MAX + MAX_NODES, sizeof(*used));
+	size_t n_used = 0;
+	uint64_t version;
+	int n, m, r = 0;
+
+	if (!nodes || !cts || !other || !used) {
+		r = ferry_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((n = ferry_registry_nodes(&c->st.reg, nodes, MAX_NODES, &version, err)) < 0 ||
+	    (m = ferry_store_containers(&c->st.reg, cts, CT_LIST_MAX, err)) < 0) {
+		r = -EIO;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		char host[32], *colon;
+
+		snprintf(host, sizeof(host), "%s", nodes[i].address);
+		if ((colon = strchr(host, ':')))
+			*colon = '\0';
+		if (ferry_parse_ipv4(host, &used[n_used], NULL) == 0)
+			n_used++;
+	}
+	for (int j = 0; j < m; j++)
+		if (ferry_spec_parse(cts[j].spec, cts[j].spec_len, other, NULL) == 0 && other->net.addr)
+			used[n_used++] = other->net.addr;
+	r = ferry_fabric_pick(&c->fabric, used, n_used, &spec->net, err);
+out:
+	free(nodes);
+	free(cts);
+	free(other);
+	free(used);
+	return r;
+}
+
 static int run(struct controller *c, const struct ferry_tlv_list *l, struct ferry_buf *out, struct ferry_err *err)
 {
 	struct ferry_container_rec *rec = calloc(1, sizeof(*rec));
@@ -363,7 +408,8 @@ static int run(struct controller *c, const struct ferry_tlv_list *l, struct ferr
 		/* Rebuild the request as a spec: client fields plus the image's layer and generation 1. */
 		r = tl ? 0 : ferry_err_set(err, -ENOMEM, "out of memory");
 		for (unsigned i = 0; r == 0 && i < l->n; i++)
-			if (l->items[i].tag != FERRY_TAG_LAYER && l->items[i].tag != FERRY_TAG_GENERATION)
+			if (l->items[i].tag != FERRY_TAG_LAYER && l->items[i].tag != FERRY_TAG_GENERATION &&
+			    l->items[i].tag != FERRY_TAG_NET_ADDR && l->items[i].tag != FERRY_TAG_MAC)
 				r = ferry_tlv_add(&tmp, l->items[i].tag, l->items[i].value, l->items[i].len);
 		r = r ? r : ferry_tlv_add(&tmp, FERRY_TAG_LAYER, img.digest, 32);
 		r = r ? r : ferry_tlv_add_u64(&tmp, FERRY_TAG_GENERATION, 1);
@@ -381,7 +427,14 @@ static int run(struct controller *c, const struct ferry_tlv_list *l, struct ferr
 	} else if ((r = pick_node(c, rec->node, err)) < 0) {
 		goto out;
 	}
+	/* The address is the controller's to give (the client's fields were dropped above). */
+	pthread_mutex_lock(&c->ipam_lock);
+	if (c->fabric.has_pool && (r = assign_address(c, spec, err)) < 0) {
+		pthread_mutex_unlock(&c->ipam_lock);
+		goto out;
+	}
 	if ((r = ferry_spec_encode(spec, &enc)) < 0) {
+		pthread_mutex_unlock(&c->ipam_lock);
 		r = ferry_err_set(err, -E2BIG, "container spec too large");
 		goto out;
 	}
@@ -392,7 +445,9 @@ static int run(struct controller *c, const struct ferry_tlv_list *l, struct ferr
 	rec->created_at = (uint64_t)time(NULL);
 	memcpy(rec->spec, enc.data, enc.len);
 	rec->spec_len = enc.len;
-	if ((r = ferry_store_container_add(&c->st.reg, rec, err)) < 0)
+	r = ferry_store_container_add(&c->st.reg, rec, err);
+	pthread_mutex_unlock(&c->ipam_lock);
+	if (r < 0)
 		goto out;
 	recorded = true;
 	if ((r = node_prepare(c, rec->node, spec, err)) < 0 ||
@@ -408,6 +463,12 @@ static int run(struct controller *c, const struct ferry_tlv_list *l, struct ferr
 	r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
 	r = r ? r : ferry_tlv_add_str(out, FERRY_TAG_NODE, rec->node);
 	r = r ? r : ferry_tlv_add_u64(out, FERRY_TAG_PID, pid);
+	if (r == 0 && spec->net.addr) {
+		char a[16], address[24];
+
+		snprintf(address, sizeof(address), "%s/%u", ferry_format_ipv4(spec->net.addr, a), spec->net.prefix_len);
+		r = ferry_tlv_add_str(out, FERRY_TAG_ADDRESS, address);
+	}
 out:
 	if (r < 0 && recorded)
 		ferry_store_container_del(&c->st.reg, rec->name, NULL);

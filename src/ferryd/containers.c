@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "containers.h"
+#include "ctnet.h"
 #include "ferry/cgroup.h"
 #include "ferry/clock.h"
 #include "ferry/fs.h"
@@ -55,10 +56,12 @@ int ct_store_init(struct ct_store *s, const char *state_dir, struct ferry_err *e
 	int r;
 
 	memset(s->busy, 0, sizeof(s->busy));
+	memset(s->holds, 0, sizeof(s->holds));
 	pthread_mutex_init(&s->lock, NULL);
 	snprintf(s->dir, sizeof(s->dir), "%s/containers", state_dir);
 	snprintf(s->layers, sizeof(s->layers), "%s/layers", state_dir);
 	snprintf(s->runc_root, sizeof(s->runc_root), "%s/runc", state_dir);
+	snprintf(s->netns_dir, sizeof(s->netns_dir), "%s/netns", state_dir);
 	snprintf(s->runtime, sizeof(s->runtime), "%s", rt && (strcmp(rt, "crun") == 0) ? "crun" : "runc");
 	cgroup_parent(s->cgroup_parent, sizeof(s->cgroup_parent));
 	if ((r = ferry_mkdir_p(s->dir, 0700, err)) < 0 || (r = ferry_mkdir_p(s->layers, 0700, err)) < 0 ||
@@ -214,7 +217,7 @@ int ct_layers_check(const struct ct_store *s, const struct ferry_spec *spec, str
 
 /* ---- helpers the node starts ---- */
 
-int spawn_helper(const char *const argv[], int in_fd, struct ferry_err *err)
+int spawn_helper(const char *const argv[], int in_fd, int out_fd, struct ferry_err *err)
 {
 	int status = 0;
 	pid_t pid = fork();
@@ -229,7 +232,9 @@ int spawn_helper(const char *const argv[], int in_fd, struct ferry_err *err)
 
 			setsid();
 			dup2(in_fd, STDIN_FILENO);
-			if (devnull >= 0)
+			if (out_fd >= 0)
+				dup2(out_fd, STDOUT_FILENO);
+			else if (devnull >= 0)
 				dup2(devnull, STDOUT_FILENO);
 			close_range(3, ~0U, 0); /* no socket or file of the daemon's survives */
 			sigemptyset(&all);
@@ -253,7 +258,7 @@ int ct_log_pipe(const struct ct_store *s, const char *name, struct ferry_err *er
 	ct_path(s, name, "log", log, sizeof(log));
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return ferry_err_sys(err, -errno, "cannot make the log pipe of '%s'", name);
-	r = spawn_helper(argv, p[0], err);
+	r = spawn_helper(argv, p[0], -1, err);
 	close(p[0]);
 	if (r < 0) {
 		close(p[1]);
@@ -267,13 +272,15 @@ int ct_log_pipe(const struct ct_store *s, const char *name, struct ferry_err *er
 static int write_config(struct ct_store *s, const struct ferry_spec *spec, struct ferry_err *err)
 {
 	struct ferry_buf cfg = FERRY_BUF_INIT(256 * 1024);
-	char rootfs[PATH_MAX], path[PATH_MAX], cgroup[PATH_MAX];
+	char rootfs[PATH_MAX], path[PATH_MAX], cgroup[PATH_MAX], netns[PATH_MAX];
 	int r;
 
 	ct_path(s, spec->name, "rootfs", rootfs, sizeof(rootfs));
 	snprintf(cgroup, sizeof(cgroup), "%s/%s", s->cgroup_parent, spec->name);
 	ct_path(s, spec->name, "bundle/config.json", path, sizeof(path));
-	r = ferry_oci_config(spec, rootfs, cgroup, &cfg, err);
+	/* With a fabric address the namespace is ours (ctnet.c), joined by path. */
+	ctnet_netns_path(s, spec->name, netns, sizeof(netns));
+	r = ferry_oci_config(spec, rootfs, cgroup, spec->net.addr ? netns : NULL, &cfg, err);
 	if (r == 0)
 		r = ferry_write_file_atomic(path, cfg.data, cfg.len, 0600, err);
 	ferry_buf_free(&cfg);
@@ -466,6 +473,8 @@ int ct_start(struct ct_store *s, const struct ferry_spec *spec, struct ferry_err
 
 	if ((r = ct_prepare(s, spec, NULL, NULL, err)) < 0)
 		return r;
+	if ((r = ctnet_create(s, spec, true, err)) < 0)
+		goto fail;
 	ct_runtime(s, spec->name, &rt);
 	ct_path(s, spec->name, "bundle", bundle, sizeof(bundle));
 	if ((fd = ct_log_pipe(s, spec->name, err)) < 0) {
@@ -522,6 +531,7 @@ int ct_remove(struct ct_store *s, const char *name, struct ferry_err *err)
 	/* The runtime leaves its (empty) group behind in every hierarchy. */
 	snprintf(cg, sizeof(cg), "%s/%s", s->cgroup_parent + 1, name);
 	ferry_cgroup_destroy_everywhere(cg, 3000, NULL);
+	ctnet_destroy(s, name, NULL);
 	ct_path(s, name, NULL, path, sizeof(path));
 	if ((r = ferry_umount_tree(path, err)) < 0)
 		return r;
@@ -641,5 +651,21 @@ int ct_resume_paused(struct ct_store *s, const char *name, struct ferry_err *err
 		return r;
 	if (st == FERRY_CT_PAUSED && (r = ferry_runtime_resume(&rt, name, err)) < 0)
 		return r;
+	if ((r = ct_net_reopen(s, name, err)) < 0)
+		return r;
 	return ct_mark(s, name, CT_MARK_MIGRATING, false, err);
+}
+
+int ct_net_reopen(struct ct_store *s, const char *name, struct ferry_err *err)
+{
+	struct ferry_spec *spec = malloc(sizeof(*spec));
+	int r;
+
+	if (!spec)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	r = ct_load_spec(s, name, spec, err);
+	if (r == 0 && spec->net.addr && (r = ctnet_set_link(s, name, true, err)) == 0)
+		r = ctnet_announce(s, spec, err);
+	free(spec);
+	return r;
 }

@@ -26,14 +26,23 @@
 #define CT_MARK_MIGRATING "migrating" /* source: paused for a migration */
 #define CT_MARK_RESTORING "restoring" /* destination: restored, not yet reported */
 
+struct ct_hold {
+	char name[FERRY_CONTAINER_NAME_MAX + 1]; /* "" = free */
+	uint64_t generation;
+	int cmd_fd, status_fd; /* the net-hold helper's stdin and stdout */
+};
+
 struct ct_store {
 	char dir[PATH_MAX];       /* <state>/containers */
 	char layers[PATH_MAX];    /* <state>/layers: one extracted directory per digest */
 	char runc_root[PATH_MAX]; /* <state>/runc */
+	char netns_dir[PATH_MAX]; /* <state>/netns: one bind-mounted network namespace per container */
+	struct ferry_fabric fabric;
 	char cgroup_parent[PATH_MAX];
 	char runtime[64];
 	pthread_mutex_t lock;
 	char busy[CT_MAX][FERRY_CONTAINER_NAME_MAX + 1];
+	struct ct_hold holds[CT_MAX]; /* packets held for an arriving container (ctnet.c) */
 };
 
 struct ct_info {
@@ -77,7 +86,9 @@ int ct_loopback_up(pid_t pid, struct ferry_err *err);
 int ct_start(struct ct_store *s, const struct ferry_spec *spec, struct ferry_err *err);
 /* SIGTERM, then SIGKILL after the grace period; the directory stays (logs). */
 int ct_stop(struct ct_store *s, const char *name, struct ferry_err *err);
-/* Resume a container a migration left paused (its marker says so), and clear the marker. */
+/* Put a container back on the fabric (link up, gratuitous ARP) after a migration's network lock. */
+int ct_net_reopen(struct ct_store *s, const char *name, struct ferry_err *err);
+/* Resume a container a migration left paused (its marker says so), reopen its network, clear the marker. */
 int ct_resume_paused(struct ct_store *s, const char *name, struct ferry_err *err);
 /* Kill, unmount and remove everything of the container. */
 int ct_remove(struct ct_store *s, const char *name, struct ferry_err *err);
@@ -94,7 +105,7 @@ int layer_install(struct ct_store *s, const char *tar_path, const uint8_t digest
 /* Digests present (into out, at most max); returns the count. */
 int layer_list(const struct ct_store *s, uint8_t (*out)[32], unsigned max);
 
-/* Start a detached helper (ferryd log-pump / guard) with in_fd as its stdin. */
-int spawn_helper(const char *const argv[], int in_fd, struct ferry_err *err);
+/* Start a detached helper (ferryd log-pump / guard / net-hold) with in_fd as its stdin, out_fd (or -1) as stdout. */
+int spawn_helper(const char *const argv[], int in_fd, int out_fd, struct ferry_err *err);
 
 #endif

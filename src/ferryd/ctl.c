@@ -15,6 +15,7 @@
 #include "ferry/hex.h"
 #include "ferry/log.h"
 #include "ferry/parse.h"
+#include "ctnet.h"
 #include "node.h"
 
 #define CT_OUTPUT_MAX (60 * 1024) /* logs and command output fit one control frame */
@@ -149,6 +150,64 @@ out:
 	return r;
 }
 
+/*
+ * A migration's destination, before the freeze: the container's namespace,
+ * veth, address and MAC (link down), and a hold for its packets.
+ */
+static int net_prepare(struct node *node, const struct ferry_tlv_list *l, struct ferry_err *err)
+{
+	struct ferry_spec *spec = malloc(sizeof(*spec));
+	int r;
+
+	if (!spec)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	if ((r = ferry_spec_from_tlv(l, spec, err)) < 0 || (r = ct_claim(&node->cts, spec->name, err)) < 0)
+		goto out;
+	if (ct_exists(&node->cts, spec->name))
+		r = ferry_err_set(err, -EEXIST, "container '%s' already exists on node '%s'", spec->name,
+		                  node->id.name);
+	else if (!spec->net.addr)
+		r = 0; /* nothing to prepare */
+	else if ((r = ctnet_create(&node->cts, spec, false, err)) == 0 &&
+	         (r = ctnet_hold(&node->cts, spec->name, spec->generation, err)) < 0)
+		ctnet_destroy(&node->cts, spec->name, NULL);
+	ct_release(&node->cts, spec->name);
+out:
+	free(spec);
+	return r;
+}
+
+/* At the freeze: the prepared copy takes the address (its packets wait in the hold). */
+static int net_claim(struct node *node, const struct ferry_tlv_list *l, bool drop, struct ferry_err *err)
+{
+	struct ferry_spec *spec = malloc(sizeof(*spec));
+	int r;
+
+	if (!spec)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	if ((r = ferry_spec_from_tlv(l, spec, err)) < 0)
+		goto out;
+	if (!spec->net.addr) {
+		r = 0;
+	} else if (!ctnet_held(&node->cts, spec->name, spec->generation)) {
+		r = drop ? 0
+		         : ferry_err_set(err, -ENOENT, "no prepared network for '%s' generation %llu here", spec->name,
+		                         (unsigned long long)spec->generation);
+	} else if (drop) {
+		/* The migration failed: give the address back (the source announces itself again). */
+		if ((r = ct_claim(&node->cts, spec->name, err)) == 0) {
+			if (!ct_exists(&node->cts, spec->name))
+				ctnet_destroy(&node->cts, spec->name, NULL);
+			ct_release(&node->cts, spec->name);
+		}
+	} else if ((r = ctnet_set_link(&node->cts, spec->name, true, err)) == 0) {
+		r = ctnet_announce(&node->cts, spec, err);
+	}
+out:
+	free(spec);
+	return r;
+}
+
 static int ct_exec(struct node *node, const struct ferry_tlv_list *l, struct ferry_buf *out, const char *name,
                    struct ferry_err *err)
 {
@@ -254,6 +313,15 @@ int ctl_containers(struct node *node, struct ferry_conn *conn, unsigned op, cons
 			log_info("container %s resumed (a migration left it paused)", name);
 			r = ferry_tlv_add_u32(&out, FERRY_TAG_STATUS, 0);
 		}
+		break;
+	case FERRY_OP_NET_PREPARE:
+		r = net_prepare(node, l, err);
+		r = r ? r : ferry_tlv_add_u32(&out, FERRY_TAG_STATUS, 0);
+		break;
+	case FERRY_OP_NET_CLAIM:
+	case FERRY_OP_NET_DROP:
+		r = net_claim(node, l, op == FERRY_OP_NET_DROP, err);
+		r = r ? r : ferry_tlv_add_u32(&out, FERRY_TAG_STATUS, 0);
 		break;
 	case FERRY_OP_MIG_OUT:
 		/* The conversation answers for itself. */

@@ -17,5 +17,7 @@ int main(int argc, char **argv)
 		return cmd_log_pump(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "guard") == 0)
 		return cmd_guard(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "net-hold") == 0)
+		return cmd_net_hold(argc - 1, argv + 1);
 	return node_run(argc, argv);
 }

@@ -36,6 +36,7 @@
 #include "ferry/log.h"
 #include "ferry/parse.h"
 #include "ferry/wire.h"
+#include "ctnet.h"
 #include "node.h"
 
 #define MIG_CONNECT_MS 10000
@@ -121,7 +122,7 @@ static void corrupt_one(const char *dir, const struct ferry_manifest *m)
 struct mig_out {
 	char name[FERRY_CONTAINER_NAME_MAX + 1], dest[FERRY_NODE_NAME_MAX + 1], addr[32];
 	uint64_t generation, id;
-	long long t_start, t_paused, t_dumped, t_sent, t_restored;
+	long long t_start, t_paused, t_dumped, t_sent, t_restored, t_committed;
 	uint64_t bytes_image, bytes_wire, restore_ms;
 };
 
@@ -223,6 +224,7 @@ static int stream_to_dest(struct node *node, struct ferry_conn *ctl, struct mig_
 		                  err->msg);
 		goto out;
 	}
+	mo->t_committed = ferry_now_ms();
 	mo->bytes_wire = wire_bytes(conn);
 out:
 	ferry_conn_close(conn);
@@ -252,7 +254,8 @@ static int send_done(struct ferry_conn *ctl, const struct mig_out *mo, struct fe
 	int r = ferry_tlv_add_u32(&b, FERRY_TAG_STATUS, 0);
 
 	r = r ? r : ferry_tlv_add_str(&b, FERRY_TAG_PHASE, "committed");
-	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_DOWNTIME_MS, (uint64_t)(mo->t_restored - mo->t_paused));
+	/* Frozen until the destination's copy was committed and back on the network. */
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_DOWNTIME_MS, (uint64_t)(mo->t_committed - mo->t_paused));
 	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_CHECKPOINT_MS, (uint64_t)(mo->t_dumped - mo->t_paused));
 	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_TRANSFER_MS, (uint64_t)(mo->t_sent - mo->t_dumped));
 	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_RESTORE_MS, mo->restore_ms);
@@ -272,7 +275,7 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 	struct ferry_runtime rt;
 	struct ct_info info;
 	char out[PATH_MAX], work[PATH_MAX + 8], images[PATH_MAX + 16];
-	bool claimed = false, paused = false, done = false;
+	bool claimed = false, paused = false, locked = false, done = false;
 	uint8_t hash[32];
 	int r;
 
@@ -316,6 +319,18 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 	if ((r = ferry_runtime_pause(&rt, mo.name, err)) < 0)
 		goto fail;
 	paused = true;
+	/*
+	 * Network lock: with its link down, nothing reaches the frozen
+	 * namespace, so no packet is acknowledged by a socket the dump has
+	 * already captured; the destination answers from the restored copy.
+	 */
+	if (spec->net.addr) {
+		if ((r = ctnet_set_link(&node->cts, mo.name, false, err)) < 0)
+			goto fail;
+		locked = true;
+		/* The controller lets the destination claim the address now, while the dump runs. */
+		ferry_send_progress(ctl, "frozen", 0, 0);
+	}
 	if ((r = ferry_runtime_checkpoint(&rt, mo.name, images, work, err)) < 0)
 		goto fail;
 	/* Whatever ran after the dump would be lost: it must still be frozen. */
@@ -357,7 +372,7 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 		log_error("migration %llu: %s runs on %s but the paused source could not be removed: %s",
 		          (unsigned long long)mo.id, mo.name, mo.dest, err->msg);
 	log_info("migration %llu: %s moved to %s; downtime %lld ms", (unsigned long long)mo.id, mo.name, mo.dest,
-	         mo.t_restored - mo.t_paused);
+	         mo.t_committed - mo.t_paused);
 	r = send_done(ctl, &mo, err);
 	goto out;
 fail:
@@ -375,6 +390,9 @@ fail:
 		else
 			log_warn("migration %llu of %s failed; the source was resumed: %s", (unsigned long long)mo.id,
 			         mo.name, err->msg);
+		if (locked && ct_net_reopen(&node->cts, mo.name, &e2) < 0)
+			log_error("migration %llu: %s resumed but its network could not be reopened: %s",
+			          (unsigned long long)mo.id, mo.name, e2.msg);
 	}
 	if (claimed && !done)
 		ct_mark(&node->cts, mo.name, CT_MARK_MIGRATING, false, NULL);
@@ -405,7 +423,7 @@ static int start_guard(struct node *node, const char *name, int *ret_fd, struct 
 	snprintf(cg, sizeof(cg), "%s/%s", node->cts.cgroup_parent + 1, name);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return ferry_err_sys(err, -errno, "cannot make the guard's pipe");
-	r = spawn_helper(argv, p[0], err);
+	r = spawn_helper(argv, p[0], -1, err);
 	close(p[0]);
 	if (r < 0) {
 		close(p[1]);
@@ -483,6 +501,14 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 	if ((r = ct_prepare(&node->cts, spec, path, CT_MARK_RESTORING, err)) < 0)
 		goto fail;
 	made = true;
+	/*
+	 * Same address and MAC.  Prepared and claimed before the freeze (the
+	 * controller's NET_PREPARE/NET_CLAIM): packets wait in the hold.
+	 * Otherwise built now, link down: off the fabric until the commit.
+	 */
+	if (!ctnet_held(&node->cts, spec->name, spec->generation) &&
+	    (r = ctnet_create(&node->cts, spec, false, err)) < 0)
+		goto fail;
 	if ((r = start_guard(node, spec->name, &guard, err)) < 0)
 		goto fail;
 	snprintf(path, sizeof(path), "%s/%s", res->path, OBJ_LOG);
@@ -530,10 +556,12 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 		ct_remove(&node->cts, spec->name, NULL);
 		goto out;
 	}
-	/* Committed: from now on this copy is the container. */
+	/* Committed: from now on this copy is the container; it takes over the address. */
 	ct_mark(&node->cts, spec->name, CT_MARK_RESTORING, false, NULL);
 	release_guard(guard);
 	guard = -1;
+	if (ctnet_release(&node->cts, spec->name, err) < 0 || ct_net_reopen(&node->cts, spec->name, err) < 0)
+		log_error("%s runs here but its network could not be opened: %s", spec->name, err->msg);
 	ferry_buf_reset(&b);
 	if (node_fault(node, "commit-silent"))
 		log_warn("FERRY_FAULT commit-silent: %s committed without telling the source", spec->name);
@@ -608,4 +636,5 @@ void node_recover(struct node *node)
 	}
 	if (d)
 		closedir(d);
+	ctnet_sweep(&node->cts);
 }

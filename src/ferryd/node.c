@@ -20,6 +20,7 @@
 #include "ferry/fs.h"
 #include "ferry/log.h"
 #include "ferry/parse.h"
+#include "ctnet.h"
 #include "node.h"
 
 static uint64_t now_s(void)
@@ -273,7 +274,8 @@ static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct f
 
 	pthread_mutex_init(&node->lock, NULL);
 	ferry_server_limits_default(&limits);
-	if ((r = ferry_server_limits_load(&limits, cfg->config, err)) < 0 ||
+	ferry_fabric_default(&node->cts.fabric);
+	if ((r = ferry_config_load(cfg->config, &limits, &node->cts.fabric, err)) < 0 ||
 	    (r = node_identity_load(cfg->state_dir, &node->id, err)) < 0)
 		return r;
 	if (strcmp(node->id.name, cfg->name) != 0)
@@ -286,7 +288,8 @@ static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct f
 	snprintf(node->incoming, sizeof(node->incoming), "%s/tmp/incoming", cfg->state_dir);
 	snprintf(node->received, sizeof(node->received), "%s/tmp/received", cfg->state_dir);
 	snprintf(node->outgoing, sizeof(node->outgoing), "%s/tmp/outgoing", cfg->state_dir);
-	if ((r = ct_store_init(&node->cts, cfg->state_dir, err)) < 0)
+	if ((r = ct_store_init(&node->cts, cfg->state_dir, err)) < 0 ||
+	    (r = ctnet_fabric_init(&node->cts, cfg->address, err)) < 0)
 		return r;
 	if (getenv("FERRY_FAULT")) {
 		snprintf(node->fault, sizeof(node->fault), "%s", getenv("FERRY_FAULT"));

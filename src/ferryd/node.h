@@ -77,5 +77,6 @@ int cmd_send(int argc, char **argv);
 int node_run(int argc, char **argv);
 int cmd_log_pump(int argc, char **argv);
 int cmd_guard(int argc, char **argv);
+int cmd_net_hold(int argc, char **argv);
 
 #endif

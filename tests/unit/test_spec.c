@@ -105,8 +105,8 @@ static void test_oci_config(void **state)
 	struct ferry_buf b = FERRY_BUF_INIT(256 * 1024);
 
 	make_spec(s);
-	assert_int_equal(ferry_oci_config(s, "/state/containers/kv/rootfs", "/ferry/lab/n1-containers/kv", &b, NULL),
-	                 0);
+	assert_int_equal(
+	    ferry_oci_config(s, "/state/containers/kv/rootfs", "/ferry/lab/n1-containers/kv", NULL, &b, NULL), 0);
 	assert_non_null(strstr(b.data, "\"cgroupsPath\": \"/ferry/lab/n1-containers/kv\""));
 	assert_non_null(strstr(b.data, "\"limit\": 536870912"));
 	assert_non_null(strstr(b.data, "\"path\": \"/state/containers/kv/rootfs\""));

@@ -28,6 +28,7 @@
 
 #define PID_FILE          "daemon.pid"
 #define LOG_FILE          "daemon.log"
+#define CONF_FILE         "daemon.conf"
 #define DAEMON_START_MS   5000
 #define DAEMON_STOP_MS    3000
 #define CGROUP_DESTROY_MS 5000
@@ -432,11 +433,24 @@ static int make_node_net(const struct ferry_cluster *c, const struct ferry_topol
 	snprintf(peer, sizeof(peer), "fy%s-p%u", c->name, i);
 	bridge_name(c, n->sw, br);
 	snprintf(addr, sizeof(addr), "%s/%u", ferry_format_ipv4(n->addr, a), t->prefix_len);
+	/*
+	 * With the bridge fabric, a host's uplink is a port of its bridge
+	 * "ferry0", which holds the host's address: the operator's network
+	 * configuration on a real host, done here for the test bed.
+	 */
+	bool bridged = t->fabric == FERRY_FABRIC_BRIDGE && n->role == FERRY_NODE_HOST;
+	const char *home = bridged ? FERRY_FABRIC_BRIDGE_DEFAULT : "eth0";
+
 	if ((r = RUN(err, NULL, "ip", "netns", "add", ns)) < 0 ||
 	    (r = RUN(err, NULL, "ip", "link", "add", veth, "type", "veth", "peer", "name", peer)) < 0 ||
 	    (r = RUN(err, NULL, "ip", "link", "set", peer, "netns", ns)) < 0 ||
-	    (r = RUN(err, ns, "ip", "link", "set", peer, "name", "eth0")) < 0 ||
-	    (r = RUN(err, ns, "ip", "addr", "add", addr, "dev", "eth0")) < 0 ||
+	    (r = RUN(err, ns, "ip", "link", "set", peer, "name", "eth0")) < 0)
+		return r;
+	if (bridged && ((r = RUN(err, ns, "ip", "link", "add", home, "type", "bridge")) < 0 ||
+	                (r = RUN(err, ns, "ip", "link", "set", "eth0", "master", home)) < 0 ||
+	                (r = RUN(err, ns, "ip", "link", "set", home, "up")) < 0))
+		return r;
+	if ((r = RUN(err, ns, "ip", "addr", "add", addr, "dev", home)) < 0 ||
 	    (r = RUN(err, ns, "ip", "link", "set", "eth0", "up")) < 0 ||
 	    (r = RUN(err, ns, "ip", "link", "set", "lo", "up")) < 0 ||
 	    (r = RUN(err, NULL, "ip", "link", "set", veth, "master", br, "up")) < 0)
@@ -483,12 +497,58 @@ static void exec_daemon(const char *cgroup, const char *ns, const char *log, con
 	_exit(127);
 }
 
+/*
+ * The daemons' --config: the fabric keys (ferry/fabric.h).  Containers take
+ * the upper half of the cluster's subnet (bridge) or of the overlay (vxlan);
+ * hosts keep the lower half.
+ */
+static int write_daemon_config(const struct ferry_cluster *c, const struct ferry_topology *t, unsigned i,
+                               const char *path, struct ferry_err *err)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(16 * 1024);
+	uint32_t overlay, subnet = t->subnet;
+	unsigned overlay_len, len = t->prefix_len;
+	char a[16];
+	int r = 0;
+
+	(void)c;
+	ferry_parse_ipv4_prefix(FERRY_CLUSTER_OVERLAY, 16, 16, &overlay, &overlay_len, NULL);
+	if (t->fabric == FERRY_FABRIC_VXLAN) {
+		subnet = overlay;
+		len = overlay_len;
+	}
+	r = ferry_buf_printf(&b, "# written by ferry cluster up\n");
+	if (t->fabric == FERRY_FABRIC_NONE) {
+		r = r ? r : ferry_buf_printf(&b, "fabric = none\n");
+	} else if (t->nodes[i].role == FERRY_NODE_CONTROLLER) {
+		r = r ? r : ferry_buf_printf(&b, "fabric_subnet = %s/%u\n", ferry_format_ipv4(subnet, a), len);
+		r = r ? r
+		      : ferry_buf_printf(&b, "fabric_pool = %s/%u\n", ferry_format_ipv4(subnet | 1U << (31 - len), a),
+		                         len + 1);
+	} else {
+		r = r ? r : ferry_buf_printf(&b, "fabric = %s\n", ferry_fabric_kind_name(t->fabric));
+		if (t->fabric == FERRY_FABRIC_VXLAN) {
+			r = r ? r
+			      : ferry_buf_printf(&b, "fabric_address = %s/%u\n", ferry_format_ipv4(overlay + 10 + i, a),
+			                         overlay_len);
+			for (unsigned k = 0; r == 0 && k < t->n_nodes; k++)
+				if (k != i && t->nodes[k].role == FERRY_NODE_HOST)
+					r = ferry_buf_printf(&b, "vxlan_peer = %s\n",
+					                     ferry_format_ipv4(t->nodes[k].addr, a));
+		}
+	}
+	r = r < 0 ? ferry_err_set(err, r, "cannot format %s", path)
+	          : ferry_write_file_atomic(path, b.data, b.len, 0600, err);
+	ferry_buf_free(&b);
+	return r;
+}
+
 static int start_daemon(const struct ferry_cluster *c, const struct ferry_topology *t, unsigned i, const char *bin,
                         struct ferry_err *err)
 {
 	const struct ferry_topo_node *n = &t->nodes[i];
 	char dir[PATH_MAX], pidfile[PATH_MAX + 16], log[PATH_MAX + 16], ns[96], rel[128], cg[PATH_MAX];
-	char addr[16], ctl[16];
+	char conf[PATH_MAX + 16], addr[16], ctl[16];
 	const char *cgroup = NULL, *ctl_addr = controller_address(t, ctl);
 	long long deadline;
 	int status, r;
@@ -497,18 +557,21 @@ static int start_daemon(const struct ferry_cluster *c, const struct ferry_topolo
 	ferry_cluster_node_dir(c, n->name, dir, sizeof(dir));
 	snprintf(pidfile, sizeof(pidfile), "%s/%s", dir, PID_FILE);
 	snprintf(log, sizeof(log), "%s/%s", dir, LOG_FILE);
+	snprintf(conf, sizeof(conf), "%s/%s", dir, CONF_FILE);
+	if ((r = write_daemon_config(c, t, i, conf, err)) < 0)
+		return r;
 	ferry_cluster_netns_name(c, n->name, ns, sizeof(ns));
 	ferry_format_ipv4(n->addr, addr);
 	cgroup_rel(c, n->name, rel, sizeof(rel));
 	if (ferry_cgroup_create(rel, cg, sizeof(cg), NULL) == 0)
 		cgroup = cg;
 
-	const char *argv[] = { bin,      "--name",
-		               n->name,  "--state-dir",
-		               dir,      "--address",
-		               addr,     "--pid-file",
-		               pidfile,  ctl_addr && n->role == FERRY_NODE_HOST ? "--controller" : NULL,
-		               ctl_addr, NULL };
+	const char *argv[] = {
+		bin,      "--name",    n->name, "--state-dir",
+		dir,      "--address", addr,    "--pid-file",
+		pidfile,  "--config",  conf,    ctl_addr && n->role == FERRY_NODE_HOST ? "--controller" : NULL,
+		ctl_addr, NULL
+	};
 
 	child = fork();
 	if (child < 0)
@@ -525,8 +588,19 @@ static int start_daemon(const struct ferry_cluster *c, const struct ferry_topolo
 			return 0;
 		usleep(20 * 1000);
 	}
-	r = ferry_err_set(err, -ETIMEDOUT, "%s on %s did not start within %d ms; see %s", bin, n->name, DAEMON_START_MS,
-	                  log);
+	/* The log goes with the rollback: quote its last line. */
+	{
+		struct ferry_buf text = FERRY_BUF_INIT(64 * 1024);
+		const char *last = "";
+
+		if (ferry_read_file(log, 64 * 1024, &text, NULL) == 0 && text.len) {
+			text.data[text.len - 1] = '\0';
+			last = strrchr(text.data, '\n') ? strrchr(text.data, '\n') + 1 : text.data;
+		}
+		r = ferry_err_set(err, -ETIMEDOUT, "%s on %s did not start within %d ms: %.300s", bin, n->name,
+		                  DAEMON_START_MS, last[0] ? last : "(its log is empty)");
+		ferry_buf_free(&text);
+	}
 	return r;
 }
 

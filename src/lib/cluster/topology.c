@@ -14,7 +14,7 @@
 struct parser {
 	struct ferry_topology *t;
 	bool addr_given[FERRY_TOPO_MAX_NODES];
-	bool have_subnet;
+	bool have_subnet, have_fabric;
 	unsigned line_no;
 	struct ferry_err *err;
 };
@@ -71,6 +71,28 @@ static int switch_arg(struct parser *p, const char *s)
 		return fail(p, -EINVAL, "switch '%s' is not declared; declare it with 'switch %s' first", s, s);
 	}
 	return i;
+}
+
+/* "fabric bridge|vxlan|none": how containers' addresses reach across hosts (ferry/fabric.h). */
+static int parse_fabric(struct parser *p, char **tok, int n)
+{
+	char q[24];
+
+	if (n != 2)
+		return fail(p, -EINVAL, "expected 'fabric bridge', 'fabric vxlan' or 'fabric none'");
+	if (p->have_fabric)
+		return fail(p, -EINVAL, "fabric is given twice");
+	snprintf(q, sizeof(q), "%s", tok[1]);
+	if (strcmp(tok[1], "bridge") == 0)
+		p->t->fabric = FERRY_FABRIC_BRIDGE;
+	else if (strcmp(tok[1], "vxlan") == 0)
+		p->t->fabric = FERRY_FABRIC_VXLAN;
+	else if (strcmp(tok[1], "none") == 0)
+		p->t->fabric = FERRY_FABRIC_NONE;
+	else
+		return fail(p, -EINVAL, "fabric '%s' is unknown; expected bridge, vxlan or none", q);
+	p->have_fabric = true;
+	return 0;
 }
 
 static int parse_subnet(struct parser *p, char **tok, int n)
@@ -232,6 +254,8 @@ static int parse_line(struct parser *p, char *line)
 		return parse_subnet(p, tok, n);
 	if (strcmp(tok[0], "switch") == 0)
 		return parse_switch(p, tok, n);
+	if (strcmp(tok[0], "fabric") == 0)
+		return parse_fabric(p, tok, n);
 	if (strcmp(tok[0], "link") == 0)
 		return parse_link(p, tok, n);
 	if (strcmp(tok[0], "host") == 0)
@@ -240,7 +264,7 @@ static int parse_line(struct parser *p, char *line)
 		return parse_node(p, tok, n, FERRY_NODE_CONTROLLER);
 	char q[24];
 	snprintf(q, sizeof(q), "%s", tok[0]);
-	return fail(p, -EINVAL, "unknown keyword '%s'; expected subnet, switch, link, host or controller", q);
+	return fail(p, -EINVAL, "unknown keyword '%s'; expected subnet, fabric, switch, link, host or controller", q);
 }
 
 /* Switch links must join all switches into one tree: one L2 domain, no loops (no STP here). */
@@ -370,6 +394,8 @@ static int parse_text(struct parser *p, const char *text, size_t len)
 		t->subnet = net;
 		t->prefix_len = plen;
 	}
+	if (!p->have_fabric)
+		t->fabric = FERRY_FABRIC_BRIDGE;
 	if (t->n_switches == 0)
 		return ferry_err_set(p->err, -EINVAL, "topology declares no switch; add 'switch NAME'");
 	if (t->n_nodes == 0 || (t->n_nodes == 1 && t->nodes[0].role == FERRY_NODE_CONTROLLER))
@@ -399,8 +425,8 @@ int ferry_topology_format(const struct ferry_topology *t, struct ferry_buf *out)
 	char a[16], rate[32];
 	int r;
 
-	r = ferry_buf_printf(out, "# ferry topology (canonical form)\nsubnet %s/%u\n", ferry_format_ipv4(t->subnet, a),
-	                     t->prefix_len);
+	r = ferry_buf_printf(out, "# ferry topology (canonical form)\nsubnet %s/%u\nfabric %s\n",
+	                     ferry_format_ipv4(t->subnet, a), t->prefix_len, ferry_fabric_kind_name(t->fabric));
 	for (unsigned i = 0; r == 0 && i < t->n_switches; i++)
 		r = ferry_buf_printf(out, "switch %s\n", t->switches[i].name);
 	for (unsigned i = 0; r == 0 && i < t->n_links; i++) {

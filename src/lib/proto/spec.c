@@ -21,7 +21,43 @@ int ferry_spec_encode(const struct ferry_spec *s, struct ferry_buf *out)
 	if (r == 0 && s->probe[0])
 		r = ferry_tlv_add_str(out, FERRY_TAG_PROBE, s->probe);
 	r = r ? r : ferry_tlv_add_u64(out, FERRY_TAG_GENERATION, s->generation);
+	if (r == 0 && s->net.addr) {
+		uint8_t a[5] = { (uint8_t)(s->net.addr >> 24), (uint8_t)(s->net.addr >> 16),
+			         (uint8_t)(s->net.addr >> 8), (uint8_t)s->net.addr, (uint8_t)s->net.prefix_len };
+
+		r = ferry_tlv_add(out, FERRY_TAG_NET_ADDR, a, sizeof(a));
+		r = r ? r : ferry_tlv_add(out, FERRY_TAG_MAC, s->net.mac, 6);
+	}
 	return r;
+}
+
+/* A fabric address: unicast, a prefix of 8..30 that leaves it a host address, a unicast MAC. */
+static int net_from_tlv(const struct ferry_tlv_list *l, struct ferry_netaddr *n, struct ferry_err *err)
+{
+	uint8_t a[5];
+	uint32_t mask, top;
+	char q[16];
+	int r;
+
+	memset(n, 0, sizeof(*n));
+	if (!ferry_tlv_find(l, FERRY_TAG_NET_ADDR) && !ferry_tlv_find(l, FERRY_TAG_MAC))
+		return 0;
+	if ((r = ferry_tlv_get_fixed(l, FERRY_TAG_NET_ADDR, a, sizeof(a), err)) < 0 ||
+	    (r = ferry_tlv_get_fixed(l, FERRY_TAG_MAC, n->mac, 6, err)) < 0)
+		return r;
+	n->addr = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+	n->prefix_len = a[4];
+	top = n->addr >> 24;
+	if (n->prefix_len < 8 || n->prefix_len > 30)
+		return ferry_err_set(err, -EINVAL, "fabric prefix length %u is out of range; expected 8 to 30",
+		                     n->prefix_len);
+	mask = ~0U << (32 - n->prefix_len);
+	if (top == 0 || top == 127 || top >= 224 || (n->addr & ~mask) == 0 || (n->addr & ~mask) == ~mask)
+		return ferry_err_set(err, -EINVAL, "%s/%u is not a unicast host address", ferry_format_ipv4(n->addr, q),
+		                     n->prefix_len);
+	if (n->mac[0] & 1 || !(n->mac[0] | n->mac[1] | n->mac[2] | n->mac[3] | n->mac[4] | n->mac[5]))
+		return ferry_err_set(err, -EINVAL, "the container's MAC is not a unicast address");
+	return 0;
 }
 
 int ferry_probe_parse(const char *s, enum ferry_probe_kind *kind, uint16_t *port, struct ferry_err *err)
@@ -68,7 +104,7 @@ int ferry_spec_from_tlv(const struct ferry_tlv_list *l, struct ferry_spec *ret, 
 	if (ferry_tlv_find(l, FERRY_TAG_PROBE) &&
 	    (r = ferry_tlv_get_str(l, FERRY_TAG_PROBE, s->probe, sizeof(s->probe), err)) < 0)
 		goto out;
-	if ((r = ferry_probe_parse(s->probe, &kind, &port, err)) < 0)
+	if ((r = ferry_probe_parse(s->probe, &kind, &port, err)) < 0 || (r = net_from_tlv(l, &s->net, err)) < 0)
 		goto out;
 	if (s->memory < FERRY_SPEC_MEMORY_MIN || s->memory > FERRY_SPEC_MEMORY_MAX) {
 		r = ferry_err_set(err, -ERANGE, "memory limit %llu bytes is out of range; expected 4 MiB to 1 TiB",

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The OCI runtime configuration Ferry gives every container. */
 #include <errno.h>
+#include <string.h>
 
 #include "ferry/json.h"
 #include "ferry/runtime.h"
@@ -35,8 +36,8 @@ static void mount_entry(struct ferry_json *j, const char *dest, const char *type
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-int ferry_oci_config(const struct ferry_spec *s, const char *rootfs, const char *cgroups_path, struct ferry_buf *out,
-                     struct ferry_err *err)
+int ferry_oci_config(const struct ferry_spec *s, const char *rootfs, const char *cgroups_path, const char *netns,
+                     struct ferry_buf *out, struct ferry_err *err)
 {
 	static const char *const env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		                           "HOME=/root" };
@@ -149,6 +150,10 @@ int ferry_oci_config(const struct ferry_spec *s, const char *rootfs, const char 
 		ferry_json_object_begin(&j);
 		ferry_json_key(&j, "type");
 		ferry_json_string(&j, ns[i]);
+		if (netns && strcmp(ns[i], "network") == 0) {
+			ferry_json_key(&j, "path");
+			ferry_json_string(&j, netns);
+		}
 		ferry_json_object_end(&j);
 	}
 	ferry_json_array_end(&j);

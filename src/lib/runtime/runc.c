@@ -109,7 +109,9 @@ int ferry_runtime_run(const struct ferry_runtime *rt, const char *id, const char
 int ferry_runtime_restore(const struct ferry_runtime *rt, const char *id, const char *bundle, const char *images,
                           int stdio_fd, struct ferry_err *err)
 {
-	const char *args[] = { "restore", "--detach", "--image-path", images, "--bundle", bundle, id, NULL };
+	/* Established TCP connections come back as they were (docs/ARCHITECTURE.md, "Network continuity"). */
+	const char *args[] = { "restore", "--detach", "--tcp-established", "--image-path", images, "--bundle", bundle,
+		               id,        NULL };
 	struct ferry_exec_opts o = opts_with(FERRY_RUNTIME_TIMEOUT_MS, stdio_fd);
 
 	return runtime_call(rt, args, &o, NULL, err);
@@ -118,7 +120,10 @@ int ferry_runtime_restore(const struct ferry_runtime *rt, const char *id, const 
 int ferry_runtime_checkpoint(const struct ferry_runtime *rt, const char *id, const char *images, const char *work,
                              struct ferry_err *err)
 {
-	const char *args[] = { "checkpoint", "--leave-running", "--image-path", images, "--work-path", work, id, NULL };
+	const char *args[] = {
+		"checkpoint", "--leave-running", "--tcp-established", "--image-path", images, "--work-path", work, id,
+		NULL
+	};
 	struct ferry_exec_opts o = opts_with(FERRY_RUNTIME_TIMEOUT_MS, -1);
 
 	return runtime_call(rt, args, &o, NULL, err);

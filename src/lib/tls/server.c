@@ -78,7 +78,27 @@ int ferry_server_limits_set(struct ferry_server_limits *l, const char *key, cons
 	    key);
 }
 
-int ferry_server_limits_parse(struct ferry_server_limits *l, const char *text, struct ferry_err *err)
+static int set_key(struct ferry_server_limits *l, struct ferry_fabric *f, const char *key, const char *value,
+                   struct ferry_err *err)
+{
+	int r;
+
+	if (f && ferry_fabric_is_key(key))
+		return ferry_fabric_set(f, key, value, err);
+	r = ferry_server_limits_set(l, key, value, err);
+	if (r < 0 && f && strncmp(err->msg, "unknown limit", 13) == 0)
+		r = ferry_err_set(
+		    err, -EINVAL,
+		    "unknown key '%.64s'; expected a limit (max_handshakes, max_handshakes_per_source, "
+		    "handshake_timeout_ms, handshakes_per_sec, handshakes_per_sec_per_source, "
+		    "penalty_failures, penalty_ms, max_connections, idle_timeout_ms, max_streams, "
+		    "max_streams_per_peer) or a fabric key (fabric, fabric_bridge, fabric_address, vxlan_id, "
+		    "vxlan_port, vxlan_peer, fabric_subnet, fabric_pool)",
+		    key);
+	return r;
+}
+
+int ferry_config_parse(const char *text, struct ferry_server_limits *l, struct ferry_fabric *f, struct ferry_err *err)
 {
 	unsigned line_no = 0;
 
@@ -90,7 +110,7 @@ int ferry_server_limits_parse(struct ferry_server_limits *l, const char *text, s
 
 		line_no++;
 		if (len >= sizeof(buf))
-			return ferry_err_set(err, -EINVAL, "limits line %u is too long", line_no);
+			return ferry_err_set(err, -EINVAL, "line %u is too long", line_no);
 		memcpy(buf, line, len);
 		buf[len] = '\0';
 		line = eol ? eol + 1 : NULL;
@@ -100,14 +120,19 @@ int ferry_server_limits_parse(struct ferry_server_limits *l, const char *text, s
 		if (n == EOF || (n <= 0 && strspn(buf, " \t\r") == strlen(buf)))
 			continue;
 		if (n != 2)
-			return ferry_err_set(err, -EINVAL, "limits line %u: expected 'key = value'", line_no);
-		if ((r = ferry_server_limits_set(l, key, value, err)) < 0)
-			return ferry_err_wrap(err, "limits line %u", line_no);
+			return ferry_err_set(err, -EINVAL, "line %u: expected 'key = value'", line_no);
+		if ((r = set_key(l, f, key, value, err)) < 0)
+			return ferry_err_wrap(err, "line %u", line_no);
 	}
-	return 0;
+	return f ? ferry_fabric_check(f, err) : 0;
 }
 
-int ferry_server_limits_load(struct ferry_server_limits *l, const char *path, struct ferry_err *err)
+int ferry_server_limits_parse(struct ferry_server_limits *l, const char *text, struct ferry_err *err)
+{
+	return ferry_config_parse(text, l, NULL, err);
+}
+
+int ferry_config_load(const char *path, struct ferry_server_limits *l, struct ferry_fabric *f, struct ferry_err *err)
 {
 	struct ferry_buf b = FERRY_BUF_INIT(64 * 1024);
 	int r;
@@ -116,7 +141,7 @@ int ferry_server_limits_load(struct ferry_server_limits *l, const char *path, st
 		return 0;
 	r = ferry_read_file(path, 64 * 1024, &b, err);
 	if (r == 0)
-		r = ferry_server_limits_parse(l, b.data ? b.data : "", err);
+		r = ferry_config_parse(b.data ? b.data : "", l, f, err);
 	if (r < 0)
 		ferry_err_wrap(err, "%s", path);
 	ferry_buf_free(&b);

@@ -20,7 +20,10 @@ int ferry_netns_enter(const char *name, struct ferry_err *err)
 	char path[256];
 	int fd, r;
 
-	if (strchr(name, '/') || snprintf(path, sizeof(path), "/run/netns/%s", name) >= (int)sizeof(path))
+	/* A name under /run/netns, or an absolute path to a bind-mounted namespace. */
+	if (name[0] == '/'
+	        ? snprintf(path, sizeof(path), "%s", name) >= (int)sizeof(path)
+	        : strchr(name, '/') || snprintf(path, sizeof(path), "/run/netns/%s", name) >= (int)sizeof(path))
 		return ferry_err_set(err, -EINVAL, "network namespace name '%s' is not valid", name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

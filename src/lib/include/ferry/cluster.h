@@ -31,6 +31,8 @@
 #define FERRY_CLUSTER_ROOT_DEFAULT   "/run/ferry/clusters"
 #define FERRY_CLUSTER_TMPFS_MB       2048
 #define FERRY_CLUSTER_CMD_TIMEOUT_MS 15000
+/* The vxlan fabric's overlay: it exists only inside the hosts' namespaces. */
+#define FERRY_CLUSTER_OVERLAY "10.250.0.0/16"
 
 struct ferry_cluster {
 	char name[FERRY_CLUSTER_NAME_MAX + 1];

@@ -19,7 +19,7 @@
 
 struct ferry_exec_opts {
 	int timeout_ms;    /* > 0; the child is killed after this */
-	const char *netns; /* run inside this named netns (/run/netns/NAME), or NULL */
+	const char *netns; /* run inside this named netns (/run/netns/NAME) or at this absolute path, or NULL */
 	bool merge_stderr; /* capture stderr into the stdout buffer */
 	const char *input; /* written to the child's stdin (< 64 KiB), or NULL for /dev/null */
 	/*
@@ -50,7 +50,7 @@ int ferry_exec_ok(const char *const argv[], const struct ferry_exec_opts *opts, 
 
 void ferry_exec_result_free(struct ferry_exec_result *r);
 
-/* Enter the named network namespace (/run/netns/NAME) in this thread. */
+/* Enter the named network namespace (/run/netns/NAME, or an absolute path) in this thread. */
 int ferry_netns_enter(const char *name, struct ferry_err *err);
 
 #endif

@@ -98,6 +98,8 @@ enum ferry_tag {
 	FERRY_TAG_EXIT = 45,          /* u64 exit status */
 	FERRY_TAG_PARALLEL = 46,      /* u64 */
 	FERRY_TAG_SIZE = 47,          /* u64 bytes */
+	FERRY_TAG_NET_ADDR = 48,      /* 5 bytes: IPv4 address (network order) and prefix length */
+	FERRY_TAG_MAC = 49,           /* 6 bytes */
 };
 
 enum ferry_op {
@@ -133,6 +135,10 @@ enum ferry_op {
 	FERRY_OP_MIG_OUT = 40,    /* the source's side of a migration (a conversation, PROTOCOL.md §9) */
 	FERRY_OP_MIG_TICKET = 41, /* the controller's ticket, inside MIG_OUT */
 	FERRY_OP_CT_RESUME = 42,  /* resume a container left paused by an unfinished migration */
+	FERRY_OP_NET_PREPARE =
+	    43,                  /* destination, before the freeze: the container's network, link down, packets held */
+	FERRY_OP_NET_CLAIM = 44, /* destination, at the freeze: link up and announce; packets wait for the copy */
+	FERRY_OP_NET_DROP = 45,  /* destination, the migration failed: give the address back */
 };
 
 struct ferry_tlv {

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "ferry/channel.h"
+#include "ferry/fabric.h"
 
 #define FERRY_MAX_STREAMS 64
 
@@ -40,8 +41,13 @@ int ferry_server_limits_set(struct ferry_server_limits *l, const char *key, cons
 
 /* Read "key = value" lines ('#' comments) into l (pure; for files and fuzzing). */
 int ferry_server_limits_parse(struct ferry_server_limits *l, const char *text, struct ferry_err *err);
-/* Load a limits file; a missing path argument (NULL) leaves the defaults. */
-int ferry_server_limits_load(struct ferry_server_limits *l, const char *path, struct ferry_err *err);
+/*
+ * A daemon's --config file: limits, and with f the fabric keys too
+ * (ferry/fabric.h); checked as a whole.  Pure parse for files and fuzzing;
+ * load reads path (NULL: defaults).  Errors name the line and the key.
+ */
+int ferry_config_parse(const char *text, struct ferry_server_limits *l, struct ferry_fabric *f, struct ferry_err *err);
+int ferry_config_load(const char *path, struct ferry_server_limits *l, struct ferry_fabric *f, struct ferry_err *err);
 
 struct ferry_server;
 /* Runs in the connection's thread after a successful handshake; the server closes conn afterwards. */

@@ -14,6 +14,7 @@
 
 #include "ferry/buf.h"
 #include "ferry/err.h"
+#include "ferry/fabric.h"
 #include "ferry/frame.h"
 #include "ferry/ticket.h"
 
@@ -43,6 +44,7 @@ struct ferry_spec {
 	uint64_t flags;                       /* FERRY_SPEC_* */
 	char probe[FERRY_SPEC_PROBE_MAX + 1]; /* "" for none */
 	uint64_t generation;
+	struct ferry_netaddr net; /* its address on the cluster fabric; addr 0 = loopback only */
 };
 
 /* Append the spec's fields to a TLV message. */

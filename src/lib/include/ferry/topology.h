@@ -15,6 +15,7 @@
 
 #include "ferry/buf.h"
 #include "ferry/err.h"
+#include "ferry/fabric.h"
 
 #define FERRY_TOPO_NAME_MAX     31
 #define FERRY_TOPO_MAX_SWITCHES 16
@@ -47,7 +48,8 @@ struct ferry_topo_node {
 struct ferry_topology {
 	uint32_t subnet; /* network address, host byte order */
 	unsigned prefix_len;
-	uint32_t gateway; /* the operator's address on the first switch */
+	uint32_t gateway;              /* the operator's address on the first switch */
+	enum ferry_fabric_kind fabric; /* containers' network across hosts (default bridge) */
 	unsigned n_switches, n_links, n_nodes;
 	struct ferry_topo_switch switches[FERRY_TOPO_MAX_SWITCHES];
 	struct ferry_topo_link links[FERRY_TOPO_MAX_SWITCHES];
