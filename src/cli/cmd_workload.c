@@ -350,6 +350,7 @@ static const struct field ps_fields[] = {
 	{ FERRY_TAG_STATE, "state", "STATE", F_STR, 12 },
 	{ FERRY_TAG_PID, "pid", "PID", F_U64, 9 },
 	{ FERRY_TAG_GENERATION, "generation", "GEN", F_U64, 5 },
+	{ FERRY_TAG_ADDRESS, "address", "ADDRESS", F_STR, 1 },
 	{ 0 },
 };
 
@@ -394,7 +395,8 @@ int cmd_ps(int argc, char **argv)
 {
 	return listing("ps", argc, argv, FERRY_OP_PS, ps_fields, "containers",
 	               "Usage: ferry ps [--json]\n\nList every container: where it runs, its live state (asked from "
-	               "its node)\nand its fencing generation.\n\n  --json            one JSON object\n");
+	               "its node),\nits fencing generation and its address on the cluster fabric (it moves with "
+	               "it).\n\n  --json            one JSON object\n");
 }
 
 int cmd_nodes(int argc, char **argv)
@@ -574,9 +576,14 @@ int cmd_run(int argc, char **argv)
 	if (r < 0 || !l || call(&o, &req, &resp, l, LONG_CALL_MS, &err) < 0) {
 		r = cli_fail(&err);
 	} else {
+		char address[32] = "";
+
 		ferry_tlv_get_str(l, FERRY_TAG_NODE, node, sizeof(node), NULL);
 		ferry_tlv_get_u64(l, FERRY_TAG_PID, &pid, NULL);
-		printf("%s runs on %s (pid %llu)\n", o.name, node, (unsigned long long)pid);
+		if (ferry_tlv_find(l, FERRY_TAG_ADDRESS))
+			ferry_tlv_get_str(l, FERRY_TAG_ADDRESS, address, sizeof(address), NULL);
+		printf("%s runs on %s (pid %llu)%s%s\n", o.name, node, (unsigned long long)pid,
+		       address[0] ? ", address " : "", address);
 		r = 0;
 	}
 	free(l);

@@ -122,7 +122,7 @@ static int stop_copy(struct controller *c, const struct ferry_container_rec *ct,
 	    ferry_tlv_get_str(l, FERRY_TAG_PHASE, phase, sizeof(phase), NULL) == 0 && strcmp(phase, "frozen") == 0) {
 		struct ferry_err e2 = { 0 };
 
-		if (net_call(c, dest->name, FERRY_OP_NET_CLAIM, spec, ct->generation, &e2) < 0)
+		if (!c->no_net_hold && net_call(c, dest->name, FERRY_OP_NET_CLAIM, spec, ct->generation, &e2) < 0)
 			log_warn("migration %llu: %s could not claim the address of %s early (%s); it does at the "
 			         "commit",
 			         (unsigned long long)m->id, dest->name, ct->name, e2.msg);
@@ -250,18 +250,26 @@ static int stateless(struct controller *c, const struct ferry_container_rec *ct,
 	spec->generation = ct->generation;
 	if ((r = ferry_spec_encode(spec, &enc)) < 0)
 		goto out;
-	if ((r = ct_request(c, dest->name, FERRY_OP_CT_RUN, NULL, &enc, 90000, err)) < 0) {
+	/* With a fabric address the new copy starts off the fabric: one address, one copy answering. */
+	if ((r = net_call(c, dest->name, FERRY_OP_NET_PREPARE, spec, ct->generation, err)) < 0 ||
+	    (r = ct_request(c, dest->name, FERRY_OP_CT_RUN, NULL, &enc, 90000, err)) < 0) {
 		struct ferry_err e2 = { 0 };
 
 		ct_request(c, dest->name, FERRY_OP_CT_RM, ct->name, NULL, 30000, &e2);
+		net_call(c, dest->name, FERRY_OP_NET_DROP, spec, ct->generation, &e2);
 		goto out;
 	}
 	m->restore_ms = (uint64_t)(ferry_now_ms() - t0);
-	/* The new copy serves: only now does the old one go. */
+	/* The new copy serves: only now does the old one go, and the new one takes the address. */
+	t0 = ferry_now_ms();
 	if ((r = ct_request(c, ct->node, FERRY_OP_CT_RM, ct->name, NULL, 30000, err)) < 0 && r != -ENOENT)
 		log_warn("stateless migration of %s: the new copy runs on %s but the old one on %s could not be "
 		         "removed: %s",
 		         ct->name, dest->name, ct->node, err->msg);
+	if ((r = net_call(c, dest->name, FERRY_OP_NET_CLAIM, spec, ct->generation, err)) < 0)
+		log_error("stateless migration of %s: the new copy on %s could not take the address: %s", ct->name,
+		          dest->name, err->msg);
+	m->downtime_ms = spec->net.addr ? (uint64_t)(ferry_now_ms() - t0) : 0;
 	r = 0;
 	m->rounds = 0;
 out:
@@ -329,7 +337,8 @@ int migrate_one(struct controller *c, const struct migrate_request *rq, struct f
 	log_info("migration %llu: %s %s -> %s (%s)", (unsigned long long)m->id, ct->name, ct->node, dest.name, m->mode);
 	if (rq->mode == FERRY_MODE_STATELESS) {
 		r = stateless(c, ct, spec, &dest, m, err);
-	} else if ((r = net_call(c, dest.name, FERRY_OP_NET_PREPARE, spec, ct->generation, err)) < 0) {
+	} else if (!c->no_net_hold &&
+	           (r = net_call(c, dest.name, FERRY_OP_NET_PREPARE, spec, ct->generation, err)) < 0) {
 		ferry_err_wrap(err, "preparing the network on %s", dest.name);
 	} else {
 		r = stop_copy(c, ct, spec, &dest, m, progress, err);

@@ -402,6 +402,11 @@ static int controller_start(const struct ferry_daemon_config *cfg, void *arg, st
 	pthread_mutex_init(&c->push_lock, NULL);
 	pthread_mutex_init(&c->ipam_lock, NULL);
 	ferry_fabric_default(&c->fabric);
+	if (getenv("FERRY_FAULT") && strcmp(getenv("FERRY_FAULT"), "no-net-hold") == 0) {
+		c->no_net_hold = true;
+		log_warn("FERRY_FAULT=no-net-hold is set: destinations take a moving container's address only at "
+		         "the commit and packets sent during the freeze are lost (a measurement baseline only)");
+	}
 	pthread_cond_init(&c->push_wake, NULL);
 	if ((r = controller_state_load(cfg->state_dir, &c->st, err)) < 0 ||
 	    (r = workload_init(c, cfg->state_dir, err)) < 0)

@@ -570,6 +570,19 @@ static void reconcile(struct controller *c, struct ferry_container_rec *ct, cons
 }
 
 /* Live state of every container: the record, refreshed from the nodes (and reconciled with them). */
+/* "a.b.c.d/len" of a container's fabric address, "" without one. */
+static const char *address_of(const struct ferry_container_rec *ct, char buf[24])
+{
+	struct ferry_spec *spec = malloc(sizeof(*spec));
+	char a[16];
+
+	buf[0] = '\0';
+	if (spec && ferry_spec_parse(ct->spec, ct->spec_len, spec, NULL) == 0 && spec->net.addr)
+		snprintf(buf, 24, "%s/%u", ferry_format_ipv4(spec->net.addr, a), spec->net.prefix_len);
+	free(spec);
+	return buf;
+}
+
 static int ps(struct controller *c, struct ferry_buf *out, struct ferry_err *err)
 {
 	struct ferry_container_rec *cts = calloc(CT_LIST_MAX, sizeof(*cts));
@@ -587,7 +600,7 @@ static int ps(struct controller *c, struct ferry_buf *out, struct ferry_err *err
 	r = n < 0 ? n : ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
 	for (int i = 0; r == 0 && i < n; i++) {
 		struct ferry_buf rec = FERRY_BUF_INIT(1024);
-		char state[32] = "missing";
+		char state[32] = "missing", address[24];
 		uint64_t pid = 0;
 
 		reconcile(c, &cts[i], seen, m, n_down);
@@ -608,6 +621,7 @@ static int ps(struct controller *c, struct ferry_buf *out, struct ferry_err *err
 		r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_PID, pid);
 		r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_GENERATION, cts[i].generation);
 		r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_TIME, cts[i].created_at);
+		r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_ADDRESS, address_of(&cts[i], address));
 		r = r ? r : ferry_tlv_add(out, FERRY_TAG_RECORD, rec.data, rec.len);
 		ferry_buf_free(&rec);
 	}

@@ -473,7 +473,12 @@ int ct_start(struct ct_store *s, const struct ferry_spec *spec, struct ferry_err
 
 	if ((r = ct_prepare(s, spec, NULL, NULL, err)) < 0)
 		return r;
-	if ((r = ctnet_create(s, spec, true, err)) < 0)
+	/*
+	 * A stateless migration's new copy was prepared with its packets held:
+	 * it starts off the fabric and takes the address once the old copy is
+	 * gone (NET_CLAIM).  Otherwise it is on the fabric from the start.
+	 */
+	if (!ctnet_held(s, spec->name, spec->generation) && (r = ctnet_create(s, spec, true, err)) < 0)
 		goto fail;
 	ct_runtime(s, spec->name, &rt);
 	ct_path(s, spec->name, "bundle", bundle, sizeof(bundle));

@@ -200,8 +200,10 @@ static int net_claim(struct node *node, const struct ferry_tlv_list *l, bool dro
 				ctnet_destroy(&node->cts, spec->name, NULL);
 			ct_release(&node->cts, spec->name);
 		}
-	} else if ((r = ctnet_set_link(&node->cts, spec->name, true, err)) == 0) {
-		r = ctnet_announce(&node->cts, spec, err);
+	} else if ((r = ctnet_set_link(&node->cts, spec->name, true, err)) == 0 &&
+	           (r = ctnet_announce(&node->cts, spec, err)) == 0 && ct_exists(&node->cts, spec->name)) {
+		/* A stateless copy already runs: it takes its packets at once. */
+		r = ctnet_release(&node->cts, spec->name, err);
 	}
 out:
 	free(spec);

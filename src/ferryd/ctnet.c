@@ -142,6 +142,27 @@ static int build_vxlan(const struct ferry_fabric *f, const char *underlay, struc
 	return 0;
 }
 
+/*
+ * A Linux bridge without an address of its own takes the lowest of its
+ * ports' MACs, so adding or removing a container's veth could change the
+ * host's own MAC under its neighbours' ARP caches (seen here: the host
+ * unreachable for tens of seconds after a migration).  Setting the address
+ * it has now makes it the bridge's for good.
+ */
+static int pin_bridge_mac(const char *bridge, struct ferry_err *err)
+{
+	struct ifreq ifr = { 0 };
+	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
+
+	if (sock < 0)
+		return ferry_err_sys(err, -errno, "cannot open a socket to pin %s's MAC", bridge);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", bridge);
+	if (ioctl(sock, SIOCGIFHWADDR, &ifr) < 0 || ioctl(sock, SIOCSIFHWADDR, &ifr) < 0)
+		r = ferry_err_sys(err, -errno, "cannot pin the MAC address of bridge %s", bridge);
+	close(sock);
+	return r;
+}
+
 int ctnet_fabric_init(struct ct_store *s, const char *underlay, struct ferry_err *err)
 {
 	const struct ferry_fabric *f = &s->fabric;
@@ -158,11 +179,11 @@ int ctnet_fabric_init(struct ct_store *s, const char *underlay, struct ferry_err
 			                     "fabric = bridge, but there is no bridge '%s' on this host; create it "
 			                     "with the uplink enslaved (docs/DEPLOY.md) or set fabric_bridge",
 			                     f->bridge);
-		return 0;
+		return pin_bridge_mac(f->bridge, err);
 	case FERRY_FABRIC_VXLAN:
 		if (!underlay)
 			return ferry_err_set(err, -EINVAL, "fabric = vxlan needs this node's --address");
-		if ((r = build_vxlan(f, underlay, err)) < 0)
+		if ((r = build_vxlan(f, underlay, err)) < 0 || (r = pin_bridge_mac(f->bridge, err)) < 0)
 			return ferry_err_wrap(err, "building the VXLAN fabric");
 		return 0;
 	}
@@ -234,8 +255,8 @@ int ctnet_create(struct ct_store *s, const struct ferry_spec *spec, bool up, str
 	         "link set lo up\n",
 	         mtu, mac, veth, mtu, (int)getpid(), addr);
 	if ((r = run_ip((const char *const[]){ "ip", "-batch", "-", NULL }, ns, batch, err)) < 0 ||
-	    (r = run_ip((const char *const[]){ "ip", "link", "set", veth, "master", s->fabric.bridge, NULL }, NULL, NULL,
-	                err)) < 0 ||
+	    (r = run_ip((const char *const[]){ "ip", "link", "set", veth, "master", s->fabric.bridge, NULL }, NULL,
+	                NULL, err)) < 0 ||
 	    (up && (r = set_flags(veth, true, err)) < 0)) {
 		ctnet_destroy(s, spec->name, NULL);
 		return ferry_err_wrap(err, "network of '%s'", spec->name);
@@ -264,7 +285,11 @@ struct garp {
 /* Child side: in the container's namespace, two ARP requests for its own address from its own MAC. */
 static int send_garp(const struct ferry_spec *spec)
 {
-	struct garp g = { .type = htons(ETH_P_ARP), .htype = htons(1), .ptype = htons(ETH_P_IP), .hlen = 6, .plen = 4,
+	struct garp g = { .type = htons(ETH_P_ARP),
+		          .htype = htons(1),
+		          .ptype = htons(ETH_P_IP),
+		          .hlen = 6,
+		          .plen = 4,
 		          .op = htons(1) };
 	uint32_t ip = htonl(spec->net.addr);
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP), .sll_halen = 6 };
@@ -385,8 +410,8 @@ int ctnet_hold(struct ct_store *s, const char *name, uint64_t generation, struct
 	close(in[0]);
 	close(out[1]);
 	if (r == 0 && !wait_byte(out[0], 'k', HOLD_READY_MS))
-		r = ferry_err_set(err, -EIO, "cannot hold the packets of '%s' (ferryd net-hold did not start; see the log)",
-		                  name);
+		r = ferry_err_set(err, -EIO,
+		                  "cannot hold the packets of '%s' (ferryd net-hold did not start; see the log)", name);
 	pthread_mutex_lock(&s->lock);
 	h = r == 0 ? find_hold(s, "") : NULL;
 	if (h) {

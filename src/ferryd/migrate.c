@@ -463,6 +463,23 @@ static int await_commit(struct ferry_conn *conn, struct ferry_err *err)
 	return r;
 }
 
+/*
+ * The log that came with the container becomes its log here.  Copied, not
+ * renamed: the staging tmpfs is another file system.  A log is never a
+ * reason to fail a migration; one larger than the source ever sends is
+ * dropped with a warning.
+ */
+static void move_log(const char *from, const char *to, const char *name)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(MIG_LOG_TAIL);
+	struct ferry_err e = { 0 };
+
+	if (ferry_read_file(from, MIG_LOG_TAIL, &b, &e) < 0 ||
+	    ferry_write_file_atomic(to, b.data ? b.data : "", b.len, 0600, &e) < 0)
+		log_warn("the log of %s did not come along: %s", name, e.msg);
+	ferry_buf_free(&b);
+}
+
 int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_bundle_result *res,
                 struct ferry_err *err)
 {
@@ -513,7 +530,7 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 		goto fail;
 	snprintf(path, sizeof(path), "%s/%s", res->path, OBJ_LOG);
 	ct_path(&node->cts, spec->name, "log", dest, sizeof(dest));
-	rename(path, dest);
+	move_log(path, dest, spec->name);
 	if (node_fault(node, "restore-fail")) {
 		r = ferry_err_set(err, -EIO, "FERRY_FAULT restore-fail: restore refused on purpose");
 		goto fail;
@@ -573,6 +590,9 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 	goto out;
 fail:
 	log_warn("restore of %s failed: %s", spec->name[0] ? spec->name : res->ticket.container, err->msg);
+	/* The address first: by the time the source resumes and announces itself, nothing here answers. */
+	if (made)
+		ctnet_destroy(&node->cts, spec->name, NULL);
 	ferry_conn_send_error(conn, r, err->msg, NULL);
 	if (made)
 		ct_remove(&node->cts, spec->name, NULL);

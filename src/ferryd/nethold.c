@@ -42,10 +42,11 @@
 #define QUEUE_NUM    0
 #define QUEUE_MAXLEN 8192
 
-static const char *const rule_add[] = { "iptables", "-w", "5", "-t", "raw", "-I", "PREROUTING", "-j", "NFQUEUE",
-	                                "--queue-num", "0", NULL };
-static const char *const rule_del[] = { "iptables", "-w", "5", "-t", "raw", "-D", "PREROUTING", "-j", "NFQUEUE",
-	                                "--queue-num", "0", NULL };
+/* What arrives on eth0 only: the container's own loopback (readiness probes) stays free. */
+static const char *const rule_add[] = { "iptables", "-w",   "5",  "-t",      "raw",         "-I", "PREROUTING",
+	                                "-i",       "eth0", "-j", "NFQUEUE", "--queue-num", "0",  NULL };
+static const char *const rule_del[] = { "iptables", "-w",   "5",  "-t",      "raw",         "-D", "PREROUTING",
+	                                "-i",       "eth0", "-j", "NFQUEUE", "--queue-num", "0",  NULL };
 
 struct nlreq {
 	struct nlmsghdr nh;
@@ -130,7 +131,8 @@ static void drain(int sock, uint32_t *max_id, bool *any)
 			     len -= NLA_ALIGN(a->nla_len), a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
 				struct nfqnl_msg_packet_hdr ph;
 
-				if ((a->nla_type & NLA_TYPE_MASK) != NFQA_PACKET_HDR || a->nla_len < NLA_HDRLEN + sizeof(ph))
+				if ((a->nla_type & NLA_TYPE_MASK) != NFQA_PACKET_HDR ||
+				    a->nla_len < NLA_HDRLEN + sizeof(ph))
 					continue;
 				memcpy(&ph, (char *)a + NLA_HDRLEN, sizeof(ph));
 				if (!*any || ntohl(ph.packet_id) > *max_id)

@@ -49,6 +49,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		ferry_server_limits_default(&l);
 		ferry_server_limits_parse(&l, s, &err);
+		/* The same file with the fabric keys: whatever it accepts is consistent. */
+		{
+			struct ferry_fabric f;
+			struct ferry_netaddr na;
+
+			ferry_fabric_default(&f);
+			if (ferry_config_parse(s, &l, &f, &err) == 0 && f.has_pool) {
+				if (ferry_fabric_pick(&f, NULL, 0, &na, &err) == 0 &&
+				    ((na.addr & (~0U << (32 - f.pool_len))) != f.pool || na.prefix_len != f.subnet_len))
+					abort();
+			}
+		}
 		ferry_parse_duration(s, 10, 3600, "ttl", &v, &err);
 	}
 	return 0;

@@ -6,8 +6,8 @@
 #include "ferry/fabric.h"
 #include "ferry/parse.h"
 
-static const char *const keys[] = { "fabric",   "fabric_bridge", "fabric_address", "vxlan_id",
-	                            "vxlan_port", "vxlan_peer",   "fabric_subnet",  "fabric_pool" };
+static const char *const keys[] = { "fabric",     "fabric_bridge", "fabric_address", "vxlan_id",
+	                            "vxlan_port", "vxlan_peer",    "fabric_subnet",  "fabric_pool" };
 
 void ferry_fabric_default(struct ferry_fabric *f)
 {
@@ -194,8 +194,8 @@ int ferry_fabric_pick(const struct ferry_fabric *f, const uint32_t *used, size_t
 		ferry_fabric_mac(ret->addr, ret->mac);
 		return 0;
 	}
-	return ferry_err_set(err, -ENOSPC, "every address of fabric_pool %s/%u is in use", ferry_format_ipv4(f->pool, a),
-	                     f->pool_len);
+	return ferry_err_set(err, -ENOSPC, "every address of fabric_pool %s/%u is in use",
+	                     ferry_format_ipv4(f->pool, a), f->pool_len);
 }
 
 const char *ferry_format_mac(const uint8_t mac[6], char *buf)

@@ -151,6 +151,34 @@ static int scan_procs(const char *path, bool kill_them)
 	return count;
 }
 
+/*
+ * A frozen process (a container paused mid-migration) dies of SIGKILL only
+ * once thawed: thaw path and everything below it, by whichever freezer the
+ * hierarchy has (v1 freezer.state, v2 cgroup.freeze).
+ */
+static void thaw_tree(const char *path)
+{
+	char file[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(file, sizeof(file), "%s/freezer.state", path);
+	write_str(file, "THAWED");
+	snprintf(file, sizeof(file), "%s/cgroup.freeze", path);
+	write_str(file, "0");
+	if (!(d = opendir(path)))
+		return;
+	while ((de = readdir(d))) {
+		char sub[PATH_MAX];
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		thaw_tree(sub);
+	}
+	closedir(d);
+}
+
 int ferry_cgroup_destroy(const char *path, int timeout_ms, struct ferry_err *err)
 {
 	char file[PATH_MAX];
@@ -176,6 +204,7 @@ int ferry_cgroup_destroy(const char *path, int timeout_ms, struct ferry_err *err
 		}
 	}
 	closedir(d);
+	thaw_tree(path);
 	snprintf(file, sizeof(file), "%s/cgroup.kill", path);
 	if (write_str(file, "1") < 0)
 		scan_procs(path, true); /* kernels before 5.14 lack cgroup.kill */
@@ -197,19 +226,24 @@ int ferry_cgroup_destroy_everywhere(const char *rel, int timeout_ms, struct ferr
 	struct ferry_buf b = FERRY_BUF_INIT(MOUNTINFO_MAX);
 	int r = ferry_read_file("/proc/self/mountinfo", MOUNTINFO_MAX, &b, err);
 
-	for (char *line = b.data; r == 0 && line && *line;) {
-		char *eol = strchr(line, '\n'), *sep, mp[PATH_MAX], fstype[64], path[PATH_MAX];
+	/* Two passes: a process frozen in one hierarchy outlives a kill through another. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (char *line = b.data; r == 0 && line && *line;) {
+			char *eol = strchr(line, '\n'), *sep, mp[PATH_MAX], fstype[64], path[PATH_MAX];
 
-		if (eol)
-			*eol = '\0';
-		sep = strstr(line, " - ");
-		if (sep && sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && sscanf(sep + 3, "%63s", fstype) == 1 &&
-		    (strcmp(fstype, "cgroup") == 0 || strcmp(fstype, "cgroup2") == 0)) {
-			ferry_mountinfo_unescape(mp);
-			snprintf(path, sizeof(path), "%s/%s", mp, rel);
-			r = ferry_cgroup_destroy(path, timeout_ms, err);
+			sep = strstr(line, " - ");
+			if (sep && (!eol || sep < eol) && sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 &&
+			    sscanf(sep + 3, "%63s", fstype) == 1 &&
+			    (strcmp(fstype, "cgroup") == 0 || strcmp(fstype, "cgroup2") == 0)) {
+				ferry_mountinfo_unescape(mp);
+				snprintf(path, sizeof(path), "%s/%s", mp, rel);
+				if (pass == 0)
+					thaw_tree(path);
+				else
+					r = ferry_cgroup_destroy(path, timeout_ms, err);
+			}
+			line = eol ? eol + 1 : NULL;
 		}
-		line = eol ? eol + 1 : NULL;
 	}
 	ferry_buf_free(&b);
 	return r;

@@ -31,10 +31,10 @@
 
 #include "ferry/err.h"
 
-#define FERRY_FABRIC_PEERS_MAX     128
+#define FERRY_FABRIC_PEERS_MAX      128
 #define FERRY_FABRIC_BRIDGE_DEFAULT "ferry0"
-#define FERRY_FABRIC_VNI_DEFAULT   4242
-#define FERRY_FABRIC_PORT_DEFAULT  4789
+#define FERRY_FABRIC_VNI_DEFAULT    4242
+#define FERRY_FABRIC_PORT_DEFAULT   4789
 
 enum ferry_fabric_kind {
 	FERRY_FABRIC_NONE = 0, /* containers get a loopback-only network namespace */
