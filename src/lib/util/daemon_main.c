@@ -29,7 +29,7 @@ static void usage(FILE *out, const struct ferry_daemon_config *cfg, const char *
 	        "  --address ADDR     this node's IPv4 address on the cluster fabric\n"
 	        "%s"
 	        "  --listen ADDR:PORT where to serve (default: --address, or what the state directory says)\n"
-	        "  --config FILE      limits file, one 'key = value' per line (docs/PROTOCOL.md section 8)\n"
+	        "  --config FILE      limits and fabric keys, one 'key = value' per line (docs/PROTOCOL.md section 8)\n"
 	        "  --pid-file FILE    pid file, locked while running (default DIR/daemon.pid)\n"
 	        "  --log-level LEVEL  error, warn, info (default) or debug\n"
 	        "  --version          print the version\n",
