@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The fabric's configuration keys, address management and the spec's network fields. */
+/* The fabric's configuration keys and address management. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,6 @@
 #include "ferry/fabric.h"
 #include "ferry/parse.h"
 #include "ferry/server.h"
-#include "ferry/spec.h"
 
 static int parse(const char *text, struct ferry_fabric *f, struct ferry_err *err)
 {
@@ -99,69 +98,12 @@ static void test_pick_skips_used_network_and_broadcast(void **state)
 	assert_non_null(strstr(err.msg, "every address of fabric_pool 10.9.0.0/29 is in use"));
 }
 
-static void make_spec(struct ferry_spec *s)
-{
-	memset(s, 0, sizeof(*s));
-	snprintf(s->name, sizeof(s->name), "kv");
-	snprintf(s->image, sizeof(s->image), "redis");
-	memset(s->layers[0], 0xab, 32);
-	s->n_layers = 1;
-	snprintf(s->args[0], sizeof(s->args[0]), "/bin/sh");
-	s->argc = 1;
-	s->memory = 64ULL << 20;
-	s->generation = 3;
-}
-
-static int roundtrip(const struct ferry_spec *in, struct ferry_spec *out, struct ferry_err *err)
-{
-	struct ferry_buf b = FERRY_BUF_INIT(64 * 1024);
-	int r = ferry_spec_encode(in, &b);
-
-	memset(err, 0, sizeof(*err));
-	if (r == 0)
-		r = ferry_spec_parse((const uint8_t *)b.data, b.len, out, err);
-	ferry_buf_free(&b);
-	return r;
-}
-
-static void test_spec_carries_the_address_and_refuses_bad_ones(void **state)
-{
-	struct ferry_spec s, back;
-	struct ferry_err err;
-
-	(void)state;
-	make_spec(&s);
-	assert_int_equal(roundtrip(&s, &back, &err), 0);
-	assert_int_equal(back.net.addr, 0); /* no fabric: loopback only */
-	s.net.addr = 0x0a4d0080;
-	s.net.prefix_len = 24;
-	ferry_fabric_mac(s.net.addr, s.net.mac);
-	assert_int_equal(roundtrip(&s, &back, &err), 0);
-	assert_int_equal(back.net.addr, 0x0a4d0080);
-	assert_int_equal(back.net.prefix_len, 24);
-	assert_memory_equal(back.net.mac, s.net.mac, 6);
-	s.net.addr = 0x0a4d00ff; /* the /24's broadcast address */
-	assert_int_equal(roundtrip(&s, &back, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "10.77.0.255/24 is not a unicast host address"));
-	s.net.addr = 0x7f000001;
-	assert_int_equal(roundtrip(&s, &back, &err), -EINVAL);
-	s.net.addr = 0x0a4d0080;
-	s.net.prefix_len = 31;
-	assert_int_equal(roundtrip(&s, &back, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "expected 8 to 30"));
-	s.net.prefix_len = 24;
-	s.net.mac[0] = 0x03; /* multicast */
-	assert_int_equal(roundtrip(&s, &back, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "not a unicast address"));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_errors_name_the_line_and_what_is_accepted),
 		cmocka_unit_test(test_pick_skips_used_network_and_broadcast),
-		cmocka_unit_test(test_spec_carries_the_address_and_refuses_bad_ones),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -144,11 +144,45 @@ static void test_runtime_state(void **state)
 	assert_int_equal(ferry_runtime_parse_state("{}", &st, &pid), -EPROTO);
 }
 
+static void test_spec_carries_the_address_and_refuses_bad_ones(void **state)
+{
+	struct ferry_spec s, back;
+	struct ferry_err err = { 0 };
+
+	(void)state;
+	make_spec(&s);
+	assert_int_equal(parse_encoded(&s, &back, &err), 0);
+	assert_int_equal(back.net.addr, 0); /* no fabric: loopback only */
+	s.net.addr = 0x0a4d0080;
+	s.net.prefix_len = 24;
+	ferry_fabric_mac(s.net.addr, s.net.mac);
+	assert_int_equal(parse_encoded(&s, &back, &err), 0);
+	assert_int_equal(back.net.addr, 0x0a4d0080);
+	assert_int_equal(back.net.prefix_len, 24);
+	assert_memory_equal(back.net.mac, s.net.mac, 6);
+	s.net.addr = 0x0a4d00ff; /* the /24's broadcast address */
+	assert_int_equal(parse_encoded(&s, &back, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "10.77.0.255/24 is not a unicast host address"));
+	s.net.addr = 0x7f000001;
+	assert_int_equal(parse_encoded(&s, &back, &err), -EINVAL);
+	s.net.addr = 0x0a4d0080;
+	s.net.prefix_len = 31;
+	assert_int_equal(parse_encoded(&s, &back, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "expected 8 to 30"));
+	s.net.prefix_len = 24;
+	s.net.mac[0] = 0x03; /* multicast */
+	assert_int_equal(parse_encoded(&s, &back, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "not a unicast address"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_spec_round_trip), cmocka_unit_test(test_spec_refusals),
-		cmocka_unit_test(test_probe_parse),     cmocka_unit_test(test_oci_config),
+		cmocka_unit_test(test_spec_carries_the_address_and_refuses_bad_ones),
+		cmocka_unit_test(test_spec_round_trip),
+		cmocka_unit_test(test_spec_refusals),
+		cmocka_unit_test(test_probe_parse),
+		cmocka_unit_test(test_oci_config),
 		cmocka_unit_test(test_runtime_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
