@@ -35,9 +35,14 @@ def test_up_builds_hosts_with_own_namespace_address_state_and_daemon(make_cluste
         assert exe == str(CONTROLLER if node["role"] == "controller" else FERRYD)
         if cg:
             assert f"0::/ferry/{c.name}/{node['name']}" in Path(f"/proc/{node['pid']}/cgroup").read_text()
-        # Its address is on eth0 inside the namespace.
-        addrs = json.loads(c.exec(node["name"], "ip", "-j", "-4", "addr", "show", "dev", "eth0").stdout)
+        # Its address is on eth0 inside the namespace; on a host of the (default) bridge fabric, on
+        # the bridge ferry0 that has eth0 as a port, where containers' veths join it.
+        dev = "eth0" if node["role"] == "controller" else "ferry0"
+        addrs = json.loads(c.exec(node["name"], "ip", "-j", "-4", "addr", "show", "dev", dev).stdout)
         assert addrs[0]["addr_info"][0]["local"] == node["address"]
+        if dev == "ferry0":
+            link = json.loads(c.exec(node["name"], "ip", "-j", "link", "show", "dev", "eth0").stdout)
+            assert link[0]["master"] == "ferry0"
         # A private 0700 tmpfs for images at rest.
         tmp = Path(node["state_dir"]) / "tmp"
         assert oct(tmp.stat().st_mode & 0o777) == "0o700"

@@ -486,7 +486,7 @@ def test_limits_file_is_validated(tmp_path):
     cfg = tmp_path / "limits"
     cfg.write_text("max_handshakes = 10\nbogus = 3\n")
     proc = run(FERRYD, "--name", "x", "--state-dir", tmp_path / "s", "--config", cfg, check=False)
-    assert proc.returncode == 1 and "unknown limit 'bogus'" in proc.stderr
+    assert proc.returncode == 1 and "line 2: unknown key 'bogus'; expected a limit" in proc.stderr, proc.stderr
 
 
 def test_penalty_box_turns_away_a_failing_source(make_cluster, tmp_path):
