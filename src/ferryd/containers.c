@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -21,9 +20,11 @@
 #include "ctnet.h"
 #include "ferry/cgroup.h"
 #include "ferry/clock.h"
+#include "ferry/exec.h"
 #include "ferry/fs.h"
 #include "ferry/hex.h"
 #include "ferry/layer.h"
+#include "ferry/link.h"
 #include "ferry/mount.h"
 #include "ferry/parse.h"
 
@@ -353,32 +354,13 @@ fail:
 	return r;
 }
 
-/*
- * Run fn in a child that joined the network namespace of pid; its exit
- * status (0 on success).  A child, because setns would move this whole
- * daemon thread into the container's network.
- */
+/* Run fn in a child inside the network namespace of pid (ferry_in_netns). */
 static int in_netns(pid_t pid, int (*fn)(void *arg), void *arg)
 {
 	char ns[64];
-	int status = 0, fd;
-	pid_t child;
 
 	snprintf(ns, sizeof(ns), "/proc/%d/ns/net", (int)pid);
-	fd = open(ns, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	child = fork();
-	if (child == 0) {
-		alarm(5); /* nothing here may hang the daemon's caller */
-		_exit(setns(fd, CLONE_NEWNET) < 0 ? 2 : fn(arg));
-	}
-	close(fd);
-	if (child < 0)
-		return -errno;
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	return ferry_in_netns(ns, fn, arg, 5);
 }
 
 static int connect_loopback(void *arg)
@@ -393,15 +375,8 @@ static int connect_loopback(void *arg)
 
 static int loopback_up(void *arg)
 {
-	struct ifreq ifr = { 0 };
-	int sock = socket(AF_INET, SOCK_DGRAM, 0);
-
 	(void)arg;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (sock < 0 || ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
-		return 1;
-	ifr.ifr_flags |= IFF_UP;
-	return ioctl(sock, SIOCSIFFLAGS, &ifr) < 0 ? 1 : 0;
+	return ferry_link_set_up("lo", true, NULL) < 0 ? 1 : 0;
 }
 
 /* Connect to 127.0.0.1:port inside the network namespace of pid. */

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,6 +23,7 @@
 #include "ctnet.h"
 #include "ferry/exec.h"
 #include "ferry/fs.h"
+#include "ferry/link.h"
 #include "ferry/log.h"
 #include "ferry/manifest.h"
 #include "ferry/parse.h"
@@ -64,45 +64,6 @@ bool ctnet_exists(const struct ct_store *s, const char *name)
 	return access(path, F_OK) == 0;
 }
 
-/* By ioctl and if_nametoindex, not /sys: sysfs shows the namespace of whoever mounted it. */
-static bool link_exists(const char *dev)
-{
-	return if_nametoindex(dev) != 0;
-}
-
-static unsigned link_mtu(const char *dev)
-{
-	struct ifreq ifr = { 0 };
-	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	unsigned mtu = 1500;
-
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
-	if (sock >= 0 && ioctl(sock, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu >= 576 && ifr.ifr_mtu <= 65535)
-		mtu = (unsigned)ifr.ifr_mtu;
-	if (sock >= 0)
-		close(sock);
-	return mtu;
-}
-
-static int set_flags(const char *dev, bool up, struct ferry_err *err)
-{
-	struct ifreq ifr = { 0 };
-	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
-
-	if (sock < 0)
-		return ferry_err_sys(err, -errno, "cannot open a socket to set %s", dev);
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
-	if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) {
-		r = ferry_err_sys(err, -errno, "cannot read the flags of %s", dev);
-	} else {
-		ifr.ifr_flags = (short)(up ? ifr.ifr_flags | IFF_UP : ifr.ifr_flags & ~IFF_UP);
-		if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0)
-			r = ferry_err_sys(err, -errno, "cannot bring %s %s", dev, up ? "up" : "down");
-	}
-	close(sock);
-	return r;
-}
-
 /* ---- the fabric ---- */
 
 static int build_vxlan(const struct ferry_fabric *f, const char *underlay, struct ferry_err *err)
@@ -113,21 +74,21 @@ static int build_vxlan(const struct ferry_fabric *f, const char *underlay, struc
 	snprintf(vni, sizeof(vni), "%u", f->vni);
 	snprintf(port, sizeof(port), "%u", f->port);
 	snprintf(addr, sizeof(addr), "%s/%u", ferry_format_ipv4(f->address, a), f->address_len);
-	if (!link_exists(f->bridge) &&
+	if (!ferry_link_exists(f->bridge) &&
 	    ((r = run_ip((const char *const[]){ "ip", "link", "add", f->bridge, "type", "bridge", NULL }, NULL, NULL,
 	                 err)) < 0 ||
 	     (r = run_ip((const char *const[]){ "ip", "addr", "add", addr, "dev", f->bridge, NULL }, NULL, NULL, err)) <
 	         0))
 		return r;
 	/* Rebuilt at every start, so that the peer list is the configuration's. */
-	if (link_exists(VXLAN_DEV))
+	if (ferry_link_exists(VXLAN_DEV))
 		run_ip((const char *const[]){ "ip", "link", "del", VXLAN_DEV, NULL }, NULL, NULL, NULL);
 	if ((r = run_ip((const char *const[]){ "ip", "link", "add", VXLAN_DEV, "type", "vxlan", "id", vni, "dstport",
 	                                       port, "local", underlay, NULL },
 	                NULL, NULL, err)) < 0 ||
 	    (r = run_ip((const char *const[]){ "ip", "link", "set", VXLAN_DEV, "master", f->bridge, "up", NULL }, NULL,
 	                NULL, err)) < 0 ||
-	    (r = set_flags(f->bridge, true, err)) < 0)
+	    (r = ferry_link_set_up(f->bridge, true, err)) < 0)
 		return r;
 	/* Head-end replication: broadcasts (ARP, the announcements) go to every peer. */
 	for (unsigned i = 0; i < f->n_peers; i++) {
@@ -142,27 +103,6 @@ static int build_vxlan(const struct ferry_fabric *f, const char *underlay, struc
 	return 0;
 }
 
-/*
- * A Linux bridge without an address of its own takes the lowest of its
- * ports' MACs, so adding or removing a container's veth could change the
- * host's own MAC under its neighbours' ARP caches (seen here: the host
- * unreachable for tens of seconds after a migration).  Setting the address
- * it has now makes it the bridge's for good.
- */
-static int pin_bridge_mac(const char *bridge, struct ferry_err *err)
-{
-	struct ifreq ifr = { 0 };
-	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
-
-	if (sock < 0)
-		return ferry_err_sys(err, -errno, "cannot open a socket to pin %s's MAC", bridge);
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", bridge);
-	if (ioctl(sock, SIOCGIFHWADDR, &ifr) < 0 || ioctl(sock, SIOCSIFHWADDR, &ifr) < 0)
-		r = ferry_err_sys(err, -errno, "cannot pin the MAC address of bridge %s", bridge);
-	close(sock);
-	return r;
-}
-
 int ctnet_fabric_init(struct ct_store *s, const char *underlay, struct ferry_err *err)
 {
 	const struct ferry_fabric *f = &s->fabric;
@@ -174,16 +114,22 @@ int ctnet_fabric_init(struct ct_store *s, const char *underlay, struct ferry_err
 	case FERRY_FABRIC_NONE:
 		return 0;
 	case FERRY_FABRIC_BRIDGE:
-		if (!link_exists(f->bridge))
+		if (!ferry_link_exists(f->bridge))
 			return ferry_err_set(err, -ENODEV,
 			                     "fabric = bridge, but there is no bridge '%s' on this host; create it "
 			                     "with the uplink enslaved (docs/DEPLOY.md) or set fabric_bridge",
 			                     f->bridge);
-		return pin_bridge_mac(f->bridge, err);
+		/*
+		 * A bridge without an address of its own takes the lowest of its
+		 * ports' MACs: a container's veth coming or going would change the
+		 * host's MAC under its neighbours' ARP caches (seen here: the host
+		 * unreachable for tens of seconds after a migration).
+		 */
+		return ferry_link_pin_mac(f->bridge, err);
 	case FERRY_FABRIC_VXLAN:
 		if (!underlay)
 			return ferry_err_set(err, -EINVAL, "fabric = vxlan needs this node's --address");
-		if ((r = build_vxlan(f, underlay, err)) < 0 || (r = pin_bridge_mac(f->bridge, err)) < 0)
+		if ((r = build_vxlan(f, underlay, err)) < 0 || (r = ferry_link_pin_mac(f->bridge, err)) < 0)
 			return ferry_err_wrap(err, "building the VXLAN fabric");
 		return 0;
 	}
@@ -241,7 +187,7 @@ int ctnet_create(struct ct_store *s, const struct ferry_spec *spec, bool up, str
 		return r;
 	ferry_format_mac(spec->net.mac, mac);
 	snprintf(addr, sizeof(addr), "%s/%u", ferry_format_ipv4(spec->net.addr, a), spec->net.prefix_len);
-	snprintf(mtu, sizeof(mtu), "%u", link_mtu(s->fabric.bridge));
+	snprintf(mtu, sizeof(mtu), "%u", ferry_link_mtu(s->fabric.bridge));
 	/*
 	 * Inside the namespace, in one helper: the veth (its peer straight into
 	 * this daemon's namespace), no IPv6 link-local address (it would be the
@@ -257,7 +203,7 @@ int ctnet_create(struct ct_store *s, const struct ferry_spec *spec, bool up, str
 	if ((r = run_ip((const char *const[]){ "ip", "-batch", "-", NULL }, ns, batch, err)) < 0 ||
 	    (r = run_ip((const char *const[]){ "ip", "link", "set", veth, "master", s->fabric.bridge, NULL }, NULL,
 	                NULL, err)) < 0 ||
-	    (up && (r = set_flags(veth, true, err)) < 0)) {
+	    (up && (r = ferry_link_set_up(veth, true, err)) < 0)) {
 		ctnet_destroy(s, spec->name, NULL);
 		return ferry_err_wrap(err, "network of '%s'", spec->name);
 	}
@@ -270,7 +216,7 @@ int ctnet_set_link(const struct ct_store *s, const char *name, bool up, struct f
 
 	(void)s;
 	host_veth_name(name, veth);
-	return set_flags(veth, up, err);
+	return ferry_link_set_up(veth, up, err);
 }
 
 struct garp {
@@ -283,8 +229,9 @@ struct garp {
 } __attribute__((packed));
 
 /* Child side: in the container's namespace, two ARP requests for its own address from its own MAC. */
-static int send_garp(const struct ferry_spec *spec)
+static int send_garp(void *arg)
 {
+	const struct ferry_spec *spec = arg;
 	struct garp g = { .type = htons(ETH_P_ARP),
 		          .htype = htons(1),
 		          .ptype = htons(ETH_P_IP),
@@ -312,26 +259,14 @@ static int send_garp(const struct ferry_spec *spec)
 int ctnet_announce(const struct ct_store *s, const struct ferry_spec *spec, struct ferry_err *err)
 {
 	char ns[PATH_MAX];
-	int fd, status = 0;
-	pid_t child;
+	int r;
 
 	if (!spec->net.addr)
 		return 0;
 	ctnet_netns_path(s, spec->name, ns, sizeof(ns));
-	if ((fd = open(ns, O_RDONLY | O_CLOEXEC)) < 0)
-		return ferry_err_sys(err, -errno, "cannot open the network namespace of '%s'", spec->name);
-	child = fork();
-	if (child == 0) {
-		alarm(NS_CHILD_S);
-		_exit(setns(fd, CLONE_NEWNET) < 0 ? 2 : send_garp(spec));
-	}
-	close(fd);
-	if (child < 0)
-		return ferry_err_sys(err, -errno, "cannot fork to announce '%s'", spec->name);
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return ferry_err_set(err, -EIO, "cannot announce the address of '%s' (gratuitous ARP)", spec->name);
+	if ((r = ferry_in_netns(ns, send_garp, (void *)spec, NS_CHILD_S)) != 0)
+		return ferry_err_set(err, r < 0 ? r : -EIO, "cannot announce the address of '%s' (gratuitous ARP)",
+		                     spec->name);
 	return 0;
 }
 
@@ -343,7 +278,7 @@ int ctnet_destroy(struct ct_store *s, const char *name, struct ferry_err *err)
 	ctnet_unhold(s, name);
 	host_veth_name(name, veth);
 	/* Deleting the host end deletes eth0 inside too. */
-	if (link_exists(veth))
+	if (ferry_link_exists(veth))
 		r = run_ip((const char *const[]){ "ip", "link", "del", veth, NULL }, NULL, NULL, err);
 	ctnet_netns_path(s, name, ns, sizeof(ns));
 	if (umount2(ns, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT && r == 0)

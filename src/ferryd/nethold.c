@@ -15,7 +15,8 @@
  *         End of file or the deadline: take eth0 down (the copy will not
  *         come; stop answering for the address) and exit 1; the held
  *         packets are dropped with the queue.
- * stdout: 'k' once the rule and the queue are in place; 'd' after a release.
+ * stdout: 'k' once the rule and the queue are in place; 'd' once a release
+ *         delivered what waited (the rule goes right after).
  * No queue listener means no delivery: the rule fails closed.
  */
 #include <arpa/inet.h>
@@ -31,12 +32,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "ferry/clock.h"
 #include "ferry/exec.h"
+#include "ferry/link.h"
 #include "node.h"
 
 #define QUEUE_NUM    0
@@ -161,20 +162,6 @@ static int run_quiet(const char *const argv[])
 	return ferry_exec_ok(argv, &o, NULL);
 }
 
-static void eth0_down(void)
-{
-	struct ifreq ifr = { 0 };
-	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "eth0");
-	if (sock >= 0 && ioctl(sock, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags = (short)(ifr.ifr_flags & ~IFF_UP);
-		ioctl(sock, SIOCSIFFLAGS, &ifr);
-	}
-	if (sock >= 0)
-		close(sock);
-}
-
 int cmd_net_hold(int argc, char **argv)
 {
 	int rcvbuf = 4 << 20, one = 1, sock = -1, nsfd;
@@ -225,10 +212,15 @@ int cmd_net_hold(int argc, char **argv)
 			continue;
 		if (n != 1 || c != 'r')
 			break;
-		/* Release: what waited goes first, then the rule; what slipped in between, last. */
+		/*
+		 * Release: what waited goes first (and the daemon hears so at
+		 * once: the restored copy is serving), then the rule; what slipped
+		 * in between, last.
+		 */
 		drain(sock, &max_id, &any);
 		if (any)
 			accept_all(sock, max_id);
+		(void)!write(STDOUT_FILENO, "d", 1);
 		run_quiet(rule_del);
 		drain(sock, &max_id, &any);
 		if (any)
@@ -237,11 +229,10 @@ int cmd_net_hold(int argc, char **argv)
 	}
 	if (!released) {
 		run_quiet(rule_del);
-		eth0_down();
+		ferry_link_set_up("eth0", false, NULL);
 		fprintf(stderr, "ferryd net-hold: %s was not released; its address is given up here\n", argv[1]);
 		return 1;
 	}
-	(void)!write(STDOUT_FILENO, "d", 1);
 	close(sock);
 	return 0;
 }

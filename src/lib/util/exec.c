@@ -243,3 +243,23 @@ void ferry_exec_result_free(struct ferry_exec_result *r)
 	ferry_buf_free(&r->out);
 	ferry_buf_free(&r->errout);
 }
+
+int ferry_in_netns(const char *ns_path, int (*fn)(void *arg), void *arg, unsigned timeout_s)
+{
+	int status = 0, fd = open(ns_path, O_RDONLY | O_CLOEXEC);
+	pid_t child;
+
+	if (fd < 0)
+		return -errno;
+	child = fork();
+	if (child == 0) {
+		alarm(timeout_s); /* nothing here may hang the caller */
+		_exit(setns(fd, CLONE_NEWNET) < 0 ? 2 : fn(arg));
+	}
+	close(fd);
+	if (child < 0)
+		return -errno;
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}

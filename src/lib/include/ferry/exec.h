@@ -50,6 +50,13 @@ int ferry_exec_ok(const char *const argv[], const struct ferry_exec_opts *opts, 
 
 void ferry_exec_result_free(struct ferry_exec_result *r);
 
+/*
+ * Run fn(arg) in a child that joined the network namespace at ns_path and
+ * return its exit status (0: success; 128: it died, also by the alarm of
+ * timeout_s).  A child, because setns would move the caller's whole thread.
+ */
+int ferry_in_netns(const char *ns_path, int (*fn)(void *arg), void *arg, unsigned timeout_s);
+
 /* Enter the named network namespace (/run/netns/NAME, or an absolute path) in this thread. */
 int ferry_netns_enter(const char *name, struct ferry_err *err);
 
