@@ -16,7 +16,8 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "Usage: ferry doctor [--json] [--node NODE [--name CLUSTER]]\n\n"
 	        "Report what Ferry can do on this host and why: CRIU version and kernel features,\n"
-	        "OCI runtime, overlayfs, cgroups, userfaultfd, iptables/nftables, kernel and CPU,\n"
+	        "OCI runtime, overlayfs, cgroups, userfaultfd, iptables/nftables, the cluster fabric\n"
+	        "(veth, VXLAN, NFQUEUE packet hold), kernel and CPU,\n"
 	        "ending with the migration modes this host supports.\n\n"
 	        "  --json          print JSON instead of a table\n"
 	        "  --node NODE     run the checks inside NODE's network namespace of a local cluster\n"
@@ -60,6 +61,8 @@ static void print_table(const struct ferry_doctor_report *r, const char *host)
 	       r->uffd_unprivileged);
 	printf("  %-22s iptables: %s, ip6tables: %s, nft: %s\n", "firewall tools", yes(r->iptables), yes(r->ip6tables),
 	       yes(r->nft));
+	printf("  %-22s veth: %s, vxlan: %s, packet hold (NFQUEUE): %s\n", "cluster fabric", yes(r->fabric_veth),
+	       yes(r->fabric_vxlan), yes(r->packet_hold));
 	printf("  %-22s %s, %zu flags\n", "CPU", r->cpu_model[0] ? r->cpu_model : "unknown", nflags);
 	printf("\nMigration modes on this host:\n");
 	for (unsigned i = 0; i < r->n_modes; i++)

@@ -19,25 +19,19 @@
  *         delivered what waited (the rule goes right after).
  * No queue listener means no delivery: the rule fails closed.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/netfilter.h>
-#include <linux/netfilter/nfnetlink.h>
-#include <linux/netfilter/nfnetlink_queue.h>
-#include <linux/netlink.h>
-#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ferry/clock.h"
 #include "ferry/exec.h"
 #include "ferry/link.h"
+#include "ferry/nfqueue.h"
 #include "node.h"
 
 #define QUEUE_NUM    0
@@ -49,112 +43,6 @@ static const char *const rule_add[] = { "iptables", "-w",   "5",  "-t",      "ra
 static const char *const rule_del[] = { "iptables", "-w",   "5",  "-t",      "raw",         "-D", "PREROUTING",
 	                                "-i",       "eth0", "-j", "NFQUEUE", "--queue-num", "0",  NULL };
 
-struct nlreq {
-	struct nlmsghdr nh;
-	struct nfgenmsg g;
-	char attrs[64];
-};
-
-static void put_attr(struct nlreq *m, uint16_t type, const void *data, uint16_t len)
-{
-	struct nlattr *a = (struct nlattr *)((char *)m + NLMSG_ALIGN(m->nh.nlmsg_len));
-
-	a->nla_type = type;
-	a->nla_len = (uint16_t)(NLA_HDRLEN + len);
-	memcpy((char *)a + NLA_HDRLEN, data, len);
-	m->nh.nlmsg_len = NLMSG_ALIGN(m->nh.nlmsg_len) + NLA_ALIGN(a->nla_len);
-}
-
-static void begin(struct nlreq *m, uint16_t msg, uint16_t flags)
-{
-	memset(m, 0, sizeof(*m));
-	m->nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct nfgenmsg));
-	m->nh.nlmsg_type = (uint16_t)(NFNL_SUBSYS_QUEUE << 8 | msg);
-	m->nh.nlmsg_flags = (uint16_t)(NLM_F_REQUEST | flags);
-	m->g.nfgen_family = AF_UNSPEC;
-	m->g.version = NFNETLINK_V0;
-	m->g.res_id = htons(QUEUE_NUM);
-}
-
-/* Send a request and wait for its acknowledgement. */
-static int talk(int sock, struct nlreq *m)
-{
-	char buf[4096];
-	ssize_t n;
-
-	m->nh.nlmsg_flags |= NLM_F_ACK;
-	if (send(sock, m, m->nh.nlmsg_len, 0) < 0)
-		return -errno;
-	for (;;) {
-		n = recv(sock, buf, sizeof(buf), 0);
-		if (n < 0)
-			return -errno;
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n))
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-	}
-}
-
-static int bind_queue(int sock)
-{
-	struct nfqnl_msg_config_cmd cmd = { .command = NFQNL_CFG_CMD_BIND, .pf = htons(AF_INET) };
-	struct nfqnl_msg_config_params params = { .copy_range = htonl(0), .copy_mode = NFQNL_COPY_META };
-	uint32_t maxlen = htonl(QUEUE_MAXLEN);
-	struct nlreq m;
-	int r;
-
-	begin(&m, NFQNL_MSG_CONFIG, 0);
-	put_attr(&m, NFQA_CFG_CMD, &cmd, sizeof(cmd));
-	if ((r = talk(sock, &m)) < 0)
-		return r;
-	begin(&m, NFQNL_MSG_CONFIG, 0);
-	put_attr(&m, NFQA_CFG_PARAMS, &params, sizeof(params));
-	put_attr(&m, NFQA_CFG_QUEUE_MAXLEN, &maxlen, sizeof(maxlen));
-	return talk(sock, &m);
-}
-
-/* Read what is queued; remember the highest packet id. */
-static void drain(int sock, uint32_t *max_id, bool *any)
-{
-	char buf[16384];
-	ssize_t n;
-
-	while ((n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-			struct nlattr *a;
-			int len;
-
-			if ((h->nlmsg_type & 0xff) != NFQNL_MSG_PACKET)
-				continue;
-			a = (struct nlattr *)((char *)NLMSG_DATA(h) + NLMSG_ALIGN(sizeof(struct nfgenmsg)));
-			len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct nfgenmsg)));
-			for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
-			     len -= NLA_ALIGN(a->nla_len), a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
-				struct nfqnl_msg_packet_hdr ph;
-
-				if ((a->nla_type & NLA_TYPE_MASK) != NFQA_PACKET_HDR ||
-				    a->nla_len < NLA_HDRLEN + sizeof(ph))
-					continue;
-				memcpy(&ph, (char *)a + NLA_HDRLEN, sizeof(ph));
-				if (!*any || ntohl(ph.packet_id) > *max_id)
-					*max_id = ntohl(ph.packet_id);
-				*any = true;
-			}
-		}
-	}
-}
-
-/* Accept every packet up to max_id in one message. */
-static int accept_all(int sock, uint32_t max_id)
-{
-	struct nfqnl_msg_verdict_hdr v = { .verdict = htonl(NF_ACCEPT), .id = htonl(max_id) };
-	struct nlreq m;
-
-	begin(&m, NFQNL_MSG_VERDICT_BATCH, 0);
-	put_attr(&m, NFQA_VERDICT_HDR, &v, sizeof(v));
-	return send(sock, &m, m.nh.nlmsg_len, 0) < 0 ? -errno : 0;
-}
-
 static int run_quiet(const char *const argv[])
 {
 	struct ferry_exec_opts o = { .timeout_ms = 10000, .merge_stderr = true };
@@ -164,7 +52,7 @@ static int run_quiet(const char *const argv[])
 
 int cmd_net_hold(int argc, char **argv)
 {
-	int rcvbuf = 4 << 20, one = 1, sock = -1, nsfd;
+	int sock = -1, nsfd;
 	long long deadline;
 	uint32_t max_id = 0;
 	bool any = false, released = false;
@@ -180,15 +68,7 @@ int cmd_net_hold(int argc, char **argv)
 		return 1;
 	}
 	close(nsfd);
-	sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-	if (sock < 0 || bind(sock, (struct sockaddr *)&(struct sockaddr_nl){ .nl_family = AF_NETLINK },
-	                     sizeof(struct sockaddr_nl)) < 0) {
-		fprintf(stderr, "ferryd net-hold: no netfilter netlink socket: %s\n", strerror(errno));
-		return 1;
-	}
-	setsockopt(sock, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
-	setsockopt(sock, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof(one));
-	if (bind_queue(sock) < 0 || run_quiet(rule_add) < 0) {
+	if ((sock = ferry_nfqueue_open(QUEUE_NUM, QUEUE_MAXLEN)) < 0 || run_quiet(rule_add) < 0) {
 		fprintf(stderr, "ferryd net-hold: cannot queue the packets of %s (NFQUEUE, iptables)\n", argv[1]);
 		return 1;
 	}
@@ -204,7 +84,7 @@ int cmd_net_hold(int argc, char **argv)
 			continue;
 		}
 		if (p[1].revents)
-			drain(sock, &max_id, &any);
+			ferry_nfqueue_drain(sock, &max_id, &any);
 		if (!p[0].revents)
 			continue;
 		n = read(STDIN_FILENO, &c, 1);
@@ -217,14 +97,14 @@ int cmd_net_hold(int argc, char **argv)
 		 * once: the restored copy is serving), then the rule; what slipped
 		 * in between, last.
 		 */
-		drain(sock, &max_id, &any);
+		ferry_nfqueue_drain(sock, &max_id, &any);
 		if (any)
-			accept_all(sock, max_id);
+			ferry_nfqueue_accept_upto(sock, QUEUE_NUM, max_id);
 		(void)!write(STDOUT_FILENO, "d", 1);
 		run_quiet(rule_del);
-		drain(sock, &max_id, &any);
+		ferry_nfqueue_drain(sock, &max_id, &any);
 		if (any)
-			accept_all(sock, max_id);
+			ferry_nfqueue_accept_upto(sock, QUEUE_NUM, max_id);
 		released = true;
 	}
 	if (!released) {

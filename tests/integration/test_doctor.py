@@ -27,6 +27,8 @@ def test_doctor_json_matches_the_host():
     assert isinstance(d["features"]["tcp_established"], bool)
     assert d["runtime"]["name"] == "runc" and d["runtime"]["criu_support"] is True
     assert d["overlayfs"]["mountable"] is True
+    # The fabric's kernel parts were really tried (the network tests use all three here).
+    assert d["fabric"] == {"veth": True, "vxlan": True, "packet_hold": True}, d["fabric"]
     assert d["cgroup"]["version"] in ("v1", "v2", "hybrid")
     with open("/proc/cpuinfo") as f:
         flags = next(line for line in f if line.startswith("flags")).split(":", 1)[1].split()
@@ -52,6 +54,19 @@ def test_doctor_inside_a_cluster_node(make_cluster):
     d = json.loads(ferry("doctor", "--json", "--node", "n1", "--name", c.name).stdout)
     assert d["host"] == f"{c.name}/n1"
     assert "stop-copy" in d["modes"]
+
+
+def test_doctor_fabric_probe_needs_iptables_for_the_hold(tmp_path):
+    # A PATH without iptables: veth and VXLAN still work, holding packets does not.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("ip", "criu", "runc"):
+        path = subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True, text=True).stdout.strip()
+        if path:
+            (bindir / tool).symlink_to(path)
+    env = dict(os.environ, PATH=str(bindir))
+    d = json.loads(ferry("doctor", "--json", env=env, check=False).stdout)
+    assert d["fabric"] == {"veth": True, "vxlan": True, "packet_hold": False}, d["fabric"]
 
 
 def test_doctor_without_criu_says_why(tmp_path):

@@ -161,6 +161,15 @@ int ferry_doctor_to_json(const struct ferry_doctor_report *r, const char *host, 
 	ferry_json_key(&j, "iptables_version");
 	ferry_json_string(&j, r->iptables_version[0] ? r->iptables_version : NULL);
 	ferry_json_object_end(&j);
+	ferry_json_key(&j, "fabric");
+	ferry_json_object_begin(&j);
+	ferry_json_key(&j, "veth");
+	ferry_json_bool(&j, r->fabric_veth);
+	ferry_json_key(&j, "vxlan");
+	ferry_json_bool(&j, r->fabric_vxlan);
+	ferry_json_key(&j, "packet_hold");
+	ferry_json_bool(&j, r->packet_hold);
+	ferry_json_object_end(&j);
 	ferry_json_key(&j, "cpu");
 	ferry_json_object_begin(&j);
 	ferry_json_key(&j, "model");

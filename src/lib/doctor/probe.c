@@ -21,6 +21,7 @@
 #include "ferry/doctor.h"
 #include "ferry/exec.h"
 #include "ferry/fs.h"
+#include "ferry/nfqueue.h"
 
 #define PROC_TEXT_MAX (4 * 1024 * 1024)
 
@@ -293,6 +294,59 @@ static void probe_cpu(struct ferry_doctor_report *r)
 	ferry_buf_free(&b);
 }
 
+#define FABRIC_VETH  0x1
+#define FABRIC_VXLAN 0x2
+#define FABRIC_HOLD  0x4
+
+static bool ip_ok(const char *const argv[])
+{
+	struct ferry_exec_opts o = { .timeout_ms = 10000, .merge_stderr = true };
+
+	return ferry_exec_ok(argv, &o, NULL) == 0;
+}
+
+/* Child side, in a network namespace of its own: try what the fabric needs; a bit per success. */
+static int fabric_child(void)
+{
+	int bits = 0, q;
+
+	if (ip_ok((const char *const[]){ "ip", "link", "add", "fdv0", "type", "veth", "peer", "name", "fdv1", NULL }))
+		bits |= FABRIC_VETH;
+	if (ip_ok((const char *const[]){ "ip", "link", "add", "fdvx0", "type", "vxlan", "id", "42", "dstport", "4789",
+	                                 NULL }))
+		bits |= FABRIC_VXLAN;
+	/* The destination's packet hold: a bound queue and iptables' NFQUEUE target. */
+	if ((q = ferry_nfqueue_open(0, 16)) >= 0 &&
+	    ip_ok((const char *const[]){ "iptables", "-w", "5", "-t", "raw", "-A", "PREROUTING", "-i", "lo", "-j",
+	                                 "NFQUEUE", "--queue-num", "0", NULL }))
+		bits |= FABRIC_HOLD;
+	return bits;
+}
+
+/* Veth, VXLAN and the packet hold, really tried in a throwaway network namespace (gone with the child). */
+static void probe_fabric(struct ferry_doctor_report *r)
+{
+	int status = 0;
+	pid_t child;
+
+	if (!r->root)
+		return;
+	child = fork();
+	if (child == 0) {
+		alarm(30);
+		_exit(unshare(CLONE_NEWNET) < 0 ? 0 : fabric_child());
+	}
+	if (child < 0)
+		return;
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status))
+		return;
+	r->fabric_veth = WEXITSTATUS(status) & FABRIC_VETH;
+	r->fabric_vxlan = WEXITSTATUS(status) & FABRIC_VXLAN;
+	r->packet_hold = WEXITSTATUS(status) & FABRIC_HOLD;
+}
+
 void ferry_doctor_probe(struct ferry_doctor_report *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -304,6 +358,7 @@ void ferry_doctor_probe(struct ferry_doctor_report *r)
 	probe_filesystems(r);
 	probe_uffd(r);
 	probe_cpu(r);
+	probe_fabric(r);
 	ferry_doctor_derive_modes(r);
 }
 

@@ -80,6 +80,10 @@ struct ferry_doctor_report {
 	bool iptables, ip6tables, nft;
 	char iptables_version[64];
 
+	/* What the cluster fabric needs, tried in a throwaway network namespace (root only). */
+	bool fabric_veth, fabric_vxlan;
+	bool packet_hold; /* NFQUEUE bind and iptables' NFQUEUE target: a destination holds clients' packets */
+
 	char cpu_model[96];
 	char *cpu_flags; /* malloc'ed, space separated; NULL if unknown */
 
