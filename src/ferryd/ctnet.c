@@ -56,14 +56,6 @@ void ctnet_netns_path(const struct ct_store *s, const char *name, char *buf, siz
 	snprintf(buf, len, "%s/%s", s->netns_dir, name);
 }
 
-bool ctnet_exists(const struct ct_store *s, const char *name)
-{
-	char path[PATH_MAX];
-
-	ctnet_netns_path(s, name, path, sizeof(path));
-	return access(path, F_OK) == 0;
-}
-
 /* ---- the fabric ---- */
 
 static int build_vxlan(const struct ferry_fabric *f, const char *underlay, struct ferry_err *err)

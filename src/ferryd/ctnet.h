@@ -24,7 +24,6 @@
 int ctnet_fabric_init(struct ct_store *s, const char *underlay, struct ferry_err *err);
 
 void ctnet_netns_path(const struct ct_store *s, const char *name, char *buf, size_t len);
-bool ctnet_exists(const struct ct_store *s, const char *name);
 /* Namespace, veth, address and MAC; the host end joins the bridge and is up only if up. */
 int ctnet_create(struct ct_store *s, const struct ferry_spec *spec, bool up, struct ferry_err *err);
 /* Bring the host end up or down (a few microseconds: an ioctl, no helper). */
