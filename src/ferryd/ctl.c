@@ -177,35 +177,49 @@ out:
 	return r;
 }
 
-/* At the freeze: the prepared copy takes the address (its packets wait in the hold). */
-static int net_claim(struct node *node, const struct ferry_tlv_list *l, bool drop, struct ferry_err *err)
+/*
+ * At the freeze, the prepared copy takes the address (its packets wait in
+ * the hold); a stateless copy that already runs takes its packets at once.
+ */
+static int net_claim(struct node *node, const struct ferry_spec *spec, struct ferry_err *err)
+{
+	int r;
+
+	if (!ctnet_held(&node->cts, spec->name, spec->generation))
+		return ferry_err_set(err, -ENOENT, "no prepared network for '%s' generation %llu here", spec->name,
+		                     (unsigned long long)spec->generation);
+	if ((r = ctnet_set_link(&node->cts, spec->name, true, err)) < 0 ||
+	    (r = ctnet_announce(&node->cts, spec, err)) < 0)
+		return r;
+	return ct_exists(&node->cts, spec->name) ? ctnet_release(&node->cts, spec->name, err) : 0;
+}
+
+/* The migration failed: give the address back (the source announces itself again). */
+static int net_drop(struct node *node, const struct ferry_spec *spec, struct ferry_err *err)
+{
+	int r;
+
+	if (!ctnet_held(&node->cts, spec->name, spec->generation))
+		return 0;
+	if ((r = ct_claim(&node->cts, spec->name, err)) < 0)
+		return r;
+	if (!ct_exists(&node->cts, spec->name))
+		ctnet_destroy(&node->cts, spec->name, NULL);
+	ct_release(&node->cts, spec->name);
+	return 0;
+}
+
+/* NET_CLAIM or NET_DROP: the request is the spec (name, generation, address). */
+static int net_switch(struct node *node, const struct ferry_tlv_list *l, unsigned op, struct ferry_err *err)
 {
 	struct ferry_spec *spec = malloc(sizeof(*spec));
 	int r;
 
 	if (!spec)
 		return ferry_err_set(err, -ENOMEM, "out of memory");
-	if ((r = ferry_spec_from_tlv(l, spec, err)) < 0)
-		goto out;
-	if (!spec->net.addr) {
-		r = 0;
-	} else if (!ctnet_held(&node->cts, spec->name, spec->generation)) {
-		r = drop ? 0
-		         : ferry_err_set(err, -ENOENT, "no prepared network for '%s' generation %llu here", spec->name,
-		                         (unsigned long long)spec->generation);
-	} else if (drop) {
-		/* The migration failed: give the address back (the source announces itself again). */
-		if ((r = ct_claim(&node->cts, spec->name, err)) == 0) {
-			if (!ct_exists(&node->cts, spec->name))
-				ctnet_destroy(&node->cts, spec->name, NULL);
-			ct_release(&node->cts, spec->name);
-		}
-	} else if ((r = ctnet_set_link(&node->cts, spec->name, true, err)) == 0 &&
-	           (r = ctnet_announce(&node->cts, spec, err)) == 0 && ct_exists(&node->cts, spec->name)) {
-		/* A stateless copy already runs: it takes its packets at once. */
-		r = ctnet_release(&node->cts, spec->name, err);
-	}
-out:
+	r = ferry_spec_from_tlv(l, spec, err);
+	if (r == 0 && spec->net.addr)
+		r = op == FERRY_OP_NET_DROP ? net_drop(node, spec, err) : net_claim(node, spec, err);
 	free(spec);
 	return r;
 }
@@ -322,7 +336,7 @@ int ctl_containers(struct node *node, struct ferry_conn *conn, unsigned op, cons
 		break;
 	case FERRY_OP_NET_CLAIM:
 	case FERRY_OP_NET_DROP:
-		r = net_claim(node, l, op == FERRY_OP_NET_DROP, err);
+		r = net_switch(node, l, op, err);
 		r = r ? r : ferry_tlv_add_u32(&out, FERRY_TAG_STATUS, 0);
 		break;
 	case FERRY_OP_MIG_OUT:
