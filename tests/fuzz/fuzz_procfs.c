@@ -7,6 +7,7 @@
 
 #include "ferry/cgroup.h"
 #include "ferry/doctor.h"
+#include "ferry/memscan.h"
 #include "ferry/mount.h"
 #include "ferry/route.h"
 
@@ -33,6 +34,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ferry_doctor_v1_controllers(s, ctl, sizeof(ctl));
 	free(ferry_doctor_parse_cpu_flags(s));
 	ferry_doctor_parse_criu_version(s, v, sizeof(v));
+	{
+		struct ferry_mapping m;
+
+		/* A line of /proc/PID/maps: an accepted one is page-aligned and not empty. */
+		if (ferry_maps_parse_line(s, &m) == 0 && (m.end <= m.start || m.start % 4096 || m.end % 4096))
+			abort();
+	}
 	free(s);
 	return 0;
 }

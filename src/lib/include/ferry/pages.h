@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FERRY_PAGES_H
+#define FERRY_PAGES_H
+
+/*
+ * Pages by content, for pre-copy without kernel dirty tracking
+ * (docs/ARCHITECTURE.md, "Live modes"; PROTOCOL.md §10).
+ *
+ * A page is named by the SHA-256 of its 4 KiB.  The source sends the pages
+ * of the running container in rounds; the destination keeps them in a store
+ * it indexes by the hash it computed itself.  At the freeze, each CRIU
+ * pages-N.img becomes a refs file: per page either "the store has it" (its
+ * hash) or the raw page.  The destination expands the refs file back into
+ * the byte-exact image from its store.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry/err.h"
+
+#define FERRY_PAGE_SIZE  4096
+#define FERRY_HASH_LEN   32
+#define FERRY_REFS_MAGIC "FPR1"
+#define FERRY_REFS_HDR   16  /* magic, u32 page size, u64 page count */
+#define FERRY_REF_HELD   'H' /* then 32 bytes: the page's SHA-256 */
+#define FERRY_REF_RAW    'R' /* then 4096 bytes: the page */
+/* Suffix of a refs object that replaces an image of raw pages in a bundle. */
+#define FERRY_REFS_SUFFIX ".refs"
+
+/* An open-addressed set of page hashes, each with a 64-bit value (an index in a store). */
+struct ferry_page_set {
+	uint8_t *keys;    /* cap * 32 */
+	uint64_t *values; /* cap */
+	uint8_t *used;    /* cap */
+	size_t cap, n, max;
+};
+
+/* Room for at most max entries (the table is sized twice that, a power of two). */
+int ferry_page_set_init(struct ferry_page_set *s, size_t max, struct ferry_err *err);
+void ferry_page_set_free(struct ferry_page_set *s);
+/* 1 when added, 0 when already there (value left alone), -ENOSPC when max entries are held. */
+int ferry_page_set_add(struct ferry_page_set *s, const uint8_t hash[FERRY_HASH_LEN], uint64_t value);
+bool ferry_page_set_find(const struct ferry_page_set *s, const uint8_t hash[FERRY_HASH_LEN], uint64_t *ret_value);
+
+void ferry_page_hash(const void *page, uint8_t out[FERRY_HASH_LEN]);
+
+struct ferry_refs_stats {
+	uint64_t pages, held, raw;
+};
+
+/*
+ * Source: turn the raw page image at img_fd into a refs file at refs_fd:
+ * pages whose hash is in held become references.  -EINVAL when the image
+ * is not a whole number of pages (the caller then sends it as it is).
+ */
+int ferry_refs_write(int img_fd, int refs_fd, const struct ferry_page_set *held, struct ferry_refs_stats *st,
+                     struct ferry_err *err);
+
+/* The store's answer for a referenced page: fill page, or < 0 when it has none. */
+typedef int (*ferry_page_lookup_fn)(void *arg, const uint8_t hash[FERRY_HASH_LEN], uint8_t *page);
+
+/*
+ * Destination: check a refs file (untrusted bytes: header, every record,
+ * nothing trailing, at most max_pages) and write the image it stands for
+ * to out_fd.  out_fd may be -1 to only check (and look up) everything.
+ */
+int ferry_refs_expand(const uint8_t *refs, size_t len, int out_fd, uint64_t max_pages, ferry_page_lookup_fn lookup,
+                      void *arg, struct ferry_refs_stats *st, struct ferry_err *err);
+
+#endif

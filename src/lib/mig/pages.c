@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Page hashes, the set that remembers them, and the refs format that lets a
+ * CRIU page image travel as "you have this one already" (ferry/pages.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "ferry/pages.h"
+#include "ferry/wire.h"
+
+#define REFS_BATCH 64 /* pages read from an image at once: 256 KiB */
+
+/* A table of cap slots (a power of two); entries move over from the old one. */
+static int resize(struct ferry_page_set *s, size_t cap)
+{
+	struct ferry_page_set t = { .cap = cap, .n = 0, .max = s->max };
+
+	t.keys = malloc(cap * FERRY_HASH_LEN);
+	t.values = malloc(cap * sizeof(*t.values));
+	t.used = calloc(cap, 1);
+	if (!t.keys || !t.values || !t.used) {
+		ferry_page_set_free(&t);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->used[i])
+			ferry_page_set_add(&t, s->keys + i * FERRY_HASH_LEN, s->values[i]);
+	ferry_page_set_free(s);
+	*s = t;
+	return 0;
+}
+
+int ferry_page_set_init(struct ferry_page_set *s, size_t max, struct ferry_err *err)
+{
+	memset(s, 0, sizeof(*s));
+	if (max > ((size_t)1 << 28))
+		return ferry_err_set(err, -E2BIG, "a page set of %zu entries is larger than Ferry allows", max);
+	/* Small at first: the table grows with what is stored, not with what could be. */
+	s->max = max;
+	if (resize(s, 1024) < 0)
+		return ferry_err_set(err, -ENOMEM, "out of memory for a set of page hashes");
+	return 0;
+}
+
+void ferry_page_set_free(struct ferry_page_set *s)
+{
+	free(s->keys);
+	free(s->values);
+	free(s->used);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The slot holding hash, or the free slot where it would go. */
+static size_t probe(const struct ferry_page_set *s, const uint8_t hash[FERRY_HASH_LEN])
+{
+	uint64_t h;
+	size_t i;
+
+	/* SHA-256 output is uniform: its first bytes are a good enough table hash. */
+	memcpy(&h, hash, sizeof(h));
+	for (i = (size_t)h & (s->cap - 1); s->used[i]; i = (i + 1) & (s->cap - 1))
+		if (memcmp(s->keys + i * FERRY_HASH_LEN, hash, FERRY_HASH_LEN) == 0)
+			break;
+	return i;
+}
+
+int ferry_page_set_add(struct ferry_page_set *s, const uint8_t hash[FERRY_HASH_LEN], uint64_t value)
+{
+	size_t i;
+
+	if (!s->cap)
+		return -ENOSPC;
+	i = probe(s, hash);
+	if (s->used[i])
+		return 0;
+	if (s->n >= s->max)
+		return -ENOSPC;
+	/* At most half full, so probes stay short. */
+	if (2 * (s->n + 1) > s->cap) {
+		if (resize(s, s->cap * 2) < 0)
+			return -ENOMEM;
+		i = probe(s, hash);
+	}
+	memcpy(s->keys + i * FERRY_HASH_LEN, hash, FERRY_HASH_LEN);
+	s->values[i] = value;
+	s->used[i] = 1;
+	s->n++;
+	return 1;
+}
+
+bool ferry_page_set_find(const struct ferry_page_set *s, const uint8_t hash[FERRY_HASH_LEN], uint64_t *ret_value)
+{
+	size_t i;
+
+	if (!s->cap)
+		return false;
+	i = probe(s, hash);
+	if (!s->used[i])
+		return false;
+	if (ret_value)
+		*ret_value = s->values[i];
+	return true;
+}
+
+void ferry_page_hash(const void *page, uint8_t out[FERRY_HASH_LEN])
+{
+	SHA256(page, FERRY_PAGE_SIZE, out);
+}
+
+static int write_all(int fd, const void *p, size_t n, struct ferry_err *err)
+{
+	const uint8_t *b = p;
+
+	while (n > 0) {
+		ssize_t k = write(fd, b, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return ferry_err_sys(err, k < 0 ? -errno : -ENOSPC, "cannot write the page image");
+		b += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static ssize_t read_full(int fd, void *p, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = read(fd, (uint8_t *)p + got, n - got);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	return (ssize_t)got;
+}
+
+int ferry_refs_write(int img_fd, int refs_fd, const struct ferry_page_set *held, struct ferry_refs_stats *st,
+                     struct ferry_err *err)
+{
+	uint8_t *batch = malloc(REFS_BATCH * FERRY_PAGE_SIZE), *out = malloc(REFS_BATCH * (1 + FERRY_PAGE_SIZE));
+	uint8_t hdr[FERRY_REFS_HDR];
+	off_t size = lseek(img_fd, 0, SEEK_END);
+	int r = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (!batch || !out) {
+		r = ferry_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (size < 0 || size % FERRY_PAGE_SIZE != 0 || lseek(img_fd, 0, SEEK_SET) != 0) {
+		r = ferry_err_set(err, -EINVAL, "the image is not a whole number of pages");
+		goto out;
+	}
+	memcpy(hdr, FERRY_REFS_MAGIC, 4);
+	ferry_put_u32(hdr + 4, FERRY_PAGE_SIZE);
+	ferry_put_u64(hdr + 8, (uint64_t)size / FERRY_PAGE_SIZE);
+	if ((r = write_all(refs_fd, hdr, sizeof(hdr), err)) < 0)
+		goto out;
+	for (;;) {
+		ssize_t got = read_full(img_fd, batch, REFS_BATCH * FERRY_PAGE_SIZE);
+		size_t n = 0;
+
+		if (got < 0) {
+			r = ferry_err_sys(err, (int)got, "cannot read the page image");
+			goto out;
+		}
+		if (got == 0)
+			break;
+		if (got % FERRY_PAGE_SIZE != 0) {
+			r = ferry_err_set(err, -EIO, "the page image changed while it was read");
+			goto out;
+		}
+		for (ssize_t off = 0; off < got; off += FERRY_PAGE_SIZE) {
+			uint8_t hash[FERRY_HASH_LEN];
+
+			ferry_page_hash(batch + off, hash);
+			if (ferry_page_set_find(held, hash, NULL)) {
+				out[n++] = FERRY_REF_HELD;
+				memcpy(out + n, hash, FERRY_HASH_LEN);
+				n += FERRY_HASH_LEN;
+				st->held++;
+			} else {
+				out[n++] = FERRY_REF_RAW;
+				memcpy(out + n, batch + off, FERRY_PAGE_SIZE);
+				n += FERRY_PAGE_SIZE;
+				st->raw++;
+			}
+			st->pages++;
+		}
+		if ((r = write_all(refs_fd, out, n, err)) < 0)
+			goto out;
+	}
+	if (st->pages != (uint64_t)size / FERRY_PAGE_SIZE)
+		r = ferry_err_set(err, -EIO, "the page image changed while it was read");
+out:
+	free(batch);
+	free(out);
+	return r;
+}
+
+int ferry_refs_expand(const uint8_t *refs, size_t len, int out_fd, uint64_t max_pages, ferry_page_lookup_fn lookup,
+                      void *arg, struct ferry_refs_stats *st, struct ferry_err *err)
+{
+	uint8_t *batch = malloc(REFS_BATCH * FERRY_PAGE_SIZE);
+	struct ferry_reader rd;
+	uint64_t pages;
+	size_t n = 0;
+	int r = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (!batch)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	ferry_reader_init(&rd, refs, len);
+	{
+		const uint8_t *magic = ferry_get_view(&rd, 4);
+		uint32_t page_size = ferry_get_u32(&rd);
+
+		pages = ferry_get_u64(&rd);
+		if (!rd.ok || memcmp(magic, FERRY_REFS_MAGIC, 4) != 0 || page_size != FERRY_PAGE_SIZE) {
+			r = ferry_err_set(err, -EBADMSG, "not a page refs file (bad header)");
+			goto out;
+		}
+	}
+	if (pages > max_pages) {
+		r = ferry_err_set(err, -E2BIG, "the refs file stands for %llu pages, more than the %llu allowed",
+		                  (unsigned long long)pages, (unsigned long long)max_pages);
+		goto out;
+	}
+	for (uint64_t i = 0; i < pages; i++) {
+		uint8_t kind = ferry_get_u8(&rd), *page = batch + n * FERRY_PAGE_SIZE;
+		const uint8_t *v;
+
+		if (kind == FERRY_REF_HELD && (v = ferry_get_view(&rd, FERRY_HASH_LEN))) {
+			if (lookup(arg, v, page) < 0) {
+				r = ferry_err_set(err, -ENOENT, "page %llu refers to a page the store does not hold",
+				                  (unsigned long long)i);
+				goto out;
+			}
+			st->held++;
+		} else if (kind == FERRY_REF_RAW && (v = ferry_get_view(&rd, FERRY_PAGE_SIZE))) {
+			memcpy(page, v, FERRY_PAGE_SIZE);
+			st->raw++;
+		} else {
+			r = ferry_err_set(err, -EBADMSG, "page record %llu of the refs file is damaged",
+			                  (unsigned long long)i);
+			goto out;
+		}
+		st->pages++;
+		if (++n == REFS_BATCH) {
+			if (out_fd >= 0 && (r = write_all(out_fd, batch, n * FERRY_PAGE_SIZE, err)) < 0)
+				goto out;
+			n = 0;
+		}
+	}
+	if (rd.left) {
+		r = ferry_err_set(err, -EBADMSG, "the refs file has %zu bytes after its last page", rd.left);
+		goto out;
+	}
+	if (n && out_fd >= 0)
+		r = write_all(out_fd, batch, n * FERRY_PAGE_SIZE, err);
+out:
+	free(batch);
+	return r;
+}
