@@ -140,7 +140,8 @@ static int append_seen(struct ferry_replay_guard *g, const struct ferry_seen_ent
 	return r;
 }
 
-int ferry_replay_admit(struct ferry_replay_guard *g, const struct ferry_ticket *t, uint64_t now, struct ferry_err *err)
+static int admit(struct ferry_replay_guard *g, const struct ferry_ticket *t, bool continued, uint64_t now,
+                 struct ferry_err *err)
 {
 	struct ferry_seen_entry e = { .expires_at = t->expires_at };
 	int r = 0, gi = -1;
@@ -156,7 +157,8 @@ int ferry_replay_admit(struct ferry_replay_guard *g, const struct ferry_ticket *
 	for (unsigned i = 0; i < g->n_gen; i++)
 		if (strcmp(g->gens[i].container, t->container) == 0)
 			gi = (int)i;
-	if (gi >= 0 && t->generation <= g->gens[gi].generation) {
+	if (gi >= 0 &&
+	    (t->generation < g->gens[gi].generation || (t->generation == g->gens[gi].generation && !continued))) {
 		r = ferry_err_set(err, -ESTALE, "ticket generation %llu of '%s' is stale (seen %llu)",
 		                  (unsigned long long)t->generation, t->container,
 		                  (unsigned long long)g->gens[gi].generation);
@@ -187,4 +189,15 @@ int ferry_replay_admit(struct ferry_replay_guard *g, const struct ferry_ticket *
 out:
 	pthread_mutex_unlock(&g->lock);
 	return r;
+}
+
+int ferry_replay_admit(struct ferry_replay_guard *g, const struct ferry_ticket *t, uint64_t now, struct ferry_err *err)
+{
+	return admit(g, t, false, now, err);
+}
+
+int ferry_replay_admit_continued(struct ferry_replay_guard *g, const struct ferry_ticket *t, uint64_t now,
+                                 struct ferry_err *err)
+{
+	return admit(g, t, true, now, err);
 }

@@ -13,7 +13,11 @@ size_t ferry_frame_max_len(uint8_t type)
 	case FERRY_FRAME_MANIFEST:
 	case FERRY_FRAME_END:
 	case FERRY_FRAME_ERROR:
+	case FERRY_FRAME_PAGES_OPEN:
+	case FERRY_FRAME_PAGES_END:
 		return FERRY_FRAME_CONTROL_MAX;
+	case FERRY_FRAME_PAGES:
+		return FERRY_PAGES_PER_FRAME * 4096;
 	case FERRY_FRAME_DATA:
 		return FERRY_FRAME_DATA_MAX;
 	case FERRY_FRAME_DATA_ZSTD:
@@ -42,6 +46,12 @@ const char *ferry_frame_type_name(uint8_t type)
 		return "END";
 	case FERRY_FRAME_ERROR:
 		return "ERROR";
+	case FERRY_FRAME_PAGES_OPEN:
+		return "PAGES_OPEN";
+	case FERRY_FRAME_PAGES:
+		return "PAGES";
+	case FERRY_FRAME_PAGES_END:
+		return "PAGES_END";
 	default:
 		return "unknown";
 	}

@@ -361,6 +361,22 @@ static int read_all(struct ferry_conn *c, uint8_t *p, size_t len, long long dead
 	return 0;
 }
 
+int ferry_conn_peek_type(struct ferry_conn *c, uint8_t *ret_type, struct ferry_err *err)
+{
+	long long deadline = ferry_now_ms() + c->io_timeout_ms;
+
+	for (;;) {
+		size_t done = 0;
+		int rc = SSL_peek_ex(c->ssl, ret_type, 1, &done);
+
+		if (rc == 1 && done == 1)
+			return 0;
+		rc = wait_ssl(c, rc, deadline, err, "receive");
+		if (rc < 0)
+			return rc;
+	}
+}
+
 int ferry_conn_send_frame(struct ferry_conn *c, uint8_t type, const void *payload, size_t len, struct ferry_err *err)
 {
 	long long deadline = ferry_now_ms() + c->io_timeout_ms;

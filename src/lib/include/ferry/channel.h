@@ -73,6 +73,9 @@ int ferry_conn_connect(SSL_CTX *ctx, const char *hostport, const char *alpn, con
 int ferry_conn_accept(SSL_CTX *ctx, int fd, const char *peer_addr, int timeout_ms, struct ferry_conn **ret,
                       struct ferry_err *err);
 
+/* The type of the next frame, left unread (the first byte of its header); within io_timeout_ms. */
+int ferry_conn_peek_type(struct ferry_conn *c, uint8_t *ret_type, struct ferry_err *err);
+
 int ferry_conn_send_frame(struct ferry_conn *c, uint8_t type, const void *payload, size_t len, struct ferry_err *err);
 
 /*

@@ -21,7 +21,8 @@
 #define FERRY_FRAME_DATA_MAX    (256 * 1024 + 4) /* object index + up to 256 KiB */
 #define FERRY_DATA_CHUNK        (256 * 1024)
 /* DATA_ZSTD: object index, raw length, one zstd frame no larger than the raw chunk plus slack. */
-#define FERRY_FRAME_ZSTD_MAX (256 * 1024 + 8 + 2048)
+#define FERRY_FRAME_ZSTD_MAX  (256 * 1024 + 8 + 2048)
+#define FERRY_PAGES_PER_FRAME 64
 
 enum ferry_frame_type {
 	FERRY_FRAME_REQUEST = 0x10,
@@ -31,6 +32,10 @@ enum ferry_frame_type {
 	FERRY_FRAME_DATA = 0x22,
 	FERRY_FRAME_END = 0x23,
 	FERRY_FRAME_DATA_ZSTD = 0x24,
+	/* pre-copy page rounds (PROTOCOL.md §10), before the bundle on the same channel */
+	FERRY_FRAME_PAGES_OPEN = 0x25, /* the controller's session ticket */
+	FERRY_FRAME_PAGES = 0x26,      /* 1 to 64 raw pages */
+	FERRY_FRAME_PAGES_END = 0x27,  /* a round ends: u32 round, u64 pages sent in it */
 	FERRY_FRAME_ERROR = 0x7f,
 };
 
@@ -51,56 +56,66 @@ const char *ferry_frame_type_name(uint8_t type);
 #define FERRY_TLV_MAX 256
 
 enum ferry_tag {
-	FERRY_TAG_OP = 1,             /* u16: the request's operation */
-	FERRY_TAG_STATUS = 2,         /* u32: 0 ok, else a positive errno */
-	FERRY_TAG_MESSAGE = 3,        /* text */
-	FERRY_TAG_NODE = 4,           /* node name */
-	FERRY_TAG_SECRET = 5,         /* 32 bytes */
-	FERRY_TAG_CSR = 6,            /* DER */
-	FERRY_TAG_CERT = 7,           /* DER */
-	FERRY_TAG_CA_CERT = 8,        /* DER */
-	FERRY_TAG_PEER = 9,           /* 32-byte node id then the node name */
-	FERRY_TAG_TTL = 10,           /* u64 seconds */
-	FERRY_TAG_TOKEN = 11,         /* text */
-	FERRY_TAG_CONTROLLER_ID = 12, /* 32 bytes */
-	FERRY_TAG_ADDRESS = 13,       /* text "a.b.c.d:port" */
-	FERRY_TAG_VERSION = 14,       /* u64 */
-	FERRY_TAG_TICKET = 15,        /* ticket bytes */
-	FERRY_TAG_GENERATION = 16,    /* u64 */
-	FERRY_TAG_CONTAINER = 17,     /* text */
-	FERRY_TAG_MODE = 18,          /* u64 */
-	FERRY_TAG_MEMORY = 19,        /* u64 bytes */
-	FERRY_TAG_DISK = 20,          /* u64 bytes */
-	FERRY_TAG_HASH = 21,          /* 32 bytes */
-	FERRY_TAG_SOURCE = 22,        /* node name */
-	FERRY_TAG_DEST = 23,          /* node name */
-	FERRY_TAG_ARG = 24,           /* text, repeatable: a command's arguments in order */
-	FERRY_TAG_IMAGE = 25,         /* image name */
-	FERRY_TAG_FLAGS = 26,         /* u64 */
-	FERRY_TAG_PROBE = 27,         /* text: readiness probe "tcp:PORT" or "exec:CMD ARGS" */
-	FERRY_TAG_STATE = 28,         /* text */
-	FERRY_TAG_PID = 29,           /* u64 */
-	FERRY_TAG_DATA = 30,          /* bytes (log tail, command output) */
-	FERRY_TAG_RECORD = 31,        /* a nested TLV list; repeatable */
-	FERRY_TAG_PHASE = 32,         /* text */
-	FERRY_TAG_MIGRATION = 33,     /* u64 migration id */
-	FERRY_TAG_TOTAL_MS = 34,      /* u64 */
-	FERRY_TAG_DOWNTIME_MS = 35,   /* u64 */
-	FERRY_TAG_CHECKPOINT_MS = 36, /* u64 */
-	FERRY_TAG_TRANSFER_MS = 37,   /* u64 */
-	FERRY_TAG_RESTORE_MS = 38,    /* u64 */
-	FERRY_TAG_BYTES_IMAGE = 39,   /* u64 */
-	FERRY_TAG_BYTES_WIRE = 40,    /* u64 */
-	FERRY_TAG_ROUNDS = 41,        /* u64 */
-	FERRY_TAG_TIME = 42,          /* u64 unix seconds */
-	FERRY_TAG_RESULT = 43,        /* text */
-	FERRY_TAG_LAYER = 44,         /* 32-byte layer digest; repeatable */
-	FERRY_TAG_EXIT = 45,          /* u64 exit status */
-	FERRY_TAG_PARALLEL = 46,      /* u64 */
-	FERRY_TAG_SIZE = 47,          /* u64 bytes */
-	FERRY_TAG_NET_ADDR = 48,      /* 5 bytes: IPv4 address (network order) and prefix length */
-	FERRY_TAG_MAC = 49,           /* 6 bytes */
+	FERRY_TAG_OP = 1,                /* u16: the request's operation */
+	FERRY_TAG_STATUS = 2,            /* u32: 0 ok, else a positive errno */
+	FERRY_TAG_MESSAGE = 3,           /* text */
+	FERRY_TAG_NODE = 4,              /* node name */
+	FERRY_TAG_SECRET = 5,            /* 32 bytes */
+	FERRY_TAG_CSR = 6,               /* DER */
+	FERRY_TAG_CERT = 7,              /* DER */
+	FERRY_TAG_CA_CERT = 8,           /* DER */
+	FERRY_TAG_PEER = 9,              /* 32-byte node id then the node name */
+	FERRY_TAG_TTL = 10,              /* u64 seconds */
+	FERRY_TAG_TOKEN = 11,            /* text */
+	FERRY_TAG_CONTROLLER_ID = 12,    /* 32 bytes */
+	FERRY_TAG_ADDRESS = 13,          /* text "a.b.c.d:port" */
+	FERRY_TAG_VERSION = 14,          /* u64 */
+	FERRY_TAG_TICKET = 15,           /* ticket bytes */
+	FERRY_TAG_GENERATION = 16,       /* u64 */
+	FERRY_TAG_CONTAINER = 17,        /* text */
+	FERRY_TAG_MODE = 18,             /* u64 */
+	FERRY_TAG_MEMORY = 19,           /* u64 bytes */
+	FERRY_TAG_DISK = 20,             /* u64 bytes */
+	FERRY_TAG_HASH = 21,             /* 32 bytes */
+	FERRY_TAG_SOURCE = 22,           /* node name */
+	FERRY_TAG_DEST = 23,             /* node name */
+	FERRY_TAG_ARG = 24,              /* text, repeatable: a command's arguments in order */
+	FERRY_TAG_IMAGE = 25,            /* image name */
+	FERRY_TAG_FLAGS = 26,            /* u64 */
+	FERRY_TAG_PROBE = 27,            /* text: readiness probe "tcp:PORT" or "exec:CMD ARGS" */
+	FERRY_TAG_STATE = 28,            /* text */
+	FERRY_TAG_PID = 29,              /* u64 */
+	FERRY_TAG_DATA = 30,             /* bytes (log tail, command output) */
+	FERRY_TAG_RECORD = 31,           /* a nested TLV list; repeatable */
+	FERRY_TAG_PHASE = 32,            /* text */
+	FERRY_TAG_MIGRATION = 33,        /* u64 migration id */
+	FERRY_TAG_TOTAL_MS = 34,         /* u64 */
+	FERRY_TAG_DOWNTIME_MS = 35,      /* u64 */
+	FERRY_TAG_CHECKPOINT_MS = 36,    /* u64 */
+	FERRY_TAG_TRANSFER_MS = 37,      /* u64 */
+	FERRY_TAG_RESTORE_MS = 38,       /* u64 */
+	FERRY_TAG_BYTES_IMAGE = 39,      /* u64 */
+	FERRY_TAG_BYTES_WIRE = 40,       /* u64 */
+	FERRY_TAG_ROUNDS = 41,           /* u64 */
+	FERRY_TAG_TIME = 42,             /* u64 unix seconds */
+	FERRY_TAG_RESULT = 43,           /* text */
+	FERRY_TAG_LAYER = 44,            /* 32-byte layer digest; repeatable */
+	FERRY_TAG_EXIT = 45,             /* u64 exit status */
+	FERRY_TAG_PARALLEL = 46,         /* u64 */
+	FERRY_TAG_SIZE = 47,             /* u64 bytes */
+	FERRY_TAG_NET_ADDR = 48,         /* 5 bytes: IPv4 address (network order) and prefix length */
+	FERRY_TAG_MAC = 49,              /* 6 bytes */
+	FERRY_TAG_MAX_DOWNTIME_MS = 50,  /* u64: pre-copy's budget for the final round */
+	FERRY_TAG_BANDWIDTH = 51,        /* u64 bytes per second, 0 = unlimited */
+	FERRY_TAG_MAX_ROUNDS = 52,       /* u64 */
+	FERRY_TAG_ROUND_BYTES = 53,      /* u64, repeatable: bytes of each pre-copy round in order */
+	FERRY_TAG_ROUND_BYTES_TEXT = 54, /* text "a,b,c": the same in a migration record */
+	FERRY_TAG_NOTE = 55,             /* text: why pre-copy's rounds ended */
 };
+
+/* FLAGS of a migration (MIGRATE, MIG_OUT) */
+#define FERRY_MIG_PROGRESS      0x1u /* MIGRATE: relay progress to the operator */
+#define FERRY_MIG_AUTO_CONVERGE 0x2u /* pre-copy may cap the container's CPU until it converges */
 
 enum ferry_op {
 	FERRY_OP_PING = 1,

@@ -78,5 +78,12 @@ void ferry_replay_close(struct ferry_replay_guard *g);
  * (synced to disk) before returning 0.
  */
 int ferry_replay_admit(struct ferry_replay_guard *g, const struct ferry_ticket *t, uint64_t now, struct ferry_err *err);
+/*
+ * The same for the second ticket of one migration (pre-copy's bundle after
+ * its page session): the generation may equal the one seen, never be lower;
+ * the ticket id is still used once only.
+ */
+int ferry_replay_admit_continued(struct ferry_replay_guard *g, const struct ferry_ticket *t, uint64_t now,
+                                 struct ferry_err *err);
 
 #endif
