@@ -137,6 +137,19 @@ static int simple(const struct ferry_runtime *rt, const char *verb, const char *
 	return runtime_call(rt, args, &o, NULL, err);
 }
 
+int ferry_runtime_limit_cpu(const struct ferry_runtime *rt, const char *id, unsigned percent, struct ferry_err *err)
+{
+	char quota[24];
+	const char *args[] = { "update", "--cpu-period", "100000", "--cpu-quota", quota, id, NULL };
+	struct ferry_exec_opts o = opts_with(FERRY_RUNTIME_TIMEOUT_MS, -1);
+
+	if (percent == 0 || percent > 100)
+		return ferry_err_set(err, -EINVAL, "a CPU share of %u%% is out of range; expected 1 to 100", percent);
+	/* 100 %: no quota at all (-1), the state the container started in. */
+	snprintf(quota, sizeof(quota), "%d", percent == 100 ? -1 : (int)percent * 1000);
+	return runtime_call(rt, args, &o, NULL, err);
+}
+
 int ferry_runtime_kill(const struct ferry_runtime *rt, const char *id, const char *signal, struct ferry_err *err)
 {
 	const char *args[] = { "kill", id, signal, NULL };

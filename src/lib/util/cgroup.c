@@ -131,6 +131,7 @@ static int scan_procs(const char *path, bool kill_them)
 {
 	struct ferry_buf b = FERRY_BUF_INIT(1024 * 1024);
 	char file[PATH_MAX];
+	char *save = NULL;
 	int count = 0;
 
 	snprintf(file, sizeof(file), "%s/cgroup.procs", path);
@@ -138,7 +139,8 @@ static int scan_procs(const char *path, bool kill_them)
 		ferry_buf_free(&b);
 		return 0;
 	}
-	for (char *tok = b.data ? strtok(b.data, "\n") : NULL; tok; tok = strtok(NULL, "\n")) {
+	/* strtok_r: ferryd calls this from several threads. */
+	for (char *tok = b.data ? strtok_r(b.data, "\n", &save) : NULL; tok; tok = strtok_r(NULL, "\n", &save)) {
 		uint64_t pid;
 
 		if (ferry_parse_u64(tok, 1, 4194304, "pid", &pid, NULL) < 0)
@@ -149,6 +151,27 @@ static int scan_procs(const char *path, bool kill_them)
 	}
 	ferry_buf_free(&b);
 	return count;
+}
+
+int ferry_cgroup_pids(const char *rel, pid_t *pids, int max)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(1024 * 1024);
+	char root[PATH_MAX], file[PATH_MAX * 2];
+	char *save = NULL;
+	int n = 0;
+
+	if (ferry_cgroup2_root(root, sizeof(root)) < 0)
+		return 0;
+	snprintf(file, sizeof(file), "%s/%s/cgroup.procs", root, rel);
+	if (ferry_read_file(file, 1024 * 1024, &b, NULL) == 0 && b.data)
+		for (char *tok = strtok_r(b.data, "\n", &save); tok && n < max; tok = strtok_r(NULL, "\n", &save)) {
+			uint64_t pid;
+
+			if (ferry_parse_u64(tok, 1, 4194304, "pid", &pid, NULL) == 0)
+				pids[n++] = (pid_t)pid;
+		}
+	ferry_buf_free(&b);
+	return n;
 }
 
 /*

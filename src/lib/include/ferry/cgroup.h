@@ -29,6 +29,8 @@ int ferry_cgroup_create(const char *rel, char *ret_path, size_t len, struct ferr
 int ferry_cgroup_enter(const char *path, pid_t pid, struct ferry_err *err);
 /* Whether pid's cgroup2 path (from /proc/PID/cgroup) equals rel or lies below it. */
 bool ferry_cgroup_contains(const char *rel, pid_t pid);
+/* Up to max pids of the processes in the cgroup2 group rel (none when it does not exist). */
+int ferry_cgroup_pids(const char *rel, pid_t *pids, int max);
 /*
  * Kill every process in the cgroup tree at full path (cgroup.kill where the
  * kernel has it, else SIGKILL per pid), wait up to timeout_ms for it to

@@ -56,6 +56,11 @@ int ferry_runtime_checkpoint(const struct ferry_runtime *rt, const char *id, con
                              struct ferry_err *err);
 /* Send a signal ("TERM", "KILL") to the container's init. */
 int ferry_runtime_kill(const struct ferry_runtime *rt, const char *id, const char *signal, struct ferry_err *err);
+/*
+ * Cap the container's CPU time at percent of one CPU (cgroup CPU quota, by
+ * the runtime's "update"); 100 lifts the cap.  Pre-copy's auto-converge.
+ */
+int ferry_runtime_limit_cpu(const struct ferry_runtime *rt, const char *id, unsigned percent, struct ferry_err *err);
 int ferry_runtime_pause(const struct ferry_runtime *rt, const char *id, struct ferry_err *err);
 int ferry_runtime_resume(const struct ferry_runtime *rt, const char *id, struct ferry_err *err);
 /* SIGKILL and delete; a container the runtime does not know is success. */
