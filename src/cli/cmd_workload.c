@@ -37,6 +37,9 @@ struct wopts {
 	unsigned n_to;
 	uint64_t memory, parallel;
 	bool json, stateless, progress;
+	/* migrate --mode precopy */
+	uint64_t max_downtime_ms, bandwidth_bits, max_rounds;
+	bool auto_converge;
 };
 
 enum {
@@ -52,6 +55,10 @@ enum {
 	O_MODE = 'M',
 	O_PARALLEL = 'P',
 	O_NAME = 'N',
+	O_MAX_DOWNTIME = 'D',
+	O_BANDWIDTH = 'B',
+	O_MAX_ROUNDS = 'R',
+	O_AUTO_CONVERGE = 'a',
 	O_HELP = 'h'
 };
 
@@ -68,6 +75,10 @@ static const struct option all_opts[] = {
 	{ "mode", required_argument, NULL, O_MODE },
 	{ "parallel", required_argument, NULL, O_PARALLEL },
 	{ "name", required_argument, NULL, O_NAME },
+	{ "max-downtime", required_argument, NULL, O_MAX_DOWNTIME },
+	{ "bandwidth", required_argument, NULL, O_BANDWIDTH },
+	{ "max-rounds", required_argument, NULL, O_MAX_ROUNDS },
+	{ "auto-converge", no_argument, NULL, O_AUTO_CONVERGE },
 	{ "help", no_argument, NULL, O_HELP },
 	{ 0 },
 };
@@ -181,6 +192,21 @@ static int parse(const char *cmd, int argc, char **argv, const char *allowed, co
 			if (ferry_parse_u64(optarg, 1, 8, "--parallel", &o->parallel, &err) < 0)
 				return cli_usage_error(cmd, "%s", err.msg), -1;
 			break;
+		case O_MAX_DOWNTIME:
+			if (ferry_parse_u64(optarg, 1, 60000, "--max-downtime (ms)", &o->max_downtime_ms, &err) < 0)
+				return cli_usage_error(cmd, "%s", err.msg), -1;
+			break;
+		case O_BANDWIDTH:
+			if (ferry_parse_rate(optarg, &o->bandwidth_bits, &err) < 0)
+				return cli_usage_error(cmd, "--bandwidth: %s", err.msg), -1;
+			break;
+		case O_MAX_ROUNDS:
+			if (ferry_parse_u64(optarg, 1, 29, "--max-rounds", &o->max_rounds, &err) < 0)
+				return cli_usage_error(cmd, "%s", err.msg), -1;
+			break;
+		case O_AUTO_CONVERGE:
+			o->auto_converge = true;
+			break;
 		}
 	}
 	return 0;
@@ -286,7 +312,8 @@ static int print_records(const struct ferry_tlv_list *l, const struct field *fie
 		ferry_json_array_begin(&j);
 	} else {
 		for (const struct field *f = fields; f->key; f++)
-			printf("%-*s", f->width, f->head);
+			if (f->head) /* JSON-only fields have none */
+				printf("%-*s", f->width, f->head);
 		printf("\n");
 	}
 	for (unsigned i = 0; i < l->n; i++) {
@@ -298,6 +325,8 @@ static int print_records(const struct ferry_tlv_list *l, const struct field *fie
 			continue;
 		}
 		for (const struct field *f = fields; f->key; f++) {
+			if (!f->head)
+				continue;
 			field_text(rl, f, v, sizeof(v));
 			printf("%-*s", f->width, v[0] ? v : "-");
 		}
@@ -387,6 +416,8 @@ static const struct field mig_fields[] = {
 	{ FERRY_TAG_BYTES_IMAGE, "bytes_image", "IMAGE_B", F_U64, 11 },
 	{ FERRY_TAG_BYTES_WIRE, "bytes_wire", "WIRE_B", F_U64, 11 },
 	{ FERRY_TAG_ROUNDS, "rounds", "ROUNDS", F_U64, 7 },
+	{ FERRY_TAG_ROUND_BYTES_TEXT, "round_bytes", NULL, F_STR, 0 },
+	{ FERRY_TAG_NOTE, "note", NULL, F_STR, 0 },
 	{ FERRY_TAG_MESSAGE, "message", "MESSAGE", F_STR, 1 },
 	{ 0 },
 };
@@ -692,6 +723,14 @@ static void print_report(const struct ferry_tlv_list *rl)
 		       (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2],
 		       (unsigned long long)v[3], (unsigned long long)v[4], (unsigned long long)v[5],
 		       (unsigned long long)v[6]);
+	if (strcmp(result, "ok") == 0 && v[7] > 1) {
+		char rounds[400] = "", note[128] = "";
+
+		ferry_tlv_get_str(rl, FERRY_TAG_ROUND_BYTES_TEXT, rounds, sizeof(rounds), NULL);
+		ferry_tlv_get_str(rl, FERRY_TAG_NOTE, note, sizeof(note), NULL);
+		printf("  %llu rounds, bytes per round %s (the last one while paused)%s%s\n", (unsigned long long)v[7],
+		       rounds, note[0] ? "; " : "", note);
+	}
 }
 
 /* On a terminal: one line redrawn in place, phase, bytes, rate and ETA. */
@@ -705,7 +744,11 @@ static void draw_progress(const struct ferry_tlv_list *l, long long t0)
 	ferry_tlv_get_u64(l, FERRY_TAG_SIZE, &done, NULL);
 	ferry_tlv_get_u64(l, FERRY_TAG_DISK, &total, NULL);
 	rate = secs > 0 ? (double)done / secs : 0;
-	if (total && strcmp(phase, "transfer") == 0)
+	if (strcmp(phase, "precopy") == 0)
+		/* SIZE: the round, DISK: its bytes */
+		fprintf(stderr, "\r%-10s round %llu sent %.1f MB %20s", phase, (unsigned long long)done,
+		        (double)total / 1e6, "");
+	else if (total && strcmp(phase, "transfer") == 0)
 		fprintf(stderr, "\r%-10s %7.1f / %.1f MB  %6.1f MB/s  ETA %3.0f s   ", phase, (double)done / 1e6,
 		        (double)total / 1e6, rate / 1e6, rate > 0 ? (double)(total - done) / rate : 0.0);
 	else
@@ -795,20 +838,31 @@ out:
 
 int cmd_migrate(int argc, char **argv)
 {
-	static const char help[] = "Usage: ferry migrate NAME --to NODE [--mode stop-copy|stateless] [--json]\n\n"
+	static const char help[] = "Usage: ferry migrate NAME --to NODE [--mode stop-copy|precopy|stateless]\n"
+	                           "                     [--max-downtime MS] [--bandwidth RATE] [--max-rounds N]\n"
+	                           "                     [--auto-converge] [--json]\n\n"
 	                           "Move a running container to NODE.  stop-copy (default) pauses it, checkpoints\n"
 	                           "it with CRIU, streams the images through the encrypted channel and restores it;\n"
 	                           "the source stays paused until the destination runs it, and resumes on any\n"
-	                           "failure.  stateless starts a fresh copy on NODE, waits until it is ready, then\n"
-	                           "removes the old one.  Prints the migration's metrics.\n\n"
+	                           "failure.  precopy first sends its memory while it keeps running, in rounds\n"
+	                           "(pages compared by content hash, no kernel dirty tracking needed), so the\n"
+	                           "pause carries only what changed since the last round.  stateless starts a\n"
+	                           "fresh copy on NODE, waits until it is ready, then removes the old one.\n"
+	                           "Prints the migration's metrics (for precopy also the bytes of each round).\n\n"
 	                           "  --to NODE         destination node\n"
-	                           "  --mode MODE       stop-copy or stateless\n"
+	                           "  --mode MODE       stop-copy, precopy or stateless\n"
+	                           "  --max-downtime MS precopy: stop the rounds once what is left would cross the\n"
+	                           "                    link within MS milliseconds (default 300)\n"
+	                           "  --bandwidth RATE  precopy: cap the rounds' traffic, e.g. 100mbit, 1gbit\n"
+	                           "  --max-rounds N    precopy: at most N rounds before the pause (default 8, 1-29)\n"
+	                           "  --auto-converge   precopy: when a round does not shrink, halve the container's\n"
+	                           "                    CPU quota (down to 5%) until it does; lifted at the pause\n"
 	                           "  --json            the report as one JSON object\n";
 	struct ferry_buf req = FERRY_BUF_INIT(1024);
 	struct ferry_err err = { 0 };
 	uint8_t mode = FERRY_MODE_STOP_COPY;
 	struct wopts o;
-	int r = parse("migrate", argc, argv, "ACjtM", help, &o);
+	int r = parse("migrate", argc, argv, "ACjtMDBRa", help, &o);
 
 	if (r != 0)
 		return r > 0 ? 0 : CLI_EXIT_USAGE;
@@ -817,17 +871,28 @@ int cmd_migrate(int argc, char **argv)
 	if (o.n_to != 1 || (r = check_name_arg("migrate", "node", o.to[0], FERRY_NODE_NAME_MAX)))
 		return r ? r : cli_usage_error("migrate", "expected --to NODE once");
 	if (o.mode && (ferry_mode_parse(o.mode, &mode, &err) < 0 ||
-	               (mode != FERRY_MODE_STOP_COPY && mode != FERRY_MODE_STATELESS)))
-		return cli_usage_error("migrate", "mode '%s' is not available; expected stop-copy or stateless",
-		                       o.mode);
+	               (mode != FERRY_MODE_STOP_COPY && mode != FERRY_MODE_STATELESS && mode != FERRY_MODE_PRECOPY)))
+		return cli_usage_error("migrate",
+		                       "mode '%s' is not available; expected stop-copy, precopy or stateless", o.mode);
+	if (mode != FERRY_MODE_PRECOPY && (o.max_downtime_ms || o.bandwidth_bits || o.max_rounds || o.auto_converge))
+		return cli_usage_error(
+		    "migrate", "--max-downtime, --bandwidth, --max-rounds and --auto-converge need --mode precopy");
 	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_MIGRATE);
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, argv[optind]);
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_DEST, o.to[0]);
 	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_MODE, mode);
 	/* A live progress bar only for a person watching a terminal. */
 	o.progress = !o.json && isatty(STDERR_FILENO);
-	if (r == 0 && o.progress)
-		r = ferry_tlv_add_u64(&req, FERRY_TAG_FLAGS, 1);
+	if (r == 0 && o.max_downtime_ms)
+		r = ferry_tlv_add_u64(&req, FERRY_TAG_MAX_DOWNTIME_MS, o.max_downtime_ms);
+	if (r == 0 && o.bandwidth_bits)
+		r = ferry_tlv_add_u64(&req, FERRY_TAG_BANDWIDTH, o.bandwidth_bits / 8);
+	if (r == 0 && o.max_rounds)
+		r = ferry_tlv_add_u64(&req, FERRY_TAG_MAX_ROUNDS, o.max_rounds);
+	if (r == 0 && (o.progress || o.auto_converge))
+		r = ferry_tlv_add_u64(&req, FERRY_TAG_FLAGS,
+		                      (o.progress ? FERRY_MIG_PROGRESS : 0) |
+		                          (o.auto_converge ? FERRY_MIG_AUTO_CONVERGE : 0));
 	r = r ? CLI_EXIT_FAILURE : migration_call("migrate", &o, &req);
 	ferry_buf_free(&req);
 	return r;

@@ -78,6 +78,9 @@ struct migrate_request {
 	char container[FERRY_CONTAINER_NAME_MAX + 1];
 	char dest[FERRY_NODE_NAME_MAX + 1];
 	uint8_t mode;
+	/* pre-copy; 0 = ferryd's default (300 ms, 8 rounds), bandwidth 0 = unlimited */
+	uint64_t max_downtime_ms, bandwidth, max_rounds;
+	bool auto_converge;
 };
 /*
  * Run one migration to its end; the record holds the metrics and the result.

@@ -25,6 +25,7 @@
 #include "ferry/clock.h"
 #include "ferry/log.h"
 #include "ferry/parse.h"
+#include "ferry/wire.h"
 
 #define MIG_CALL_MS     180000
 #define TICKET_TTL_S    60
@@ -53,6 +54,8 @@ int add_migration_record(struct ferry_buf *out, uint16_t tag, const struct ferry
 	r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_BYTES_IMAGE, m->bytes_image);
 	r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_BYTES_WIRE, m->bytes_wire);
 	r = r ? r : ferry_tlv_add_u64(&rec, FERRY_TAG_ROUNDS, m->rounds);
+	r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_ROUND_BYTES_TEXT, m->round_bytes);
+	r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_NOTE, m->note);
 	r = r ? r : ferry_tlv_add(out, tag, rec.data, rec.len);
 	ferry_buf_free(&rec);
 	return r;
@@ -80,17 +83,89 @@ static int net_call(struct controller *c, const char *node, unsigned op, const s
 	return r;
 }
 
+/* A ticket for this migration; manifest_hash NULL: a pre-copy page session (no manifest yet). */
+static int sign_ticket(struct controller *c, const struct ferry_container_rec *ct, const struct ferry_spec *spec,
+                       const char *dest, uint8_t mode, const uint8_t *manifest_hash, uint64_t reserve_disk,
+                       struct ferry_buf *out, struct ferry_err *err)
+{
+	struct ferry_ticket t = { 0 };
+	int r;
+
+	if (manifest_hash)
+		memcpy(t.manifest_hash, manifest_hash, 32);
+	snprintf(t.container, sizeof(t.container), "%s", ct->name);
+	snprintf(t.source, sizeof(t.source), "%s", ct->node);
+	snprintf(t.dest, sizeof(t.dest), "%s", dest);
+	t.mode = mode;
+	t.generation = ct->generation;
+	t.reserve_memory = spec->memory;
+	t.reserve_disk = reserve_disk;
+	t.issued_at = (uint64_t)time(NULL);
+	t.expires_at = t.issued_at + TICKET_TTL_S;
+	if ((r = ferry_random(t.id, sizeof(t.id))) < 0)
+		return ferry_err_set(err, r, "no randomness for a ticket id");
+	if ((r = ferry_ticket_sign(&t, c->st.ticket_key, err)) < 0)
+		return r;
+	ferry_buf_reset(out);
+	return ferry_ticket_encode(&t, out);
+}
+
+/* Pre-copy's part of MIG_OUT: its options and the session ticket (the destination's page store bound). */
+static int add_precopy(struct controller *c, const struct migrate_request *rq, const struct ferry_container_rec *ct,
+                       const struct ferry_spec *spec, const char *dest, struct ferry_buf *req, struct ferry_err *err)
+{
+	struct ferry_buf t = FERRY_BUF_INIT(FERRY_TICKET_MAX_LEN);
+	/* Room for every page once and the pages that change during the rounds. */
+	int r = sign_ticket(c, ct, spec, dest, FERRY_MODE_PRECOPY, NULL, spec->memory * 2, &t, err);
+
+	r = r ? r : ferry_tlv_add(req, FERRY_TAG_TICKET, t.data, t.len);
+	if (r == 0 && rq->max_downtime_ms)
+		r = ferry_tlv_add_u64(req, FERRY_TAG_MAX_DOWNTIME_MS, rq->max_downtime_ms);
+	if (r == 0 && rq->bandwidth)
+		r = ferry_tlv_add_u64(req, FERRY_TAG_BANDWIDTH, rq->bandwidth);
+	if (r == 0 && rq->max_rounds)
+		r = ferry_tlv_add_u64(req, FERRY_TAG_MAX_ROUNDS, rq->max_rounds);
+	if (r == 0 && rq->auto_converge)
+		r = ferry_tlv_add_u64(req, FERRY_TAG_FLAGS, FERRY_MIG_AUTO_CONVERGE);
+	ferry_buf_free(&t);
+	return r;
+}
+
+/* ROUND_BYTES items as "a,b,c" for the record. */
+static void round_bytes(const struct ferry_tlv_list *l, char *out, size_t len)
+{
+	size_t at = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < l->n; i++) {
+		const struct ferry_tlv *t = &l->items[i];
+		struct ferry_reader rd;
+		uint64_t v;
+		int k;
+
+		if (t->tag != FERRY_TAG_ROUND_BYTES || t->len != 8)
+			continue;
+		ferry_reader_init(&rd, t->value, 8);
+		v = ferry_get_u64(&rd);
+		k = snprintf(out + at, len - at, "%s%llu", at ? "," : "", (unsigned long long)v);
+		if (k < 0 || (size_t)k >= len - at)
+			break;
+		at += (size_t)k;
+	}
+}
+
 /* The source's side, as a conversation on one ferry-ctl connection. */
-static int stop_copy(struct controller *c, const struct ferry_container_rec *ct, const struct ferry_spec *spec,
-                     const struct ferry_registry_node *dest, struct ferry_migration_rec *m, struct ferry_conn *progress,
-                     struct ferry_err *err)
+static int stop_copy(struct controller *c, const struct migrate_request *rq, const struct ferry_container_rec *ct,
+                     const struct ferry_spec *spec, const struct ferry_registry_node *dest,
+                     struct ferry_migration_rec *m, struct ferry_conn *progress, struct ferry_err *err)
 {
 	struct ferry_buf req = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX),
 	                 enc = FERRY_BUF_INIT(FERRY_TICKET_MAX_LEN);
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
 	struct ferry_registry_node src;
 	struct ferry_conn *conn = NULL;
-	struct ferry_ticket t = { 0 };
+	uint8_t hash[32];
+	uint64_t disk = 0;
 	char phase[32] = "";
 	int r;
 
@@ -110,14 +185,26 @@ static int stop_copy(struct controller *c, const struct ferry_container_rec *ct,
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_ADDRESS, dest->address);
 	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_GENERATION, ct->generation);
 	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_MIGRATION, m->id);
+	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_MODE, rq->mode);
+	if (r == 0 && rq->mode == FERRY_MODE_PRECOPY)
+		r = add_precopy(c, rq, ct, spec, dest->name, &req, err);
 	if (r < 0 || (r = ferry_conn_send_frame(conn, FERRY_FRAME_REQUEST, req.data, req.len, err)) < 0)
 		goto out;
-	if (progress) /* the operator asked for progress (FLAGS 1) */
+	if (progress && rq->mode != FERRY_MODE_PRECOPY) /* the operator asked for progress (FLAGS 1) */
 		ferry_send_progress(progress, "checkpoint", 0, 0);
+	/* 0. Pre-copy rounds while the container runs, relayed to the operator. */
+	for (;;) {
+		if ((r = ferry_expect_response(conn, &resp, err)) < 0 ||
+		    (r = ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, err)) < 0)
+			goto out;
+		phase[0] = '\0';
+		ferry_tlv_get_str(l, FERRY_TAG_PHASE, phase, sizeof(phase), NULL);
+		if (strcmp(phase, "precopy") != 0)
+			break;
+		if (progress)
+			ferry_conn_send_frame(progress, FERRY_FRAME_RESPONSE, resp.data, resp.len, NULL);
+	}
 	/* 1. Frozen (with a fabric address): the destination's copy claims the address; its packets wait there. */
-	if ((r = ferry_expect_response(conn, &resp, err)) < 0 ||
-	    (r = ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, err)) < 0)
-		goto out;
 	if (ferry_tlv_find(l, FERRY_TAG_PHASE) &&
 	    ferry_tlv_get_str(l, FERRY_TAG_PHASE, phase, sizeof(phase), NULL) == 0 && strcmp(phase, "frozen") == 0) {
 		struct ferry_err e2 = { 0 };
@@ -131,19 +218,9 @@ static int stop_copy(struct controller *c, const struct ferry_container_rec *ct,
 			goto out;
 	}
 	/* 2. Dumped: the source is paused; sign a ticket for exactly what it will send. */
-	if ((r = ferry_tlv_get_fixed(l, FERRY_TAG_HASH, t.manifest_hash, 32, err)) < 0 ||
-	    (r = ferry_tlv_get_u64(l, FERRY_TAG_DISK, &t.reserve_disk, err)) < 0)
-		goto out;
-	snprintf(t.container, sizeof(t.container), "%s", ct->name);
-	snprintf(t.source, sizeof(t.source), "%s", ct->node);
-	snprintf(t.dest, sizeof(t.dest), "%s", dest->name);
-	t.mode = FERRY_MODE_STOP_COPY;
-	t.generation = ct->generation;
-	t.reserve_memory = spec->memory;
-	t.issued_at = (uint64_t)time(NULL);
-	t.expires_at = t.issued_at + TICKET_TTL_S;
-	if (ferry_random(t.id, sizeof(t.id)) < 0 || (r = ferry_ticket_sign(&t, c->st.ticket_key, err)) < 0 ||
-	    (r = ferry_ticket_encode(&t, &enc)) < 0)
+	if ((r = ferry_tlv_get_fixed(l, FERRY_TAG_HASH, hash, 32, err)) < 0 ||
+	    (r = ferry_tlv_get_u64(l, FERRY_TAG_DISK, &disk, err)) < 0 ||
+	    (r = sign_ticket(c, ct, spec, dest->name, rq->mode, hash, disk, &enc, err)) < 0)
 		goto out;
 	ferry_buf_reset(&req);
 	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_MIG_TICKET);
@@ -169,6 +246,9 @@ static int stop_copy(struct controller *c, const struct ferry_container_rec *ct,
 	metric(l, FERRY_TAG_BYTES_IMAGE, &m->bytes_image);
 	metric(l, FERRY_TAG_BYTES_WIRE, &m->bytes_wire);
 	m->rounds = 1;
+	metric(l, FERRY_TAG_ROUNDS, &m->rounds);
+	round_bytes(l, m->round_bytes, sizeof(m->round_bytes));
+	ferry_tlv_get_str(l, FERRY_TAG_MESSAGE, m->note, sizeof(m->note), NULL);
 out:
 	if (r < 0 && strncmp(err->msg, "peer refused: ", 14) == 0)
 		memmove(err->msg, err->msg + 14, strlen(err->msg + 14) + 1);
@@ -296,8 +376,9 @@ int migrate_one(struct controller *c, const struct migrate_request *rq, struct f
 		r = ferry_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if (rq->mode != FERRY_MODE_STOP_COPY && rq->mode != FERRY_MODE_STATELESS) {
-		r = ferry_err_set(err, -EOPNOTSUPP, "mode %s is not available yet; expected stop-copy or stateless",
+	if (rq->mode != FERRY_MODE_STOP_COPY && rq->mode != FERRY_MODE_STATELESS && rq->mode != FERRY_MODE_PRECOPY) {
+		r = ferry_err_set(err, -EOPNOTSUPP,
+		                  "mode %s is not available yet; expected stop-copy, precopy or stateless",
 		                  ferry_mode_name(rq->mode));
 		goto out;
 	}
@@ -341,7 +422,7 @@ int migrate_one(struct controller *c, const struct migrate_request *rq, struct f
 	           (r = net_call(c, dest.name, FERRY_OP_NET_PREPARE, spec, ct->generation, err)) < 0) {
 		ferry_err_wrap(err, "preparing the network on %s", dest.name);
 	} else {
-		r = stop_copy(c, ct, spec, &dest, m, progress, err);
+		r = stop_copy(c, rq, ct, spec, &dest, m, progress, err);
 		if (r < 0 && r != -EINPROGRESS) {
 			struct ferry_err e2 = { 0 };
 
@@ -515,6 +596,37 @@ out:
 	return r;
 }
 
+/* Pre-copy options of a MIGRATE request, each within what ferryd accepts. */
+static int precopy_request(const struct ferry_tlv_list *l, struct migrate_request *rq, struct ferry_err *err)
+{
+	static const struct {
+		uint16_t tag;
+		const char *what;
+		uint64_t min, max;
+	} opts[] = {
+		{ FERRY_TAG_MAX_DOWNTIME_MS, "max-downtime (ms)", 1, 60000 },
+		{ FERRY_TAG_BANDWIDTH, "bandwidth (bytes/s)", 125000, 1ULL << 40 },
+		{ FERRY_TAG_MAX_ROUNDS, "max-rounds", 1, 29 },
+	};
+	uint64_t *dst[] = { &rq->max_downtime_ms, &rq->bandwidth, &rq->max_rounds };
+
+	for (unsigned i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		int r;
+
+		if (!ferry_tlv_find(l, opts[i].tag))
+			continue;
+		if ((r = ferry_tlv_get_u64(l, opts[i].tag, dst[i], err)) < 0)
+			return r;
+		if (*dst[i] < opts[i].min || *dst[i] > opts[i].max)
+			return ferry_err_set(err, -ERANGE, "%s %llu is out of range; expected %llu to %llu",
+			                     opts[i].what, (unsigned long long)*dst[i], (unsigned long long)opts[i].min,
+			                     (unsigned long long)opts[i].max);
+		if (rq->mode != FERRY_MODE_PRECOPY)
+			return ferry_err_set(err, -EINVAL, "%s applies to --mode precopy only", opts[i].what);
+	}
+	return 0;
+}
+
 int api_migration(struct controller *c, struct ferry_conn *conn, unsigned op, const struct ferry_tlv_list *l,
                   struct ferry_buf *out, struct ferry_err *err)
 {
@@ -532,6 +644,9 @@ int api_migration(struct controller *c, struct ferry_conn *conn, unsigned op, co
 		rq.mode = mode <= 255 ? (uint8_t)mode : 0;
 		if (ferry_tlv_find(l, FERRY_TAG_FLAGS))
 			ferry_tlv_get_u64(l, FERRY_TAG_FLAGS, &flags, NULL);
+		if ((r = precopy_request(l, &rq, err)) < 0)
+			return r;
+		rq.auto_converge = flags & FERRY_MIG_AUTO_CONVERGE;
 		if ((r = migrate_one(c, &rq, &m, (flags & 1) ? conn : NULL, err)) < 0)
 			return r;
 		r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);

@@ -38,6 +38,7 @@
 #include "ferry/wire.h"
 #include "ctnet.h"
 #include "node.h"
+#include "precopy.h"
 
 #define MIG_CONNECT_MS 10000
 #define MIG_FRAME_MS   20000  /* one frame on a live link; a cut link fails the migration after this */
@@ -121,7 +122,9 @@ static void corrupt_one(const char *dir, const struct ferry_manifest *m)
 
 struct mig_out {
 	char name[FERRY_CONTAINER_NAME_MAX + 1], dest[FERRY_NODE_NAME_MAX + 1], addr[32];
-	uint64_t generation, id;
+	uint64_t generation, id, mode;
+	struct precopy_opts pre;
+	struct precopy_report rep;
 	long long t_start, t_paused, t_dumped, t_sent, t_restored, t_committed;
 	uint64_t bytes_image, bytes_wire, restore_ms;
 };
@@ -155,7 +158,7 @@ static int receive_ticket(struct node *node, struct ferry_conn *ctl, const struc
 	    (r = ferry_ticket_check_claims(&t, node->id.name, false, NULL, (uint64_t)time(NULL), err)) < 0)
 		goto out;
 	if (CRYPTO_memcmp(t.manifest_hash, hash, 32) != 0 || strcmp(t.container, mo->name) != 0 ||
-	    strcmp(t.dest, mo->dest) != 0 || t.generation != mo->generation || t.mode != FERRY_MODE_STOP_COPY)
+	    strcmp(t.dest, mo->dest) != 0 || t.generation != mo->generation || t.mode != mo->mode)
 		r = ferry_err_set(err, -EPERM, "the ticket does not match this migration");
 out:
 	free(l);
@@ -169,30 +172,44 @@ static void on_progress(void *arg, uint64_t sent, uint64_t total)
 	ferry_send_progress(arg, "transfer", sent, total);
 }
 
-static int stream_to_dest(struct node *node, struct ferry_conn *ctl, struct mig_out *mo, const struct ferry_buf *ticket,
-                          const struct ferry_manifest *m, const char *dir, struct ferry_err *err)
+/* The migration channel to the destination, which must be the allowlisted node of that name. */
+static int dest_connect(struct node *node, const struct mig_out *mo, struct ferry_conn **ret, struct ferry_err *err)
+{
+	uint8_t dest_id[FERRY_ID_LEN];
+	int r;
+
+	*ret = NULL;
+	if (!ferry_allowlist_find_name(&node->allow, mo->dest, dest_id))
+		return ferry_err_set(err, -ENOENT, "destination '%s' is not in this node's allowlist", mo->dest);
+	if ((r = ferry_conn_connect(node->client_ctx, mo->addr, FERRY_ALPN_MIG, NULL, MIG_CONNECT_MS, ret, err)) < 0)
+		return r;
+	(*ret)->io_timeout_ms = MIG_FRAME_MS;
+	if (CRYPTO_memcmp((*ret)->peer_id, dest_id, FERRY_ID_LEN) != 0) {
+		ferry_conn_close(*ret);
+		*ret = NULL;
+		return ferry_err_set(err, -EPERM, "%s is not node '%s' (its key differs from the allowlist's)",
+		                     mo->addr, mo->dest);
+	}
+	return 0;
+}
+
+/* conn: the channel a page session already opened, or NULL to connect now; closed here either way. */
+static int stream_to_dest(struct node *node, struct ferry_conn *ctl, struct ferry_conn *conn, struct mig_out *mo,
+                          const struct ferry_buf *ticket, const struct ferry_manifest *m, const char *dir,
+                          struct ferry_err *err)
 {
 	struct ferry_bundle_progress progress = { on_progress, ctl };
 	struct ferry_buf resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
-	struct ferry_conn *conn = NULL;
-	uint8_t dest_id[FERRY_ID_LEN];
 	int r;
 
-	if (!l)
+	if (!l) {
+		ferry_conn_close(conn);
 		return ferry_err_set(err, -ENOMEM, "out of memory");
-	if (!ferry_allowlist_find_name(&node->allow, mo->dest, dest_id)) {
-		r = ferry_err_set(err, -ENOENT, "destination '%s' is not in this node's allowlist", mo->dest);
-		goto out;
 	}
-	if ((r = ferry_conn_connect(node->client_ctx, mo->addr, FERRY_ALPN_MIG, NULL, MIG_CONNECT_MS, &conn, err)) < 0)
+	if (!conn && (r = dest_connect(node, mo, &conn, err)) < 0)
 		goto out;
 	conn->io_timeout_ms = MIG_FRAME_MS;
-	if (CRYPTO_memcmp(conn->peer_id, dest_id, FERRY_ID_LEN) != 0) {
-		r = ferry_err_set(err, -EPERM, "%s is not node '%s' (its key differs from the allowlist's)", mo->addr,
-		                  mo->dest);
-		goto out;
-	}
 	if ((r = ferry_bundle_send(conn, (const uint8_t *)ticket->data, ticket->len, m, dir, FERRY_BUNDLE_ZSTD,
 	                           &progress, &mo->bytes_image, err)) < 0)
 		goto out;
@@ -261,17 +278,78 @@ static int send_done(struct ferry_conn *ctl, const struct mig_out *mo, struct fe
 	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_RESTORE_MS, mo->restore_ms);
 	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_BYTES_IMAGE, mo->bytes_image);
 	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_BYTES_WIRE, mo->bytes_wire);
+	/* Rounds: the pre-copy ones, then the final one (the bundle sent while frozen). */
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_ROUNDS, mo->rep.rounds + 1);
+	for (unsigned i = 0; i < mo->rep.rounds && r == 0; i++)
+		r = ferry_tlv_add_u64(&b, FERRY_TAG_ROUND_BYTES, mo->rep.round_bytes[i]);
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_ROUND_BYTES, mo->bytes_image);
+	if (r == 0 && mo->rep.stop[0])
+		r = ferry_tlv_add_str(&b, FERRY_TAG_MESSAGE, mo->rep.stop);
 	r = r ? r : ferry_conn_send_frame(ctl, FERRY_FRAME_RESPONSE, b.data, b.len, err);
 	ferry_buf_free(&b);
 	return r;
 }
 
+/*
+ * The mode and, for pre-copy, its options and the controller's session
+ * ticket, checked here too: the source opens the page session only for a
+ * ticket that names this very migration.
+ */
+static int mig_options(struct node *node, const struct ferry_tlv_list *l, struct mig_out *mo, struct ferry_buf *session,
+                       struct ferry_err *err)
+{
+	static const uint8_t zero[32];
+	const struct ferry_tlv *tt;
+	struct ferry_ticket t;
+	uint64_t flags = 0;
+	int r;
+
+	if (ferry_tlv_find(l, FERRY_TAG_MODE) && (r = ferry_tlv_get_u64(l, FERRY_TAG_MODE, &mo->mode, err)) < 0)
+		return r;
+	if (mo->mode != FERRY_MODE_STOP_COPY && mo->mode != FERRY_MODE_PRECOPY)
+		return ferry_err_set(err, -EOPNOTSUPP, "mode %llu is not one ferryd migrates by (stop-copy, precopy)",
+		                     (unsigned long long)mo->mode);
+	if (mo->mode != FERRY_MODE_PRECOPY)
+		return 0;
+	mo->pre.max_downtime_ms = PRECOPY_DOWNTIME_DEFAULT;
+	mo->pre.max_rounds = PRECOPY_ROUNDS_DEFAULT;
+	if ((ferry_tlv_find(l, FERRY_TAG_MAX_DOWNTIME_MS) &&
+	     (r = ferry_tlv_get_u64(l, FERRY_TAG_MAX_DOWNTIME_MS, &mo->pre.max_downtime_ms, err)) < 0) ||
+	    (ferry_tlv_find(l, FERRY_TAG_BANDWIDTH) &&
+	     (r = ferry_tlv_get_u64(l, FERRY_TAG_BANDWIDTH, &mo->pre.bandwidth, err)) < 0) ||
+	    (ferry_tlv_find(l, FERRY_TAG_MAX_ROUNDS) &&
+	     (r = ferry_tlv_get_u64(l, FERRY_TAG_MAX_ROUNDS, &mo->pre.max_rounds, err)) < 0) ||
+	    (ferry_tlv_find(l, FERRY_TAG_FLAGS) && (r = ferry_tlv_get_u64(l, FERRY_TAG_FLAGS, &flags, err)) < 0))
+		return r;
+	if (mo->pre.max_rounds < 1 || mo->pre.max_rounds > PRECOPY_ROUNDS_MAX - 1)
+		return ferry_err_set(err, -ERANGE, "%llu pre-copy rounds is out of range; expected 1 to %d",
+		                     (unsigned long long)mo->pre.max_rounds, PRECOPY_ROUNDS_MAX - 1);
+	if (mo->pre.max_downtime_ms > 60000)
+		return ferry_err_set(err, -ERANGE, "a downtime budget of %llu ms is out of range; expected 0 to 60000",
+		                     (unsigned long long)mo->pre.max_downtime_ms);
+	mo->pre.auto_converge = flags & FERRY_MIG_AUTO_CONVERGE;
+	if (!(tt = ferry_tlv_find(l, FERRY_TAG_TICKET)))
+		return ferry_err_set(err, -EPROTO, "pre-copy without the controller's session ticket");
+	if ((r = ferry_buf_append(session, tt->value, tt->len)) < 0 ||
+	    (r = ferry_ticket_parse(tt->value, tt->len, &t, err)) < 0 ||
+	    (r = ferry_ticket_verify_signature(&t, node->id.ticket_pub, err)) < 0 ||
+	    (r = ferry_ticket_check_claims(&t, node->id.name, false, NULL, (uint64_t)time(NULL), err)) < 0)
+		return r;
+	if (t.mode != FERRY_MODE_PRECOPY || CRYPTO_memcmp(t.manifest_hash, zero, 32) != 0 ||
+	    strcmp(t.container, mo->name) != 0 || strcmp(t.dest, mo->dest) != 0 || t.generation != mo->generation)
+		return ferry_err_set(err, -EPERM, "the session ticket does not match this migration");
+	return 0;
+}
+
 int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv_list *l, struct ferry_err *err)
 {
 	struct ferry_spec *spec = malloc(sizeof(*spec));
-	struct ferry_buf enc = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), ticket = FERRY_BUF_INIT(FERRY_TICKET_MAX_LEN);
+	struct ferry_buf enc = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), ticket = FERRY_BUF_INIT(FERRY_TICKET_MAX_LEN),
+	                 session = FERRY_BUF_INIT(FERRY_TICKET_MAX_LEN);
 	struct ferry_manifest m = { 0 };
-	struct mig_out mo = { .t_start = ferry_now_ms() };
+	struct mig_out mo = { .t_start = ferry_now_ms(), .mode = FERRY_MODE_STOP_COPY };
+	struct ferry_page_set sent = { 0 };
+	struct ferry_conn *dest = NULL;
 	struct ferry_runtime rt;
 	struct ct_info info;
 	char out[PATH_MAX], work[PATH_MAX + 8], images[PATH_MAX + 16];
@@ -287,7 +365,8 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 	    (r = ferry_tlv_get_str(l, FERRY_TAG_DEST, mo.dest, sizeof(mo.dest), err)) < 0 ||
 	    (r = ferry_tlv_get_str(l, FERRY_TAG_ADDRESS, mo.addr, sizeof(mo.addr), err)) < 0 ||
 	    (r = ferry_tlv_get_u64(l, FERRY_TAG_GENERATION, &mo.generation, err)) < 0 ||
-	    (r = ferry_tlv_get_u64(l, FERRY_TAG_MIGRATION, &mo.id, err)) < 0)
+	    (r = ferry_tlv_get_u64(l, FERRY_TAG_MIGRATION, &mo.id, err)) < 0 ||
+	    (r = mig_options(node, l, &mo, &session, err)) < 0)
 		goto fail;
 	if ((r = ct_claim(&node->cts, mo.name, err)) < 0)
 		goto fail;
@@ -312,6 +391,16 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 	if ((r = ferry_mkdir_p(images, 0700, err)) < 0 || (r = ferry_mkdir_p(work, 0700, err)) < 0)
 		goto fail;
 	ct_runtime(&node->cts, mo.name, &rt);
+	if (mo.mode == FERRY_MODE_PRECOPY) {
+		struct ferry_ticket st;
+
+		/* The running container's pages go first; nothing is frozen yet, a failure just ends it. */
+		ferry_ticket_parse((const uint8_t *)session.data, session.len, &st, NULL);
+		if ((r = dest_connect(node, &mo, &dest, err)) < 0 || (r = precopy_open(dest, &session, err)) < 0 ||
+		    (r = ferry_page_set_init(&sent, st.reserve_disk / FERRY_PAGE_SIZE, err)) < 0 ||
+		    (r = precopy_rounds(node, ctl, dest, mo.name, &mo.pre, &sent, &mo.rep, err)) < 0)
+			goto fail;
+	}
 	/* FREEZE: from here on every failure resumes the container. */
 	if ((r = ct_mark(&node->cts, mo.name, CT_MARK_MIGRATING, true, err)) < 0)
 		goto fail;
@@ -319,6 +408,8 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 	if ((r = ferry_runtime_pause(&rt, mo.name, err)) < 0)
 		goto fail;
 	paused = true;
+	/* Frozen: auto-converge's CPU cap has done its work (and must not travel with the container). */
+	precopy_uncap(node, mo.name, &mo.rep);
 	/*
 	 * Network lock: with its link down, nothing reaches the frozen
 	 * namespace, so no packet is acknowledged by a socket the dump has
@@ -346,6 +437,19 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 			goto fail;
 		}
 	}
+	if (mo.mode == FERRY_MODE_PRECOPY) {
+		struct ferry_refs_stats rs;
+
+		long long t_refs = ferry_now_ms();
+
+		/* Only what changed since the last round travels as pages; the rest is named by hash. */
+		if ((r = precopy_refs(images, &sent, &rs, err)) < 0)
+			goto fail;
+		log_info("migration %llu: %llu of %llu dumped pages are at the destination already (dump %lld ms, "
+		         "refs %lld ms)",
+		         (unsigned long long)mo.id, (unsigned long long)rs.held, (unsigned long long)rs.pages,
+		         t_refs - mo.t_paused, ferry_now_ms() - t_refs);
+	}
 	spec->generation = mo.generation;
 	if ((r = pack_rest(node, spec, out, err)) < 0)
 		goto fail;
@@ -364,7 +468,9 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 		goto fail;
 	if (node_fault(node, "corrupt-chunk"))
 		corrupt_one(out, &m);
-	if ((r = stream_to_dest(node, ctl, &mo, &ticket, &m, out, err)) < 0)
+	r = stream_to_dest(node, ctl, dest, &mo, &ticket, &m, out, err);
+	dest = NULL; /* closed by stream_to_dest */
+	if (r < 0)
 		goto fail;
 	/* COMMIT: the destination runs it; the paused source goes. */
 	done = true;
@@ -396,8 +502,13 @@ fail:
 	}
 	if (claimed && !done)
 		ct_mark(&node->cts, mo.name, CT_MARK_MIGRATING, false, NULL);
+	if (claimed)
+		precopy_uncap(node, mo.name, &mo.rep);
 	ferry_conn_send_error(ctl, r, err->msg[0] ? err->msg : "migration failed", NULL);
 out:
+	ferry_conn_close(dest);
+	ferry_page_set_free(&sent);
+	ferry_buf_free(&session);
 	if (out[0]) {
 		ferry_rm_tree(out, NULL);
 		ferry_rm_tree(work, NULL);
@@ -481,7 +592,7 @@ static void move_log(const char *from, const char *to, const char *name)
 }
 
 int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_bundle_result *res,
-                struct ferry_err *err)
+                struct precopy_store *store, struct ferry_err *err)
 {
 	struct ferry_spec *spec = malloc(sizeof(*spec));
 	struct ferry_buf b = FERRY_BUF_INIT(64 * 1024);
@@ -506,6 +617,19 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 		                  "the stream's container is not the one (or larger than) the ticket allows");
 		goto fail;
 	}
+	/*
+	 * Pre-copy: the page images arrived as references into the session's
+	 * store; rebuild them (no image is larger than twice the memory the
+	 * ticket reserves), then the store's memory is not needed any more.
+	 */
+	snprintf(path, sizeof(path), "%s/%s", res->path, OBJ_CHECKPOINT);
+	r = precopy_expand(store, path, res->ticket.reserve_memory / FERRY_PAGE_SIZE * 2 + 1024, err);
+	if (store && store->open)
+		log_info("%s: page images rebuilt from the page store in %lld ms", spec->name, ferry_now_ms() - t0);
+	if (store)
+		precopy_store_close(store);
+	if (r < 0)
+		goto fail;
 	if ((r = ct_claim(&node->cts, spec->name, err)) < 0)
 		goto fail;
 	claimed = true;

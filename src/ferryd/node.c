@@ -22,6 +22,7 @@
 #include "ferry/parse.h"
 #include "ctnet.h"
 #include "node.h"
+#include "precopy.h"
 
 static uint64_t now_s(void)
 {
@@ -155,10 +156,10 @@ static int mig_check(struct ferry_conn *conn, void *arg)
 
 #define MIG_IO_TIMEOUT_MS 20000 /* one frame of a stream: a cut link ends it after this */
 
-static int admit_ticket(struct ferry_conn *conn, const uint8_t *raw, size_t len, struct ferry_ticket *ret, void *arg,
-                        struct ferry_err *err)
+/* session: the page session this ticket continues (same migration), or NULL. */
+static int admit(struct node *node, struct ferry_conn *conn, const uint8_t *raw, size_t len, struct ferry_ticket *ret,
+                 const struct ferry_ticket *session, struct ferry_err *err)
 {
-	struct node *node = arg;
 	char peer[FERRY_NODE_NAME_MAX + 1];
 	struct statvfs vfs;
 	uint64_t avail, now = now_s();
@@ -171,6 +172,13 @@ static int admit_ticket(struct ferry_conn *conn, const uint8_t *raw, size_t len,
 		return ferry_err_set(err, -EACCES, "peer is no longer allowed");
 	if ((r = ferry_ticket_check_claims(ret, node->id.name, true, peer, now, err)) < 0)
 		return r;
+	if (session) {
+		if (strcmp(ret->container, session->container) != 0 || ret->generation != session->generation ||
+		    strcmp(ret->source, session->source) != 0 || ret->mode != FERRY_MODE_PRECOPY)
+			return ferry_err_set(err, -EPERM, "the bundle's ticket is not for the page session before it");
+		/* Admitted with the session: its memory is in the store already. */
+		return ferry_replay_admit_continued(&node->replay, ret, now, err);
+	}
 	/* Admission before the seen-set: a refused ticket may be retried elsewhere, not replayed here. */
 	avail = ferry_mem_available();
 	if (ret->reserve_memory > avail)
@@ -181,6 +189,26 @@ static int admit_ticket(struct ferry_conn *conn, const uint8_t *raw, size_t len,
 		                     (unsigned long long)ret->reserve_disk,
 		                     (unsigned long long)vfs.f_bavail * vfs.f_frsize);
 	return ferry_replay_admit(&node->replay, ret, now, err);
+}
+
+int node_admit_ticket(struct ferry_conn *conn, const uint8_t *raw, size_t len, struct ferry_ticket *ret, void *arg,
+                      struct ferry_err *err)
+{
+	return admit(arg, conn, raw, len, ret, NULL, err);
+}
+
+struct admit_arg {
+	struct node *node;
+	const struct precopy_store *store;
+};
+
+/* The bundle's ticket; after a page session, it must continue that very migration. */
+static int admit_bundle(struct ferry_conn *conn, const uint8_t *raw, size_t len, struct ferry_ticket *ret, void *arg,
+                        struct ferry_err *err)
+{
+	const struct admit_arg *a = arg;
+
+	return admit(a->node, conn, raw, len, ret, a->store->open ? &a->store->ticket : NULL, err);
 }
 
 static struct peer_count *peer_slot(struct node *node, const uint8_t id[FERRY_ID_LEN])
@@ -204,7 +232,9 @@ static void handle_mig(struct node *node, struct ferry_conn *conn)
 	struct ferry_err err = { 0 };
 	char peer[FERRY_NODE_NAME_MAX + 1], hex[FERRY_ID_HEX_LEN];
 	struct peer_count *slot = NULL;
+	struct precopy_store store = { .fd = -1 };
 	bool admitted = false;
+	uint8_t first = 0;
 	int r;
 
 	if (!conn->has_peer_cert || !ferry_allowlist_lookup(&node->allow, conn->peer_id, peer)) {
@@ -230,7 +260,12 @@ static void handle_mig(struct node *node, struct ferry_conn *conn)
 	conn->check = mig_check;
 	conn->check_arg = node;
 	conn->io_timeout_ms = MIG_IO_TIMEOUT_MS;
-	r = ferry_bundle_receive(conn, node->incoming, node->received, admit_ticket, node, &res, &err);
+	/* Pre-copy: a page session first, then the bundle on the same channel. */
+	if ((r = ferry_conn_peek_type(conn, &first, &err)) == 0 && first == FERRY_FRAME_PAGES_OPEN)
+		r = precopy_receive(node, conn, &store, &err);
+	if (r == 0)
+		r = ferry_bundle_receive(conn, node->incoming, node->received, admit_bundle,
+		                         &(struct admit_arg){ node, &store }, &res, &err);
 	if (r < 0) {
 		log_warn("migration stream from %s refused or failed: %s", peer, err.msg);
 	} else {
@@ -242,10 +277,11 @@ static void handle_mig(struct node *node, struct ferry_conn *conn)
 		/* A stream that carries a container spec is a migration: restore it, then drop the images. */
 		snprintf(spec, sizeof(spec), "%s/spec", res.path);
 		if (access(spec, F_OK) == 0) {
-			mig_restore(node, conn, &res, &err);
+			mig_restore(node, conn, &res, &store, &err);
 			ferry_rm_tree(res.path, NULL);
 		}
 	}
+	precopy_store_close(&store);
 	pthread_mutex_lock(&node->lock);
 	node->migrations--;
 	slot->n--;

@@ -66,9 +66,16 @@ int ctl_containers(struct node *node, struct ferry_conn *conn, unsigned op, cons
                    struct ferry_err *err);
 /* The source side of a migration: the whole MIG_OUT conversation with the controller. */
 int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv_list *l, struct ferry_err *err);
-/* After a verified bundle that carries a container: restore it and answer the source. */
+struct precopy_store;
+/*
+ * After a verified bundle that carries a container: restore it and answer
+ * the source.  store: the pages of a pre-copy session before it (or closed).
+ */
 int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_bundle_result *res,
-                struct ferry_err *err);
+                struct precopy_store *store, struct ferry_err *err);
+/* A migration ticket from the peer on conn: signature, claims, admission, replay (ferry_bundle_admit_fn). */
+int node_admit_ticket(struct ferry_conn *conn, const uint8_t *raw, size_t len, struct ferry_ticket *ret, void *arg,
+                      struct ferry_err *err);
 /* What a restart finds half done: migrations cut by a crash. */
 void node_recover(struct node *node);
 

@@ -33,7 +33,13 @@ static const char schema[] = "PRAGMA journal_mode=WAL;"
                              "  container TEXT NOT NULL, mode TEXT NOT NULL, source TEXT NOT NULL, dest TEXT NOT NULL,"
                              "  started_at INTEGER NOT NULL, finished_at INTEGER, result TEXT, message TEXT,"
                              "  total_ms INTEGER, downtime_ms INTEGER, checkpoint_ms INTEGER, transfer_ms INTEGER,"
-                             "  restore_ms INTEGER, bytes_image INTEGER, bytes_wire INTEGER, rounds INTEGER);";
+                             "  restore_ms INTEGER, bytes_image INTEGER, bytes_wire INTEGER, rounds INTEGER,"
+                             "  round_bytes TEXT, note TEXT);";
+/* Columns added since the first release: an older registry gains them (the error of a second add is ignored). */
+static const char *const upgrades[] = {
+	"ALTER TABLE migrations ADD COLUMN round_bytes TEXT",
+	"ALTER TABLE migrations ADD COLUMN note TEXT",
+};
 
 int ferry_registry_db_error(struct ferry_registry *reg, struct ferry_err *err, const char *what)
 {
@@ -65,6 +71,8 @@ int ferry_registry_open(struct ferry_registry *reg, const char *path, struct fer
 		sqlite3_free(msg);
 		return r;
 	}
+	for (size_t i = 0; i < sizeof(upgrades) / sizeof(upgrades[0]); i++)
+		sqlite3_exec(reg->db, upgrades[i], NULL, NULL, NULL);
 	return 0;
 }
 

@@ -195,7 +195,7 @@ int ferry_store_container_update(struct ferry_registry *reg, const struct ferry_
 
 #define MIG_COLUMNS                                                                                                    \
 	"id, container, mode, source, dest, started_at, finished_at, result, message, total_ms, downtime_ms, "         \
-	"checkpoint_ms, transfer_ms, restore_ms, bytes_image, bytes_wire, rounds"
+	"checkpoint_ms, transfer_ms, restore_ms, bytes_image, bytes_wire, rounds, round_bytes, note"
 
 static void migration_row(sqlite3_stmt *st, void *out, unsigned i)
 {
@@ -219,6 +219,8 @@ static void migration_row(sqlite3_stmt *st, void *out, unsigned i)
 	m->bytes_image = u64(st, 14);
 	m->bytes_wire = u64(st, 15);
 	m->rounds = u64(st, 16);
+	text(st, 17, m->round_bytes, sizeof(m->round_bytes));
+	text(st, 18, m->note, sizeof(m->note));
 }
 
 int ferry_store_migration_begin(struct ferry_registry *reg, struct ferry_migration_rec *m, struct ferry_err *err)
@@ -245,14 +247,14 @@ int ferry_store_migration_end(struct ferry_registry *reg, const struct ferry_mig
 		              (sqlite3_int64)m->transfer_ms, (sqlite3_int64)m->restore_ms,
 		              (sqlite3_int64)m->bytes_image, (sqlite3_int64)m->bytes_wire,
 		              (sqlite3_int64)m->rounds,      (sqlite3_int64)m->id };
-	const void *vals[] = { &v[0], m->result, m->message, &v[1], &v[2], &v[3],
-		               &v[4], &v[5],     &v[6],      &v[7], &v[8], &v[9] };
+	const void *vals[] = { &v[0], m->result, m->message, &v[1], &v[2],          &v[3],   &v[4],
+		               &v[5], &v[6],     &v[7],      &v[8], m->round_bytes, m->note, &v[9] };
 	int r = store_write(
 	    reg,
 	    "UPDATE migrations SET finished_at = ?, result = ?, message = ?, total_ms = ?, downtime_ms = ?, "
-	    "checkpoint_ms = ?, transfer_ms = ?, restore_ms = ?, bytes_image = ?, bytes_wire = ?, rounds = ? "
-	    "WHERE id = ?",
-	    "issiiiiiiiii", vals, err);
+	    "checkpoint_ms = ?, transfer_ms = ?, restore_ms = ?, bytes_image = ?, bytes_wire = ?, rounds = ?, "
+	    "round_bytes = ?, note = ? WHERE id = ?",
+	    "issiiiiiiiissi", vals, err);
 
 	return r < 0 ? r : 0;
 }

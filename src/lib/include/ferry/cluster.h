@@ -29,7 +29,7 @@
 #define FERRY_CLUSTER_NAME_MAX       6
 #define FERRY_CLUSTER_DEFAULT_NAME   "lab"
 #define FERRY_CLUSTER_ROOT_DEFAULT   "/run/ferry/clusters"
-#define FERRY_CLUSTER_TMPFS_MB       2048
+#define FERRY_CLUSTER_TMPFS_MB       6144
 #define FERRY_CLUSTER_CMD_TIMEOUT_MS 15000
 /* The vxlan fabric's overlay: it exists only inside the hosts' namespaces. */
 #define FERRY_CLUSTER_OVERLAY "10.250.0.0/16"

@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Pre-copy without soft-dirty: the source reads the running container's
+ * memory each round and sends the pages whose content the destination has
+ * not seen (by SHA-256); the destination keeps them in a store.  At the
+ * freeze the normal dump runs, and its page images travel as references into
+ * that store plus the pages that changed since (precopy.h).
+ *
+ * Why content hashes and not addresses: without the kernel's dirty bits the
+ * only way to know a page changed is to look at it, and a content name lets
+ * the final image be rebuilt byte-exact whatever CRIU's pagemap says, with
+ * identical pages (zero pages, duplicates) stored once.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "ferryd"
+#include "ferry/bundle.h"
+#include "ferry/cgroup.h"
+#include "ferry/clock.h"
+#include "ferry/log.h"
+#include "ferry/memscan.h"
+#include "ferry/wire.h"
+#include "precopy.h"
+
+#define PIDS_MAX        1024
+#define ESTIMATE_MIN    (4ULL << 20) /* a round this large measures the link */
+#define STORE_PAGES_MAX (64ULL << 30) / FERRY_PAGE_SIZE
+#define CPU_FLOOR       5 /* auto-converge never caps the container below this % of a CPU */
+
+/* ---- source ---- */
+
+int precopy_open(struct ferry_conn *dest, const struct ferry_buf *ticket, struct ferry_err *err)
+{
+	struct ferry_buf resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	int r = ferry_conn_send_frame(dest, FERRY_FRAME_PAGES_OPEN, ticket->data, ticket->len, err);
+
+	if (r == 0 && (r = ferry_expect_response(dest, &resp, err)) < 0)
+		ferry_err_wrap(err, "the destination refused the page session");
+	ferry_buf_free(&resp);
+	return r;
+}
+
+struct round {
+	struct ferry_conn *dest;
+	struct ferry_page_set *sent;
+	uint8_t *frame;
+	size_t n;           /* pages in frame */
+	uint64_t pages;     /* sent this round */
+	uint64_t bandwidth; /* bytes per second, 0 = unpaced */
+	long long t0;       /* start of the round, for pacing */
+	bool full;          /* the destination's store has no room left */
+	struct ferry_err *err;
+};
+
+static int flush(struct round *s)
+{
+	int r;
+
+	if (!s->n)
+		return 0;
+	r = ferry_conn_send_frame(s->dest, FERRY_FRAME_PAGES, s->frame, s->n * FERRY_PAGE_SIZE, s->err);
+	s->n = 0;
+	if (r < 0 || !s->bandwidth)
+		return r;
+	/* --bandwidth: never ahead of the budget since the round started. */
+	long long due = s->t0 + (long long)(s->pages * FERRY_PAGE_SIZE * 1000 / s->bandwidth), now = ferry_now_ms();
+	if (due > now) {
+		struct timespec ts = { (due - now) / 1000, (due - now) % 1000 * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+static int on_page(void *arg, uint64_t addr, const uint8_t *page)
+{
+	struct round *s = arg;
+	uint8_t hash[FERRY_HASH_LEN];
+	int r;
+
+	(void)addr;
+	ferry_page_hash(page, hash);
+	r = ferry_page_set_add(s->sent, hash, 0);
+	if (r == 0)
+		return 0; /* the destination has this content already */
+	if (r == -ENOSPC) {
+		s->full = true;
+		return r;
+	}
+	if (r < 0)
+		return ferry_err_set(s->err, r, "out of memory for the page hashes");
+	memcpy(s->frame + s->n * FERRY_PAGE_SIZE, page, FERRY_PAGE_SIZE);
+	s->n++;
+	s->pages++;
+	return s->n == FERRY_PAGES_PER_FRAME ? flush(s) : 0;
+}
+
+/* The container's processes: its cgroup's, or the init process alone where the runtime made none in cgroup2. */
+static int container_pids(struct node *node, const char *name, pid_t *pids, struct ferry_err *err)
+{
+	char rel[PATH_MAX];
+	struct ferry_runtime rt;
+	enum ferry_ct_status st;
+	int n;
+
+	snprintf(rel, sizeof(rel), "%s/%s", node->cts.cgroup_parent + 1, name);
+	if ((n = ferry_cgroup_pids(rel, pids, PIDS_MAX)) > 0)
+		return n;
+	ct_runtime(&node->cts, name, &rt);
+	if ((n = ferry_runtime_state(&rt, name, &st, &pids[0], err)) < 0)
+		return n;
+	if (st != FERRY_CT_RUNNING)
+		return ferry_err_set(err, -ESRCH, "container '%s' is %s, not running", name, ferry_ct_status_name(st));
+	return 1;
+}
+
+static int end_round(struct ferry_conn *dest, unsigned round, uint64_t pages, uint64_t held, struct ferry_err *err)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	uint8_t end[12];
+	uint64_t store = 0;
+	int r;
+
+	if (!l)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	ferry_put_u32(end, round);
+	ferry_put_u64(end + 4, pages);
+	if ((r = ferry_conn_send_frame(dest, FERRY_FRAME_PAGES_END, end, sizeof(end), err)) < 0 ||
+	    (r = ferry_expect_response(dest, &b, err)) < 0 ||
+	    (r = ferry_tlv_parse((const uint8_t *)b.data, b.len, l, err)) < 0 ||
+	    (r = ferry_tlv_get_u64(l, FERRY_TAG_SIZE, &store, err)) < 0)
+		goto out;
+	/* Both sides count the same distinct pages, or references would point at nothing. */
+	if (store != held)
+		r = ferry_err_set(err, -EPROTO, "the destination holds %llu pages, the source sent %llu",
+		                  (unsigned long long)store, (unsigned long long)held);
+out:
+	free(l);
+	ferry_buf_free(&b);
+	return r;
+}
+
+/* Auto-converge: halve the container's CPU (from 50 % of one CPU); false once at the floor. */
+static bool throttle(struct node *node, const char *name, struct precopy_report *rep)
+{
+	struct ferry_runtime rt;
+	struct ferry_err e = { 0 };
+	unsigned next = rep->cpu_percent >= 100 ? 50 : rep->cpu_percent / 2;
+
+	if (rep->cpu_percent <= CPU_FLOOR)
+		return false;
+	if (next < CPU_FLOOR)
+		next = CPU_FLOOR;
+	ct_runtime(&node->cts, name, &rt);
+	if (ferry_runtime_limit_cpu(&rt, name, next, &e) < 0) {
+		log_warn("auto-converge: cannot cap the CPU of %s: %s", name, e.msg);
+		return false;
+	}
+	log_info("auto-converge: %s capped at %u%% of a CPU", name, next);
+	rep->cpu_percent = next;
+	return true;
+}
+
+void precopy_uncap(struct node *node, const char *name, struct precopy_report *rep)
+{
+	struct ferry_runtime rt;
+	struct ferry_err e = { 0 };
+
+	if (rep->cpu_percent >= 100)
+		return;
+	ct_runtime(&node->cts, name, &rt);
+	if (ferry_runtime_limit_cpu(&rt, name, 100, &e) < 0)
+		log_error("cannot lift the CPU cap of %s: %s", name, e.msg);
+	else
+		rep->cpu_percent = 100;
+}
+
+int precopy_rounds(struct node *node, struct ferry_conn *ctl, struct ferry_conn *dest, const char *name,
+                   const struct precopy_opts *o, struct ferry_page_set *sent, struct precopy_report *rep,
+                   struct ferry_err *err)
+{
+	struct round s = { .dest = dest, .sent = sent, .bandwidth = o->bandwidth, .err = err };
+	pid_t *pids = calloc(PIDS_MAX, sizeof(*pids));
+	uint64_t link = 0, prev = 0;
+	int r = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->cpu_percent = 100;
+	s.frame = malloc(FERRY_PAGES_PER_FRAME * FERRY_PAGE_SIZE);
+	if (!pids || !s.frame) {
+		r = ferry_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (unsigned round = 1;; round++) {
+		struct ferry_memscan_stats ms = { 0 };
+		long long t0 = ferry_now_ms(), ms_round;
+		uint64_t bytes, left_ms;
+		int n = container_pids(node, name, pids, err);
+
+		if (n < 0) {
+			r = n;
+			goto out;
+		}
+		s.pages = 0;
+		s.t0 = t0;
+		for (int i = 0; i < n && !s.full; i++) {
+			r = ferry_memscan(pids[i], on_page, &s, &ms, err);
+			if (r < 0 && !s.full)
+				goto out;
+		}
+		if ((r = flush(&s)) < 0 || (r = end_round(dest, round, s.pages, sent->n, err)) < 0)
+			goto out;
+		ms_round = ferry_now_ms() - t0;
+		bytes = s.pages * FERRY_PAGE_SIZE;
+		rep->rounds = round;
+		rep->round_bytes[round - 1] = bytes;
+		/* The link's speed, from a round large enough to measure it (reading memory included: conservative). */
+		if (bytes >= ESTIMATE_MIN && ms_round > 0 && bytes * 1000 / (uint64_t)ms_round > link)
+			link = bytes * 1000 / (uint64_t)ms_round;
+		if (o->bandwidth && (!link || o->bandwidth < link))
+			link = o->bandwidth;
+		left_ms = link ? bytes * 1000 / link : 0;
+		log_info("pre-copy of %s: round %u sent %llu pages (%llu MB of %llu MB mapped in %d processes) in %lld "
+		         "ms",
+		         name, round, (unsigned long long)s.pages, (unsigned long long)(bytes >> 20),
+		         (unsigned long long)(ms.bytes_mapped >> 20), n, ms_round);
+		ferry_send_progress(ctl, "precopy", round, bytes);
+		if (s.full) {
+			snprintf(rep->stop, sizeof(rep->stop), "the destination's page store is full");
+			break;
+		}
+		if (round >= 2 && left_ms <= o->max_downtime_ms) {
+			snprintf(rep->stop, sizeof(rep->stop), "converged: %llu KiB changed in the last round",
+			         (unsigned long long)(bytes >> 10));
+			break;
+		}
+		if (round >= o->max_rounds) {
+			snprintf(rep->stop, sizeof(rep->stop), "round limit (%u) reached", round);
+			break;
+		}
+		/* Not shrinking by a tenth: the container writes as fast as the link carries. */
+		if (round >= 2 && bytes * 10 > prev * 9 && !(o->auto_converge && throttle(node, name, rep))) {
+			snprintf(rep->stop, sizeof(rep->stop), "not converging (%llu then %llu KiB per round)",
+			         (unsigned long long)(prev >> 10), (unsigned long long)(bytes >> 10));
+			break;
+		}
+		prev = bytes;
+	}
+	log_info("pre-copy of %s: %u rounds; %s", name, rep->rounds, rep->stop);
+out:
+	free(pids);
+	free(s.frame);
+	return r;
+}
+
+static bool is_page_image(const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(name, "pages-", 6) == 0 && n > 10 && strcmp(name + n - 4, ".img") == 0;
+}
+
+int precopy_refs(const char *images, const struct ferry_page_set *sent, struct ferry_refs_stats *total,
+                 struct ferry_err *err)
+{
+	DIR *d = opendir(images);
+	struct dirent *de;
+	int r = 0;
+
+	memset(total, 0, sizeof(*total));
+	if (!d)
+		return ferry_err_sys(err, -errno, "cannot open %s", images);
+	while ((de = readdir(d))) {
+		struct ferry_refs_stats st;
+		char img[PATH_MAX], refs[PATH_MAX + 8];
+		int in, out;
+
+		if (!is_page_image(de->d_name))
+			continue;
+		snprintf(img, sizeof(img), "%s/%s", images, de->d_name);
+		snprintf(refs, sizeof(refs), "%s%s", img, FERRY_REFS_SUFFIX);
+		if ((in = open(img, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+			r = ferry_err_sys(err, -errno, "cannot open %s", img);
+			break;
+		}
+		if ((out = open(refs, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+			r = ferry_err_sys(err, -errno, "cannot create %s", refs);
+			close(in);
+			break;
+		}
+		r = ferry_refs_write(in, out, sent, &st, err);
+		close(in);
+		close(out);
+		if (r == -EINVAL) {
+			/* Not whole pages: not a page image after all; it travels as it is. */
+			unlink(refs);
+			r = 0;
+			continue;
+		}
+		if (r < 0 || (unlink(img) < 0 && (r = ferry_err_sys(err, -errno, "cannot remove %s", img)) < 0))
+			break;
+		total->pages += st.pages;
+		total->held += st.held;
+		total->raw += st.raw;
+	}
+	closedir(d);
+	return r;
+}
+
+/* ---- destination ---- */
+
+static int open_session(struct node *node, struct ferry_conn *conn, struct precopy_store *st, struct ferry_err *err)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_frame_header h;
+	static const uint8_t zero[32];
+	uint64_t pages;
+	int r;
+
+	if ((r = ferry_conn_recv_frame(conn, &h, &b, err)) < 0)
+		goto out;
+	if (h.type != FERRY_FRAME_PAGES_OPEN) {
+		r = ferry_err_set(err, -EPROTO, "expected PAGES_OPEN, got %s", ferry_frame_type_name(h.type));
+		goto out;
+	}
+	if ((r = node_admit_ticket(conn, (const uint8_t *)b.data, b.len, &st->ticket, node, err)) < 0)
+		goto out;
+	/* A session ticket: pre-copy, and no manifest yet (the bundle's ticket binds that). */
+	if (st->ticket.mode != FERRY_MODE_PRECOPY || CRYPTO_memcmp(st->ticket.manifest_hash, zero, 32) != 0) {
+		r = ferry_err_set(err, -EPERM, "not a page-session ticket");
+		goto out;
+	}
+	/* The store may hold reserve_disk bytes: the controller's bound, already checked against free disk. */
+	pages = st->ticket.reserve_disk / FERRY_PAGE_SIZE;
+	if (pages > STORE_PAGES_MAX)
+		pages = STORE_PAGES_MAX;
+	if ((r = ferry_page_set_init(&st->set, (size_t)pages, err)) < 0)
+		goto out;
+	/* Unlinked from the start: whatever ends this session, the pages go with the descriptor. */
+	st->fd = open(node->incoming, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (st->fd < 0) {
+		r = ferry_err_sys(err, -errno, "cannot make a page store in %s", node->incoming);
+		ferry_page_set_free(&st->set);
+		goto out;
+	}
+	st->open = true;
+	ferry_buf_reset(&b);
+	r = ferry_tlv_add_u32(&b, FERRY_TAG_STATUS, 0);
+	r = r ? r : ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, b.data, b.len, err);
+out:
+	ferry_buf_free(&b);
+	return r;
+}
+
+static int store_pages(struct precopy_store *st, const uint8_t *p, size_t len, struct ferry_err *err)
+{
+	if (len == 0 || len % FERRY_PAGE_SIZE != 0)
+		return ferry_err_set(err, -EPROTO, "a PAGES frame of %zu bytes is not whole pages", len);
+	for (size_t off = 0; off < len; off += FERRY_PAGE_SIZE) {
+		uint8_t hash[FERRY_HASH_LEN];
+		uint64_t at = st->set.n;
+		int r;
+
+		/* The destination names each page itself: the source's word is not needed. */
+		ferry_page_hash(p + off, hash);
+		r = ferry_page_set_add(&st->set, hash, at);
+		if (r == 0)
+			continue;
+		if (r == -ENOSPC)
+			return ferry_err_set(err, -ENOSPC, "the page store is full (%zu pages, the ticket's bound)",
+			                     st->set.max);
+		if (r < 0)
+			return ferry_err_set(err, r, "out of memory for the page store's index");
+		if (pwrite(st->fd, p + off, FERRY_PAGE_SIZE, (off_t)(at * FERRY_PAGE_SIZE)) != FERRY_PAGE_SIZE)
+			return ferry_err_sys(err, -errno ? -errno : -ENOSPC, "cannot write the page store");
+	}
+	return 0;
+}
+
+static int answer_round(struct precopy_store *st, struct ferry_conn *conn, const struct ferry_buf *b,
+                        struct ferry_err *err)
+{
+	struct ferry_buf resp = FERRY_BUF_INIT(64);
+	struct ferry_reader rd;
+	int r;
+
+	ferry_reader_init(&rd, b->data, b->len);
+	ferry_get_u32(&rd);
+	ferry_get_u64(&rd);
+	if (!rd.ok || rd.left)
+		return ferry_err_set(err, -EPROTO, "a PAGES_END frame of %zu bytes, expected 12", b->len);
+	r = ferry_tlv_add_u32(&resp, FERRY_TAG_STATUS, 0);
+	r = r ? r : ferry_tlv_add_u64(&resp, FERRY_TAG_SIZE, st->set.n);
+	r = r ? r : ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, resp.data, resp.len, err);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+int precopy_receive(struct node *node, struct ferry_conn *conn, struct precopy_store *st, struct ferry_err *err)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(FERRY_PAGES_PER_FRAME * FERRY_PAGE_SIZE);
+	struct ferry_frame_header h = { 0 };
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	st->fd = -1;
+	if ((r = open_session(node, conn, st, err)) < 0)
+		goto out;
+	log_info("page session for %s (generation %llu) from %s: up to %zu pages", st->ticket.container,
+	         (unsigned long long)st->ticket.generation, st->ticket.source, st->set.max);
+	for (;;) {
+		uint8_t next;
+
+		if ((r = ferry_conn_peek_type(conn, &next, err)) < 0)
+			goto out;
+		if (next == FERRY_FRAME_TICKET)
+			break; /* the bundle follows: ferry_bundle_receive reads it */
+		if ((r = ferry_conn_recv_frame(conn, &h, &b, err)) < 0)
+			goto out;
+		if (h.type == FERRY_FRAME_PAGES)
+			r = store_pages(st, (const uint8_t *)b.data, b.len, err);
+		else if (h.type == FERRY_FRAME_PAGES_END)
+			r = answer_round(st, conn, &b, err);
+		else if (h.type == FERRY_FRAME_ERROR)
+			r = ferry_err_set(err, -ECONNABORTED, "the source gave up the page session");
+		else
+			r = ferry_err_set(err, -EPROTO, "unexpected %s frame in a page session",
+			                  ferry_frame_type_name(h.type));
+		if (r < 0)
+			goto out;
+	}
+out:
+	if (r < 0 && h.type != FERRY_FRAME_ERROR)
+		ferry_conn_send_error(conn, r, err->msg, NULL);
+	ferry_buf_free(&b);
+	return r;
+}
+
+static int lookup(void *arg, const uint8_t hash[FERRY_HASH_LEN], uint8_t *page)
+{
+	struct precopy_store *st = arg;
+	uint64_t at;
+
+	if (!ferry_page_set_find(&st->set, hash, &at))
+		return -ENOENT;
+	return pread(st->fd, page, FERRY_PAGE_SIZE, (off_t)(at * FERRY_PAGE_SIZE)) == FERRY_PAGE_SIZE ? 0 : -EIO;
+}
+
+static int expand_one(struct precopy_store *st, const char *refs, const char *img, uint64_t max_pages,
+                      struct ferry_err *err)
+{
+	struct ferry_refs_stats rs;
+	struct stat sb;
+	void *map = NULL;
+	int in = open(refs, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), out = -1, r;
+
+	if (in < 0 || fstat(in, &sb) < 0) {
+		r = ferry_err_sys(err, -errno, "cannot open %s", refs);
+		goto out;
+	}
+	if (sb.st_size > 0 && (map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, in, 0)) == MAP_FAILED) {
+		map = NULL;
+		r = ferry_err_sys(err, -errno, "cannot map %s", refs);
+		goto out;
+	}
+	if ((out = open(img, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+		r = ferry_err_sys(err, -errno, "cannot create %s", img);
+		goto out;
+	}
+	r = ferry_refs_expand(map, (size_t)sb.st_size, out, max_pages, lookup, st, &rs, err);
+	if (r == 0)
+		r = unlink(refs) < 0 ? ferry_err_sys(err, -errno, "cannot remove %s", refs) : 0;
+out:
+	if (map)
+		munmap(map, (size_t)sb.st_size);
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return r;
+}
+
+int precopy_expand(struct precopy_store *st, const char *images, uint64_t max_pages, struct ferry_err *err)
+{
+	DIR *d = opendir(images);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d)
+		return ferry_err_sys(err, -errno, "cannot open %s", images);
+	while ((de = readdir(d)) && r == 0) {
+		size_t n = strlen(de->d_name), k = strlen(FERRY_REFS_SUFFIX);
+		char refs[PATH_MAX], img[PATH_MAX];
+
+		if (n <= k || strcmp(de->d_name + n - k, FERRY_REFS_SUFFIX) != 0)
+			continue;
+		if (!st || !st->open) {
+			r = ferry_err_set(err, -EPROTO, "%s refers to a page store, but no page session came first",
+			                  de->d_name);
+			break;
+		}
+		snprintf(refs, sizeof(refs), "%s/%s", images, de->d_name);
+		snprintf(img, sizeof(img), "%s/%.*s", images, (int)(n - k), de->d_name);
+		r = expand_one(st, refs, img, max_pages, err);
+	}
+	closedir(d);
+	return r;
+}
+
+void precopy_store_close(struct precopy_store *st)
+{
+	if (!st->open)
+		return;
+	close(st->fd);
+	ferry_page_set_free(&st->set);
+	st->open = false;
+}

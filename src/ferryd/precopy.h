@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef FERRYD_PRECOPY_H
+#define FERRYD_PRECOPY_H
+
+/*
+ * Pre-copy by page hashes (docs/ARCHITECTURE.md, "Live modes"; PROTOCOL.md
+ * §10).  Before the freeze, on the migration channel to the destination:
+ *   PAGES_OPEN (session ticket)           -> RESPONSE
+ *   round: PAGES..., PAGES_END            -> RESPONSE (pages the store holds)
+ * then the usual bundle, whose page images are refs files into the store.
+ */
+
+#include "ferry/channel.h"
+#include "ferry/pages.h"
+#include "ferry/ticket.h"
+#include "node.h"
+
+#define PRECOPY_ROUNDS_MAX       30
+#define PRECOPY_ROUNDS_DEFAULT   8
+#define PRECOPY_DOWNTIME_DEFAULT 300 /* ms, QEMU's default downtime budget */
+
+struct precopy_opts {
+	uint64_t max_downtime_ms;
+	uint64_t bandwidth; /* bytes per second; 0 = as fast as the link goes */
+	uint64_t max_rounds;
+	bool auto_converge;
+};
+
+struct precopy_report {
+	unsigned rounds;
+	uint64_t round_bytes[PRECOPY_ROUNDS_MAX];
+	unsigned cpu_percent; /* the container's CPU cap at the freeze (100 = none) */
+	char stop[96];        /* why the rounds ended */
+};
+
+/* Source: open the page session with the controller's session ticket. */
+int precopy_open(struct ferry_conn *dest, const struct ferry_buf *ticket, struct ferry_err *err);
+/*
+ * Source: send rounds of the running container's pages until they fit the
+ * budget, stop shrinking, or the round limit; sent receives every hash the
+ * destination now holds.  The container's CPU cap is lifted again by the
+ * caller (precopy_uncap) once it is frozen or the migration failed.
+ */
+int precopy_rounds(struct node *node, struct ferry_conn *ctl, struct ferry_conn *dest, const char *name,
+                   const struct precopy_opts *o, struct ferry_page_set *sent, struct precopy_report *rep,
+                   struct ferry_err *err);
+void precopy_uncap(struct node *node, const char *name, struct precopy_report *rep);
+/* Source, after the dump: each pages-N.img in images becomes pages-N.img.refs. */
+int precopy_refs(const char *images, const struct ferry_page_set *sent, struct ferry_refs_stats *total,
+                 struct ferry_err *err);
+
+/* Destination: the pages of one session, in an unlinked file, indexed by their hash. */
+struct precopy_store {
+	bool open;
+	int fd;
+	struct ferry_page_set set;
+	struct ferry_ticket ticket;
+};
+
+/* Destination: from PAGES_OPEN until the bundle's TICKET frame is next (left unread). */
+int precopy_receive(struct node *node, struct ferry_conn *conn, struct precopy_store *st, struct ferry_err *err);
+/* Destination: expand every *.refs in images from the store (st may be NULL: then none may be there). */
+int precopy_expand(struct precopy_store *st, const char *images, uint64_t max_pages, struct ferry_err *err);
+void precopy_store_close(struct precopy_store *st);
+
+#endif
