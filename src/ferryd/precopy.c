@@ -59,6 +59,7 @@ struct round {
 	uint64_t bandwidth; /* bytes per second, 0 = unpaced */
 	long long t0;       /* start of the round, for pacing */
 	bool full;          /* the destination's store has no room left */
+	uint8_t *chain;     /* of every page sent, in order (ferry_page_chain) */
 	struct ferry_err *err;
 };
 
@@ -90,7 +91,8 @@ static int on_page(void *arg, uint64_t addr, const uint8_t *page)
 
 	(void)addr;
 	ferry_page_hash(page, hash);
-	r = ferry_page_set_add(s->sent, hash, 0);
+	/* Its value: its index in the destination's store, which appends in the same order. */
+	r = ferry_page_set_add(s->sent, hash, s->sent->n);
 	if (r == 0)
 		return 0; /* the destination has this content already */
 	if (r == -ENOSPC) {
@@ -99,6 +101,7 @@ static int on_page(void *arg, uint64_t addr, const uint8_t *page)
 	}
 	if (r < 0)
 		return ferry_err_set(s->err, r, "out of memory for the page hashes");
+	ferry_page_chain(s->chain, hash);
 	memcpy(s->frame + s->n * FERRY_PAGE_SIZE, page, FERRY_PAGE_SIZE);
 	s->n++;
 	s->pages++;
@@ -124,8 +127,10 @@ static int container_pids(struct node *node, const char *name, pid_t *pids, stru
 	return 1;
 }
 
-static int end_round(struct ferry_conn *dest, unsigned round, uint64_t pages, uint64_t held, struct ferry_err *err)
+static int end_round(struct ferry_conn *dest, unsigned round, uint64_t pages, uint64_t held,
+                     const uint8_t chain[FERRY_HASH_LEN], struct ferry_err *err)
 {
+	uint8_t theirs[FERRY_HASH_LEN];
 	struct ferry_buf b = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
 	uint8_t end[12];
@@ -139,11 +144,16 @@ static int end_round(struct ferry_conn *dest, unsigned round, uint64_t pages, ui
 	if ((r = ferry_conn_send_frame(dest, FERRY_FRAME_PAGES_END, end, sizeof(end), err)) < 0 ||
 	    (r = ferry_expect_response(dest, &b, err)) < 0 ||
 	    (r = ferry_tlv_parse((const uint8_t *)b.data, b.len, l, err)) < 0 ||
-	    (r = ferry_tlv_get_u64(l, FERRY_TAG_SIZE, &store, err)) < 0)
+	    (r = ferry_tlv_get_u64(l, FERRY_TAG_SIZE, &store, err)) < 0 ||
+	    (r = ferry_tlv_get_fixed(l, FERRY_TAG_HASH, theirs, FERRY_HASH_LEN, err)) < 0)
 		goto out;
-	/* Both sides count the same distinct pages, or references would point at nothing. */
-	if (store != held)
-		r = ferry_err_set(err, -EPROTO, "the destination holds %llu pages, the source sent %llu",
+	/*
+	 * Both sides hold the same distinct pages in the same order, or a
+	 * reference by store index would name other bytes.
+	 */
+	if (store != held || CRYPTO_memcmp(theirs, chain, FERRY_HASH_LEN) != 0)
+		r = ferry_err_set(err, -EPROTO,
+		                  "the destination's page store (%llu pages) differs from what the source sent (%llu)",
 		                  (unsigned long long)store, (unsigned long long)held);
 out:
 	free(l);
@@ -190,7 +200,8 @@ int precopy_rounds(struct node *node, struct ferry_conn *ctl, struct ferry_conn 
                    const struct precopy_opts *o, struct ferry_page_set *sent, struct precopy_report *rep,
                    struct ferry_err *err)
 {
-	struct round s = { .dest = dest, .sent = sent, .bandwidth = o->bandwidth, .err = err };
+	uint8_t chain[FERRY_HASH_LEN] = { 0 };
+	struct round s = { .dest = dest, .sent = sent, .bandwidth = o->bandwidth, .chain = chain, .err = err };
 	pid_t *pids = calloc(PIDS_MAX, sizeof(*pids));
 	uint64_t link = 0, prev = 0;
 	int r = 0;
@@ -219,7 +230,7 @@ int precopy_rounds(struct node *node, struct ferry_conn *ctl, struct ferry_conn 
 			if (r < 0 && !s.full)
 				goto out;
 		}
-		if ((r = flush(&s)) < 0 || (r = end_round(dest, round, s.pages, sent->n, err)) < 0)
+		if ((r = flush(&s)) < 0 || (r = end_round(dest, round, s.pages, sent->n, chain, err)) < 0)
 			goto out;
 		ms_round = ferry_now_ms() - t0;
 		bytes = s.pages * FERRY_PAGE_SIZE;
@@ -384,6 +395,7 @@ static int store_pages(struct precopy_store *st, const uint8_t *p, size_t len, s
 			return ferry_err_set(err, r, "out of memory for the page store's index");
 		if (pwrite(st->fd, p + off, FERRY_PAGE_SIZE, (off_t)(at * FERRY_PAGE_SIZE)) != FERRY_PAGE_SIZE)
 			return ferry_err_sys(err, -errno ? -errno : -ENOSPC, "cannot write the page store");
+		ferry_page_chain(st->chain, hash);
 	}
 	return 0;
 }
@@ -402,6 +414,7 @@ static int answer_round(struct precopy_store *st, struct ferry_conn *conn, const
 		return ferry_err_set(err, -EPROTO, "a PAGES_END frame of %zu bytes, expected 12", b->len);
 	r = ferry_tlv_add_u32(&resp, FERRY_TAG_STATUS, 0);
 	r = r ? r : ferry_tlv_add_u64(&resp, FERRY_TAG_SIZE, st->set.n);
+	r = r ? r : ferry_tlv_add(&resp, FERRY_TAG_HASH, st->chain, FERRY_HASH_LEN);
 	r = r ? r : ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, resp.data, resp.len, err);
 	ferry_buf_free(&resp);
 	return r;
@@ -447,14 +460,32 @@ out:
 	return r;
 }
 
-static int lookup(void *arg, const uint8_t hash[FERRY_HASH_LEN], uint8_t *page)
+/* count store pages from first on, appended to out_fd: in the kernel where it can, else through a buffer. */
+static int copy_pages(void *arg, uint64_t first, uint32_t count, int out_fd)
 {
 	struct precopy_store *st = arg;
-	uint64_t at;
+	loff_t off = (loff_t)(first * FERRY_PAGE_SIZE);
+	size_t left = (size_t)count * FERRY_PAGE_SIZE;
+	uint8_t buf[16 * FERRY_PAGE_SIZE];
 
-	if (!ferry_page_set_find(&st->set, hash, &at))
-		return -ENOENT;
-	return pread(st->fd, page, FERRY_PAGE_SIZE, (off_t)(at * FERRY_PAGE_SIZE)) == FERRY_PAGE_SIZE ? 0 : -EIO;
+	while (left > 0) {
+		ssize_t k = copy_file_range(st->fd, &off, out_fd, NULL, left, 0);
+
+		if (k > 0) {
+			left -= (size_t)k;
+			continue;
+		}
+		if (k == 0)
+			return -EIO;
+		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+			return -errno;
+		k = pread(st->fd, buf, left < sizeof(buf) ? left : sizeof(buf), off);
+		if (k <= 0 || write(out_fd, buf, (size_t)k) != k)
+			return -EIO;
+		off += k;
+		left -= (size_t)k;
+	}
+	return 0;
 }
 
 static int expand_one(struct precopy_store *st, const char *refs, const char *img, uint64_t max_pages,
@@ -478,7 +509,8 @@ static int expand_one(struct precopy_store *st, const char *refs, const char *im
 		r = ferry_err_sys(err, -errno, "cannot create %s", img);
 		goto out;
 	}
-	r = ferry_refs_expand(map, (size_t)sb.st_size, out, max_pages, lookup, st, &rs, err);
+	r = ferry_refs_expand(map, (size_t)sb.st_size, out, max_pages,
+	                      &(struct ferry_page_store){ copy_pages, st->set.n, st }, &rs, err);
 	if (r == 0)
 		r = unlink(refs) < 0 ? ferry_err_sys(err, -errno, "cannot remove %s", refs) : 0;
 out:

@@ -53,7 +53,8 @@ int precopy_refs(const char *images, const struct ferry_page_set *sent, struct f
 struct precopy_store {
 	bool open;
 	int fd;
-	struct ferry_page_set set;
+	struct ferry_page_set set;     /* hash -> index in fd, in the order pages came */
+	uint8_t chain[FERRY_HASH_LEN]; /* ferry_page_chain of every stored page */
 	struct ferry_ticket ticket;
 };
 

@@ -60,19 +60,17 @@ static void test_set(void **state)
 	assert_int_equal(ferry_page_set_init(&s, (size_t)1 << 29, &err), -E2BIG);
 }
 
-/* A store: the pages with even seeds, by hash. */
-struct store {
-	struct ferry_page_set set;
-};
-
-static int lookup(void *arg, const uint8_t hash[FERRY_HASH_LEN], uint8_t *page)
+/* A store: the pages with even seeds; store index i holds seed 2i. */
+static int copy_even(void *arg, uint64_t first, uint32_t count, int out_fd)
 {
-	struct store *st = arg;
-	uint64_t seed;
+	uint8_t page[FERRY_PAGE_SIZE];
 
-	if (!ferry_page_set_find(&st->set, hash, &seed))
-		return -ENOENT;
-	fill(page, (unsigned)seed);
+	(void)arg;
+	for (uint32_t k = 0; k < count; k++) {
+		fill(page, (unsigned)(2 * (first + k)));
+		if (write(out_fd, page, sizeof(page)) != sizeof(page))
+			return -EIO;
+	}
 	return 0;
 }
 
@@ -97,56 +95,89 @@ static uint8_t *read_all(int fd, size_t *len)
 	return p;
 }
 
-static void test_refs_round_trip(void **state)
+/* Write an image of the given seeds, turn it into refs and back; returns the refs. */
+static uint8_t *round_trip(const struct ferry_page_set *held, const unsigned *seeds, unsigned n,
+                           struct ferry_refs_stats *rs, size_t *refs_len)
 {
-	struct store st;
-	struct ferry_refs_stats rs;
+	struct ferry_page_store store = { copy_even, PAGES, NULL };
 	struct ferry_err err = { 0 };
-	uint8_t page[FERRY_PAGE_SIZE], h[FERRY_HASH_LEN], *refs, *img, *back;
+	uint8_t page[FERRY_PAGE_SIZE], *refs, *img, *back;
 	int in = tmpfile_fd(), out = tmpfile_fd(), again = tmpfile_fd();
-	size_t refs_len, img_len, back_len;
+	size_t img_len, back_len;
 
-	(void)state;
-	assert_int_equal(ferry_page_set_init(&st.set, PAGES, &err), 0);
-	for (unsigned i = 0; i < PAGES; i++) {
-		fill(page, i);
+	for (unsigned i = 0; i < n; i++) {
+		fill(page, seeds[i]);
 		assert_int_equal(write(in, page, sizeof(page)), sizeof(page));
-		if (i % 2 == 0) {
-			ferry_page_hash(page, h);
-			ferry_page_set_add(&st.set, h, i);
-		}
 	}
-	assert_int_equal(ferry_refs_write(in, out, &st.set, &rs, &err), 0);
-	assert_int_equal(rs.pages, PAGES);
-	assert_int_equal(rs.held, PAGES / 2);
-	assert_int_equal(rs.raw, PAGES / 2);
-	refs = read_all(out, &refs_len);
-	assert_int_equal(refs_len, FERRY_REFS_HDR + PAGES / 2 * (1 + FERRY_HASH_LEN) + PAGES / 2 * (1 + FERRY_PAGE_SIZE));
-	/* Byte-exact back. */
-	assert_int_equal(ferry_refs_expand(refs, refs_len, again, PAGES, lookup, &st, &rs, &err), 0);
+	assert_int_equal(ferry_refs_write(in, out, held, rs, &err), 0);
+	refs = read_all(out, refs_len);
+	assert_int_equal(ferry_refs_expand(refs, *refs_len, again, n, &store, rs, &err), 0);
 	img = read_all(in, &img_len);
 	back = read_all(again, &back_len);
 	assert_int_equal(img_len, back_len);
 	assert_memory_equal(img, back, img_len);
-	/* More pages than allowed, a damaged record, a trailing byte, a short header, a page the store lacks. */
-	assert_int_equal(ferry_refs_expand(refs, refs_len, -1, PAGES - 1, lookup, &st, &rs, &err), -E2BIG);
-	refs[FERRY_REFS_HDR] = 'X';
-	assert_int_equal(ferry_refs_expand(refs, refs_len, -1, PAGES, lookup, &st, &rs, &err), -EBADMSG);
-	refs[FERRY_REFS_HDR] = FERRY_REF_HELD;
-	assert_int_equal(ferry_refs_expand(refs, refs_len - 1, -1, PAGES, lookup, &st, &rs, &err), -EBADMSG);
-	assert_int_equal(ferry_refs_expand(refs, 10, -1, PAGES, lookup, &st, &rs, &err), -EBADMSG);
-	refs[FERRY_REFS_HDR + 1] ^= 1;
-	assert_int_equal(ferry_refs_expand(refs, refs_len, -1, PAGES, lookup, &st, &rs, &err), -ENOENT);
-	/* Not whole pages: not an image the format stands for. */
-	assert_int_equal(write(in, "x", 1), 1);
-	assert_int_equal(ferry_refs_write(in, out, &st.set, &rs, &err), -EINVAL);
-	free(refs);
 	free(img);
 	free(back);
 	close(in);
 	close(out);
 	close(again);
-	ferry_page_set_free(&st.set);
+	return refs;
+}
+
+static void test_refs_round_trip(void **state)
+{
+	struct ferry_page_set held;
+	struct ferry_refs_stats rs;
+	struct ferry_page_store store = { copy_even, PAGES, NULL };
+	struct ferry_err err = { 0 };
+	unsigned seeds[PAGES];
+	uint8_t page[FERRY_PAGE_SIZE], h[FERRY_HASH_LEN], *refs;
+	size_t refs_len;
+	int in;
+
+	(void)state;
+	assert_int_equal(ferry_page_set_init(&held, PAGES, &err), 0);
+	for (unsigned i = 0; i < PAGES; i++) {
+		fill(page, 2 * i);
+		ferry_page_hash(page, h);
+		ferry_page_set_add(&held, h, i);
+	}
+	/* Store pages in store order: one run. */
+	for (unsigned i = 0; i < PAGES; i++)
+		seeds[i] = 2 * i;
+	refs = round_trip(&held, seeds, PAGES, &rs, &refs_len);
+	assert_int_equal(rs.runs, 1);
+	assert_int_equal(rs.held, PAGES);
+	assert_int_equal(refs_len, FERRY_REFS_HDR + 13);
+	free(refs);
+	/* Held and changed pages alternating: a run of one, a raw page, and so on. */
+	for (unsigned i = 0; i < PAGES; i++)
+		seeds[i] = i;
+	refs = round_trip(&held, seeds, PAGES, &rs, &refs_len);
+	assert_int_equal(rs.pages, PAGES);
+	assert_int_equal(rs.held, PAGES / 2);
+	assert_int_equal(rs.raw, PAGES / 2);
+	assert_int_equal(rs.runs, PAGES / 2);
+	assert_int_equal(refs_len, FERRY_REFS_HDR + PAGES / 2 * 13 + PAGES / 2 * (1 + FERRY_PAGE_SIZE));
+	/* More pages than allowed, a damaged record, a trailing byte, a short header, a run outside the store. */
+	assert_int_equal(ferry_refs_expand(refs, refs_len, -1, PAGES - 1, &store, &rs, &err), -E2BIG);
+	refs[FERRY_REFS_HDR] = 'X';
+	assert_int_equal(ferry_refs_expand(refs, refs_len, -1, PAGES, &store, &rs, &err), -EBADMSG);
+	refs[FERRY_REFS_HDR] = FERRY_REF_RUN;
+	assert_int_equal(ferry_refs_expand(refs, refs_len - 1, -1, PAGES, &store, &rs, &err), -EBADMSG);
+	assert_int_equal(ferry_refs_expand(refs, 10, -1, PAGES, &store, &rs, &err), -EBADMSG);
+	store.stored = 10;
+	assert_int_equal(ferry_refs_expand(refs, refs_len, -1, PAGES, &store, &rs, &err), -ENOENT);
+	store.stored = PAGES;
+	ferry_put_u32(refs + FERRY_REFS_HDR + 9, 0); /* a run of no pages */
+	assert_int_equal(ferry_refs_expand(refs, refs_len, -1, PAGES, &store, &rs, &err), -ENOENT);
+	free(refs);
+	/* Not whole pages: not an image the format stands for. */
+	in = tmpfile_fd();
+	assert_int_equal(write(in, "x", 1), 1);
+	assert_int_equal(ferry_refs_write(in, in, &held, &rs, &err), -EINVAL);
+	close(in);
+	ferry_page_set_free(&held);
 }
 
 static void test_maps_line(void **state)
@@ -154,18 +185,18 @@ static void test_maps_line(void **state)
 	struct ferry_mapping m;
 
 	(void)state;
-	assert_int_equal(ferry_maps_parse_line("55d0c9a00000-55d0c9a21000 rw-p 00000000 00:00 0          [heap]", &m), 0);
+	assert_int_equal(ferry_maps_parse_line("55d0c9a00000-55d0c9a21000 rw-p 00000000 00:00 0          [heap]", &m),
+	                 0);
 	assert_true(m.read && m.write && !m.shared && !m.file && !m.skip);
 	assert_int_equal(m.start, 0x55d0c9a00000ULL);
 	assert_int_equal(m.end, 0x55d0c9a21000ULL);
-	assert_int_equal(ferry_maps_parse_line("7f1c2a000000-7f1c2a022000 r--p 00000000 fe:01 1835239   /usr/lib/libc.so.6",
-	                                       &m),
-	                 0);
+	assert_int_equal(
+	    ferry_maps_parse_line("7f1c2a000000-7f1c2a022000 r--p 00000000 fe:01 1835239   /usr/lib/libc.so.6", &m), 0);
 	assert_true(m.file && !m.write);
 	assert_int_equal(ferry_maps_parse_line("7ffd1f9f4000-7ffd1f9f8000 r--p 00000000 00:00 0  [vvar]", &m), 0);
 	assert_true(m.skip);
-	assert_int_equal(ferry_maps_parse_line("7f00000000-7f00001000 rw-s 00000000 00:01 1024 /dev/zero (deleted)", &m),
-	                 0);
+	assert_int_equal(
+	    ferry_maps_parse_line("7f00000000-7f00001000 rw-s 00000000 00:01 1024 /dev/zero (deleted)", &m), 0);
 	assert_true(m.anon_shared && !m.file);
 	assert_int_equal(ferry_maps_parse_line("7f00000000-7f00001000 rw-s 00000000 fe:01 77 /data/file", &m), 0);
 	assert_true(m.shared && m.file && !m.anon_shared);
@@ -209,8 +240,8 @@ static void test_memscan_live(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		uint8_t *mem = mmap(NULL, 128 * FERRY_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		                    -1, 0);
+		uint8_t *mem =
+		    mmap(NULL, 128 * FERRY_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		if (mem == MAP_FAILED)
 			_exit(1);

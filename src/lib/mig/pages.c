@@ -4,6 +4,7 @@
  * CRIU page image travel as "you have this one already" (ferry/pages.h).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,7 +14,7 @@
 #include "ferry/pages.h"
 #include "ferry/wire.h"
 
-#define REFS_BATCH 64 /* pages read from an image at once: 256 KiB */
+#define REFS_BATCH 256 /* pages read from an image at once: 1 MiB */
 
 /* A table of cap slots (a power of two); entries move over from the old one. */
 static int resize(struct ferry_page_set *s, size_t cap)
@@ -112,6 +113,15 @@ void ferry_page_hash(const void *page, uint8_t out[FERRY_HASH_LEN])
 	SHA256(page, FERRY_PAGE_SIZE, out);
 }
 
+void ferry_page_chain(uint8_t chain[FERRY_HASH_LEN], const uint8_t hash[FERRY_HASH_LEN])
+{
+	uint8_t both[2 * FERRY_HASH_LEN];
+
+	memcpy(both, chain, FERRY_HASH_LEN);
+	memcpy(both + FERRY_HASH_LEN, hash, FERRY_HASH_LEN);
+	SHA256(both, sizeof(both), chain);
+}
+
 static int write_all(int fd, const void *p, size_t n, struct ferry_err *err)
 {
 	const uint8_t *b = p;
@@ -147,16 +157,111 @@ static ssize_t read_full(int fd, void *p, size_t n)
 	return (ssize_t)got;
 }
 
+struct hash_job {
+	const uint8_t *pages;
+	uint8_t (*hashes)[FERRY_HASH_LEN];
+	size_t n;
+};
+
+static void *hash_pages(void *arg)
+{
+	struct hash_job *j = arg;
+
+	for (size_t i = 0; i < j->n; i++)
+		ferry_page_hash(j->pages + i * FERRY_PAGE_SIZE, j->hashes[i]);
+	return NULL;
+}
+
+/*
+ * The freeze waits for this pass over all memory: two threads hash it (the
+ * second half of each batch on a helper thread), the rest is sequential.
+ */
+static void hash_batch(const uint8_t *pages, uint8_t (*hashes)[FERRY_HASH_LEN], size_t n)
+{
+	struct hash_job first = { pages, hashes, n / 2 },
+	                second = { pages + n / 2 * FERRY_PAGE_SIZE, hashes + n / 2, n - n / 2 };
+	pthread_t t;
+
+	if (n < 8 || pthread_create(&t, NULL, hash_pages, &second) != 0) {
+		hash_pages(&(struct hash_job){ pages, hashes, n });
+		return;
+	}
+	hash_pages(&first);
+	pthread_join(t, NULL);
+}
+
+/* Refs being written: raw pages and runs, flushed to fd when the buffer fills. */
+struct refs_out {
+	int fd;
+	uint8_t *buf;
+	size_t len;
+	uint64_t run_first, run_len;
+	struct ferry_refs_stats *st;
+	struct ferry_err *err;
+};
+
+#define REFS_OUT_MAX (REFS_BATCH * (1 + FERRY_PAGE_SIZE))
+
+static int out_flush(struct refs_out *o)
+{
+	int r = write_all(o->fd, o->buf, o->len, o->err);
+
+	o->len = 0;
+	return r;
+}
+
+static int out_run(struct refs_out *o)
+{
+	if (!o->run_len)
+		return 0;
+	if (o->len + 13 > REFS_OUT_MAX && out_flush(o) < 0)
+		return -EIO;
+	o->buf[o->len] = FERRY_REF_RUN;
+	ferry_put_u64(o->buf + o->len + 1, o->run_first);
+	ferry_put_u32(o->buf + o->len + 9, (uint32_t)o->run_len);
+	o->len += 13;
+	o->st->runs++;
+	o->run_len = 0;
+	return 0;
+}
+
+static int out_held(struct refs_out *o, uint64_t index)
+{
+	o->st->held++;
+	if (o->run_len && index == o->run_first + o->run_len && o->run_len < FERRY_REF_RUN_MAX) {
+		o->run_len++;
+		return 0;
+	}
+	if (out_run(o) < 0)
+		return -EIO;
+	o->run_first = index;
+	o->run_len = 1;
+	return 0;
+}
+
+static int out_raw(struct refs_out *o, const uint8_t *page)
+{
+	o->st->raw++;
+	if (out_run(o) < 0 || (o->len + 1 + FERRY_PAGE_SIZE > REFS_OUT_MAX && out_flush(o) < 0))
+		return -EIO;
+	o->buf[o->len++] = FERRY_REF_RAW;
+	memcpy(o->buf + o->len, page, FERRY_PAGE_SIZE);
+	o->len += FERRY_PAGE_SIZE;
+	return 0;
+}
+
 int ferry_refs_write(int img_fd, int refs_fd, const struct ferry_page_set *held, struct ferry_refs_stats *st,
                      struct ferry_err *err)
 {
-	uint8_t *batch = malloc(REFS_BATCH * FERRY_PAGE_SIZE), *out = malloc(REFS_BATCH * (1 + FERRY_PAGE_SIZE));
+	uint8_t *batch = malloc(REFS_BATCH * FERRY_PAGE_SIZE),
+	        (*hashes)[FERRY_HASH_LEN] = malloc(REFS_BATCH * FERRY_HASH_LEN);
+	struct refs_out o = { .fd = refs_fd, .buf = malloc(REFS_OUT_MAX), .st = st, .err = err };
 	uint8_t hdr[FERRY_REFS_HDR];
 	off_t size = lseek(img_fd, 0, SEEK_END);
 	int r = 0;
 
 	memset(st, 0, sizeof(*st));
-	if (!batch || !out) {
+	if (!batch || !hashes || !o.buf) {
 		r = ferry_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -171,7 +276,7 @@ int ferry_refs_write(int img_fd, int refs_fd, const struct ferry_page_set *held,
 		goto out;
 	for (;;) {
 		ssize_t got = read_full(img_fd, batch, REFS_BATCH * FERRY_PAGE_SIZE);
-		size_t n = 0;
+		size_t n;
 
 		if (got < 0) {
 			r = ferry_err_sys(err, (int)got, "cannot read the page image");
@@ -183,36 +288,31 @@ int ferry_refs_write(int img_fd, int refs_fd, const struct ferry_page_set *held,
 			r = ferry_err_set(err, -EIO, "the page image changed while it was read");
 			goto out;
 		}
-		for (ssize_t off = 0; off < got; off += FERRY_PAGE_SIZE) {
-			uint8_t hash[FERRY_HASH_LEN];
+		n = (size_t)got / FERRY_PAGE_SIZE;
+		hash_batch(batch, hashes, n);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t index;
 
-			ferry_page_hash(batch + off, hash);
-			if (ferry_page_set_find(held, hash, NULL)) {
-				out[n++] = FERRY_REF_HELD;
-				memcpy(out + n, hash, FERRY_HASH_LEN);
-				n += FERRY_HASH_LEN;
-				st->held++;
-			} else {
-				out[n++] = FERRY_REF_RAW;
-				memcpy(out + n, batch + off, FERRY_PAGE_SIZE);
-				n += FERRY_PAGE_SIZE;
-				st->raw++;
-			}
+			r = ferry_page_set_find(held, hashes[i], &index) ? out_held(&o, index)
+			                                                 : out_raw(&o, batch + i * FERRY_PAGE_SIZE);
+			if (r < 0)
+				goto out;
 			st->pages++;
 		}
-		if ((r = write_all(refs_fd, out, n, err)) < 0)
-			goto out;
 	}
+	if ((r = out_run(&o)) < 0 || (r = out_flush(&o)) < 0)
+		goto out;
 	if (st->pages != (uint64_t)size / FERRY_PAGE_SIZE)
 		r = ferry_err_set(err, -EIO, "the page image changed while it was read");
 out:
 	free(batch);
-	free(out);
+	free(hashes);
+	free(o.buf);
 	return r;
 }
 
-int ferry_refs_expand(const uint8_t *refs, size_t len, int out_fd, uint64_t max_pages, ferry_page_lookup_fn lookup,
-                      void *arg, struct ferry_refs_stats *st, struct ferry_err *err)
+int ferry_refs_expand(const uint8_t *refs, size_t len, int out_fd, uint64_t max_pages,
+                      const struct ferry_page_store *store, struct ferry_refs_stats *st, struct ferry_err *err)
 {
 	uint8_t *batch = malloc(REFS_BATCH * FERRY_PAGE_SIZE);
 	struct ferry_reader rd;
@@ -239,31 +339,48 @@ int ferry_refs_expand(const uint8_t *refs, size_t len, int out_fd, uint64_t max_
 		                  (unsigned long long)pages, (unsigned long long)max_pages);
 		goto out;
 	}
-	for (uint64_t i = 0; i < pages; i++) {
-		uint8_t kind = ferry_get_u8(&rd), *page = batch + n * FERRY_PAGE_SIZE;
+	while (st->pages < pages) {
+		uint8_t kind = ferry_get_u8(&rd);
 		const uint8_t *v;
 
-		if (kind == FERRY_REF_HELD && (v = ferry_get_view(&rd, FERRY_HASH_LEN))) {
-			if (lookup(arg, v, page) < 0) {
-				r = ferry_err_set(err, -ENOENT, "page %llu refers to a page the store does not hold",
-				                  (unsigned long long)i);
+		if (kind == FERRY_REF_RAW && (v = ferry_get_view(&rd, FERRY_PAGE_SIZE))) {
+			memcpy(batch + n * FERRY_PAGE_SIZE, v, FERRY_PAGE_SIZE);
+			st->raw++;
+			st->pages++;
+			if (++n == REFS_BATCH) {
+				if (out_fd >= 0 && (r = write_all(out_fd, batch, n * FERRY_PAGE_SIZE, err)) < 0)
+					goto out;
+				n = 0;
+			}
+			continue;
+		}
+		if (kind == FERRY_REF_RUN) {
+			uint64_t first = ferry_get_u64(&rd);
+			uint32_t count = ferry_get_u32(&rd);
+
+			if (!rd.ok || count == 0 || count > FERRY_REF_RUN_MAX || count > pages - st->pages ||
+			    first >= store->stored || count > store->stored - first) {
+				r = ferry_err_set(err, rd.ok ? -ENOENT : -EBADMSG,
+				                  "a run of the refs file at page %llu is damaged or outside the store",
+				                  (unsigned long long)st->pages);
 				goto out;
 			}
-			st->held++;
-		} else if (kind == FERRY_REF_RAW && (v = ferry_get_view(&rd, FERRY_PAGE_SIZE))) {
-			memcpy(page, v, FERRY_PAGE_SIZE);
-			st->raw++;
-		} else {
-			r = ferry_err_set(err, -EBADMSG, "page record %llu of the refs file is damaged",
-			                  (unsigned long long)i);
-			goto out;
-		}
-		st->pages++;
-		if (++n == REFS_BATCH) {
-			if (out_fd >= 0 && (r = write_all(out_fd, batch, n * FERRY_PAGE_SIZE, err)) < 0)
+			/* Raw pages before it land first: the image keeps its order. */
+			if (out_fd >= 0 && ((n && (r = write_all(out_fd, batch, n * FERRY_PAGE_SIZE, err)) < 0) ||
+			                    (r = store->copy(store->arg, first, count, out_fd)) < 0)) {
+				if (!err->msg[0])
+					ferry_err_sys(err, r, "cannot copy pages from the store");
 				goto out;
+			}
 			n = 0;
+			st->held += count;
+			st->pages += count;
+			st->runs++;
+			continue;
 		}
+		r = ferry_err_set(err, -EBADMSG, "page record %llu of the refs file is damaged",
+		                  (unsigned long long)st->pages);
+		goto out;
 	}
 	if (rd.left) {
 		r = ferry_err_set(err, -EBADMSG, "the refs file has %zu bytes after its last page", rd.left);

@@ -7,11 +7,12 @@
  * (docs/ARCHITECTURE.md, "Live modes"; PROTOCOL.md §10).
  *
  * A page is named by the SHA-256 of its 4 KiB.  The source sends the pages
- * of the running container in rounds; the destination keeps them in a store
- * it indexes by the hash it computed itself.  At the freeze, each CRIU
- * pages-N.img becomes a refs file: per page either "the store has it" (its
- * hash) or the raw page.  The destination expands the refs file back into
- * the byte-exact image from its store.
+ * of the running container in rounds; the destination keeps them in a store,
+ * each distinct page once, in the order they came (so both sides number
+ * them alike; a chain of their hashes proves it after every round).  At the
+ * freeze, each CRIU pages-N.img becomes a refs file: runs of store pages
+ * ("pages first..first+count-1 of the store") and raw pages.  The
+ * destination expands it back into the byte-exact image.
  */
 
 #include <stdbool.h>
@@ -22,11 +23,12 @@
 
 #define FERRY_PAGE_SIZE  4096
 #define FERRY_HASH_LEN   32
-#define FERRY_REFS_MAGIC "FPR1"
+#define FERRY_REFS_MAGIC "FPR2"
 #define FERRY_REFS_HDR   16  /* magic, u32 page size, u64 page count */
-#define FERRY_REF_HELD   'H' /* then 32 bytes: the page's SHA-256 */
+#define FERRY_REF_RUN    'S' /* then u64 first store index, u32 count (1 to FERRY_REF_RUN_MAX) */
 #define FERRY_REF_RAW    'R' /* then 4096 bytes: the page */
 /* Suffix of a refs object that replaces an image of raw pages in a bundle. */
+#define FERRY_REF_RUN_MAX (1u << 20)
 #define FERRY_REFS_SUFFIX ".refs"
 
 /* An open-addressed set of page hashes, each with a 64-bit value (an index in a store). */
@@ -45,28 +47,38 @@ int ferry_page_set_add(struct ferry_page_set *s, const uint8_t hash[FERRY_HASH_L
 bool ferry_page_set_find(const struct ferry_page_set *s, const uint8_t hash[FERRY_HASH_LEN], uint64_t *ret_value);
 
 void ferry_page_hash(const void *page, uint8_t out[FERRY_HASH_LEN]);
+/* The store's chain after one more page: chain = SHA-256(chain || page hash). */
+void ferry_page_chain(uint8_t chain[FERRY_HASH_LEN], const uint8_t hash[FERRY_HASH_LEN]);
 
 struct ferry_refs_stats {
-	uint64_t pages, held, raw;
+	uint64_t pages, held, raw, runs;
 };
 
 /*
  * Source: turn the raw page image at img_fd into a refs file at refs_fd:
- * pages whose hash is in held become references.  -EINVAL when the image
- * is not a whole number of pages (the caller then sends it as it is).
+ * pages whose hash is in held (its value: the page's store index) become
+ * runs of store pages.  -EINVAL when the image is not a whole number of
+ * pages (the caller then sends it as it is).
  */
 int ferry_refs_write(int img_fd, int refs_fd, const struct ferry_page_set *held, struct ferry_refs_stats *st,
                      struct ferry_err *err);
 
-/* The store's answer for a referenced page: fill page, or < 0 when it has none. */
-typedef int (*ferry_page_lookup_fn)(void *arg, const uint8_t hash[FERRY_HASH_LEN], uint8_t *page);
+/*
+ * The store's side of an expansion: write count pages from index first on
+ * to out_fd at its offset; < 0 when it cannot.  Indices below stored exist.
+ */
+struct ferry_page_store {
+	int (*copy)(void *arg, uint64_t first, uint32_t count, int out_fd);
+	uint64_t stored;
+	void *arg;
+};
 
 /*
  * Destination: check a refs file (untrusted bytes: header, every record,
- * nothing trailing, at most max_pages) and write the image it stands for
- * to out_fd.  out_fd may be -1 to only check (and look up) everything.
+ * runs inside the store, nothing trailing, at most max_pages) and write the
+ * image it stands for to out_fd.  out_fd may be -1 to only check it.
  */
-int ferry_refs_expand(const uint8_t *refs, size_t len, int out_fd, uint64_t max_pages, ferry_page_lookup_fn lookup,
-                      void *arg, struct ferry_refs_stats *st, struct ferry_err *err);
+int ferry_refs_expand(const uint8_t *refs, size_t len, int out_fd, uint64_t max_pages,
+                      const struct ferry_page_store *store, struct ferry_refs_stats *st, struct ferry_err *err);
 
 #endif
