@@ -51,6 +51,7 @@
  */
 #define MIG_RESTORE_BUDGET_MS 90000
 #define MIG_ACK_MS            10000
+#define MIG_FILL_MS           120000 /* a lazily restored container's memory is all in within this */
 #define MIG_LOG_TAIL          (256 * 1024)
 #define OBJ_SPEC              "spec"
 #define OBJ_UPPER             "upper.tar"
@@ -600,7 +601,8 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 	enum ferry_ct_status st;
 	char path[PATH_MAX], dest[PATH_MAX], bundle[PATH_MAX];
 	long long t0 = ferry_now_ms();
-	bool claimed = false, made = false;
+	struct lazy_fill lf = { 0 };
+	bool claimed = false, made = false, lazy;
 	int guard = -1, fd, r;
 	pid_t pid;
 
@@ -623,6 +625,7 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 	 * ticket reserves), then the store's memory is not needed any more.
 	 */
 	snprintf(path, sizeof(path), "%s/%s", res->path, OBJ_CHECKPOINT);
+	lazy = store && store->open;
 	r = precopy_expand(store, path, res->ticket.reserve_memory / FERRY_PAGE_SIZE * 2 + 1024, err);
 	if (store && store->open)
 		log_info("%s: page images rebuilt from the page store in %lld ms", spec->name, ferry_now_ms() - t0);
@@ -666,7 +669,21 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 		r = fd;
 		goto fail;
 	}
-	r = ferry_runtime_restore(&rt, spec->name, bundle, path, fd, err);
+	/*
+	 * Pre-copy: the container runs as soon as its state is back, and a
+	 * local lazy-pages daemon fills its memory in from the images here;
+	 * the time a restore spends copying memory leaves the downtime.
+	 */
+	if (lazy) {
+		char work[PATH_MAX];
+
+		snprintf(work, sizeof(work), "%s/lazy", res->path);
+		if ((r = lazy_fill_start(&lf, path, work, err)) < 0) {
+			close(fd);
+			goto fail;
+		}
+	}
+	r = ferry_runtime_restore(&rt, spec->name, bundle, path, lazy ? lf.work : NULL, fd, err);
 	close(fd);
 	if (r < 0 || (r = ferry_runtime_state(&rt, spec->name, &st, &pid, err)) < 0)
 		goto fail;
@@ -694,6 +711,7 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 	if (r < 0 || (r = await_commit(conn, err)) < 0) {
 		/* The source never committed and will resume (or settle): this copy must go. */
 		log_warn("%s was restored but the source did not commit (%s); removing it", spec->name, err->msg);
+		lazy_fill_abort(&lf);
 		ct_remove(&node->cts, spec->name, NULL);
 		goto out;
 	}
@@ -711,9 +729,22 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 		ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, b.data, b.len, NULL);
 	log_info("restored %s (generation %llu, pid %d) in %lld ms; committed", spec->name,
 	         (unsigned long long)spec->generation, (int)pid, ferry_now_ms() - t0);
+	if (lazy) {
+		long long ms;
+
+		/* The images stay until every page landed; from local files this takes about a dump's time. */
+		if (lazy_fill_wait(&lf, MIG_FILL_MS, &ms, err) < 0) {
+			log_error("%s cannot run: its memory was not filled in (%s); removing it", spec->name,
+			          err->msg);
+			ct_remove(&node->cts, spec->name, NULL);
+		} else {
+			log_info("%s: all pages landed %lld ms after the restore started", spec->name, ms);
+		}
+	}
 	goto out;
 fail:
 	log_warn("restore of %s failed: %s", spec->name[0] ? spec->name : res->ticket.container, err->msg);
+	lazy_fill_abort(&lf);
 	/* The address first: by the time the source resumes and announces itself, nothing here answers. */
 	if (made)
 		ctnet_destroy(&node->cts, spec->name, NULL);

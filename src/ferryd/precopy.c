@@ -20,6 +20,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +29,7 @@
 #include "ferry/bundle.h"
 #include "ferry/cgroup.h"
 #include "ferry/clock.h"
+#include "ferry/fs.h"
 #include "ferry/log.h"
 #include "ferry/memscan.h"
 #include "ferry/wire.h"
@@ -557,4 +560,88 @@ void precopy_store_close(struct precopy_store *st)
 	close(st->fd);
 	ferry_page_set_free(&st->set);
 	st->open = false;
+}
+
+/* ---- destination: lazy fill of a restored container's memory ---- */
+
+int lazy_fill_start(struct lazy_fill *lf, const char *images, const char *work, struct ferry_err *err)
+{
+	const char *argv[] = { "criu", "lazy-pages", "--images-dir",   images, "--work-dir",
+		               work,   "-o",         "lazy-pages.log", NULL };
+	char sock[PATH_MAX + 32];
+	int status;
+
+	memset(lf, 0, sizeof(*lf));
+	snprintf(lf->work, sizeof(lf->work), "%s", work);
+	if (ferry_mkdir_p(work, 0700, err) < 0)
+		return -EIO;
+	lf->t_start = ferry_now_ms();
+	lf->pid = fork();
+	if (lf->pid < 0) {
+		lf->pid = 0;
+		return ferry_err_sys(err, -errno, "cannot start criu lazy-pages: fork");
+	}
+	if (lf->pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		dup2(devnull, STDERR_FILENO);
+		close_range(3, ~0U, 0);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	/* Ready when its socket exists: the restore connects to it. */
+	snprintf(sock, sizeof(sock), "%s/lazy-pages.socket", work);
+	for (int i = 0; i < 500; i++) {
+		if (access(sock, F_OK) == 0)
+			return 0;
+		if (waitpid(lf->pid, &status, WNOHANG) == lf->pid) {
+			lf->pid = 0;
+			return ferry_err_set(
+			    err, -EIO, "criu lazy-pages exited before it was ready (see %s/lazy-pages.log)", work);
+		}
+		usleep(10 * 1000);
+	}
+	lazy_fill_abort(lf);
+	return ferry_err_set(err, -ETIMEDOUT, "criu lazy-pages was not ready within 5 s");
+}
+
+int lazy_fill_wait(struct lazy_fill *lf, int timeout_ms, long long *ret_ms, struct ferry_err *err)
+{
+	long long deadline = ferry_now_ms() + timeout_ms;
+	int status;
+
+	while (lf->pid) {
+		pid_t w = waitpid(lf->pid, &status, WNOHANG);
+
+		if (w == lf->pid) {
+			lf->pid = 0;
+			*ret_ms = ferry_now_ms() - lf->t_start;
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				return ferry_err_set(err, -EIO,
+				                     "criu lazy-pages failed (status %d; see %s/lazy-pages.log)",
+				                     status, lf->work);
+			return 0;
+		}
+		if (w < 0 && errno != EINTR)
+			return ferry_err_sys(err, -errno, "cannot wait for criu lazy-pages");
+		if (ferry_now_ms() > deadline) {
+			lazy_fill_abort(lf);
+			return ferry_err_set(err, -ETIMEDOUT, "the memory was not filled in within %d s",
+			                     timeout_ms / 1000);
+		}
+		usleep(5 * 1000);
+	}
+	return 0;
+}
+
+void lazy_fill_abort(struct lazy_fill *lf)
+{
+	if (!lf->pid)
+		return;
+	kill(lf->pid, SIGKILL);
+	while (waitpid(lf->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	lf->pid = 0;
 }

@@ -64,4 +64,19 @@ int precopy_receive(struct node *node, struct ferry_conn *conn, struct precopy_s
 int precopy_expand(struct precopy_store *st, const char *images, uint64_t max_pages, struct ferry_err *err);
 void precopy_store_close(struct precopy_store *st);
 
+/*
+ * Destination: a local `criu lazy-pages` serving the rebuilt images, so the
+ * restored container runs at once and its memory is filled in behind it
+ * (from local files: nothing depends on the source any more).
+ */
+struct lazy_fill {
+	pid_t pid; /* 0: none */
+	char work[PATH_MAX];
+	long long t_start;
+};
+int lazy_fill_start(struct lazy_fill *lf, const char *images, const char *work, struct ferry_err *err);
+/* Wait until every page landed (the daemon exits 0), at most timeout_ms; ret_ms: since the start. */
+int lazy_fill_wait(struct lazy_fill *lf, int timeout_ms, long long *ret_ms, struct ferry_err *err);
+void lazy_fill_abort(struct lazy_fill *lf);
+
 #endif

@@ -107,14 +107,26 @@ int ferry_runtime_run(const struct ferry_runtime *rt, const char *id, const char
 }
 
 int ferry_runtime_restore(const struct ferry_runtime *rt, const char *id, const char *bundle, const char *images,
-                          int stdio_fd, struct ferry_err *err)
+                          const char *lazy_work, int stdio_fd, struct ferry_err *err)
 {
 	/* Established TCP connections come back as they were (docs/ARCHITECTURE.md, "Network continuity"). */
 	const char *args[] = { "restore", "--detach", "--tcp-established", "--image-path", images, "--bundle", bundle,
 		               id,        NULL };
+	const char *lazy[] = { "restore",
+		               "--detach",
+		               "--tcp-established",
+		               "--lazy-pages",
+		               "--work-path",
+		               lazy_work,
+		               "--image-path",
+		               images,
+		               "--bundle",
+		               bundle,
+		               id,
+		               NULL };
 	struct ferry_exec_opts o = opts_with(FERRY_RUNTIME_TIMEOUT_MS, stdio_fd);
 
-	return runtime_call(rt, args, &o, NULL, err);
+	return runtime_call(rt, lazy_work ? lazy : args, &o, NULL, err);
 }
 
 int ferry_runtime_checkpoint(const struct ferry_runtime *rt, const char *id, const char *images, const char *work,

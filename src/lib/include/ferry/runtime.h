@@ -49,8 +49,13 @@ int ferry_oci_config(const struct ferry_spec *s, const char *rootfs, const char 
 
 int ferry_runtime_run(const struct ferry_runtime *rt, const char *id, const char *bundle, int stdio_fd,
                       struct ferry_err *err);
+/*
+ * Restore from images.  lazy_work (or NULL): the work directory of a local
+ * `criu lazy-pages` serving the images' pages; the container then runs
+ * before its memory is filled in.
+ */
 int ferry_runtime_restore(const struct ferry_runtime *rt, const char *id, const char *bundle, const char *images,
-                          int stdio_fd, struct ferry_err *err);
+                          const char *lazy_work, int stdio_fd, struct ferry_err *err);
 /* Checkpoint into images; a paused container stays paused (--leave-running keeps it). */
 int ferry_runtime_checkpoint(const struct ferry_runtime *rt, const char *id, const char *images, const char *work,
                              struct ferry_err *err);
