@@ -423,7 +423,16 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 		/* The controller lets the destination claim the address now, while the dump runs. */
 		ferry_send_progress(ctl, "frozen", 0, 0);
 	}
-	if ((r = ferry_runtime_checkpoint(&rt, mo.name, images, work, err)) < 0)
+	/*
+	 * Pre-copy: CRIU writes everything but the memory it may leave in the
+	 * paused container; Ferry reads that itself, pages the destination
+	 * holds already become references (no copy of all memory in tmpfs).
+	 */
+	if (mo.mode == FERRY_MODE_PRECOPY)
+		r = ferry_runtime_checkpoint_metadata(&rt, mo.name, images, work, err);
+	else
+		r = ferry_runtime_checkpoint(&rt, mo.name, images, work, err);
+	if (r < 0)
 		goto fail;
 	/* Whatever ran after the dump would be lost: it must still be frozen. */
 	{
@@ -443,9 +452,14 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 
 		long long t_refs = ferry_now_ms();
 
-		/* Only what changed since the last round travels as pages; the rest is named by hash. */
-		if ((r = precopy_refs(images, &sent, &rs, err)) < 0)
+		struct ferry_refs_stats more;
+
+		/* Only what changed since the last round travels as pages; the rest is named by store index. */
+		if ((r = precopy_freeze_refs(node, mo.name, images, &sent, &rs, err)) < 0 ||
+		    (r = precopy_refs(images, &sent, &more, err)) < 0)
 			goto fail;
+		rs.pages += more.pages;
+		rs.held += more.held;
 		log_info("migration %llu: %llu of %llu dumped pages are at the destination already (dump %lld ms, "
 		         "refs %lld ms)",
 		         (unsigned long long)mo.id, (unsigned long long)rs.held, (unsigned long long)rs.pages,

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -32,6 +33,7 @@
 #include "ferry/fs.h"
 #include "ferry/log.h"
 #include "ferry/memscan.h"
+#include "ferry/pagemap.h"
 #include "ferry/wire.h"
 #include "precopy.h"
 
@@ -329,6 +331,193 @@ int precopy_refs(const char *images, const struct ferry_page_set *sent, struct f
 		total->raw += st.raw;
 	}
 	closedir(d);
+	return r;
+}
+
+/* ---- source, frozen: pages read from the paused container itself ---- */
+
+struct vpid_map {
+	pid_t vpid[PIDS_MAX], pid[PIDS_MAX];
+	int n;
+};
+
+/* The container's processes by the pid they have inside it (the last NSpid), as CRIU's images name them. */
+static int vpids(struct node *node, const char *name, struct vpid_map *m, struct ferry_err *err)
+{
+	pid_t *pids = calloc(PIDS_MAX, sizeof(*pids));
+	int n = pids ? container_pids(node, name, pids, err) : ferry_err_set(err, -ENOMEM, "out of memory");
+
+	m->n = 0;
+	for (int i = 0; i < n; i++) {
+		struct ferry_buf b = FERRY_BUF_INIT(16 * 1024);
+		char path[64], *line;
+
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pids[i]);
+		if (ferry_read_file(path, 16 * 1024, &b, NULL) == 0 && b.data && (line = strstr(b.data, "\nNSpid:"))) {
+			char *end = strchr(line + 1, '\n'), *last = NULL, *save = NULL;
+
+			if (end)
+				*end = '\0';
+			for (char *tok = strtok_r(line + 7, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save))
+				last = tok;
+			if (last && atoi(last) > 0) {
+				m->vpid[m->n] = atoi(last);
+				m->pid[m->n++] = pids[i];
+			}
+		}
+		ferry_buf_free(&b);
+	}
+	free(pids);
+	return n < 0 ? n : 0;
+}
+
+static pid_t host_pid(const struct vpid_map *m, long vpid)
+{
+	for (int i = 0; i < m->n; i++)
+		if (m->vpid[i] == vpid)
+			return m->pid[i];
+	return 0;
+}
+
+/* n pages at addr of the frozen pid, whole or an error: they cannot have gone anywhere. */
+static int read_frozen(pid_t pid, uint64_t addr, uint8_t *buf, size_t n, struct ferry_err *err)
+{
+	struct iovec local = { buf, n * FERRY_PAGE_SIZE }, remote = { (void *)(uintptr_t)addr, n * FERRY_PAGE_SIZE };
+	ssize_t got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+
+	if (got != (ssize_t)(n * FERRY_PAGE_SIZE))
+		return ferry_err_sys(err, got < 0 ? -errno : -EIO, "cannot read %zu pages at 0x%llx of pid %d", n,
+		                     (unsigned long long)addr, (int)pid);
+	return 0;
+}
+
+/* One process's pagemap: its pages (lazy ones from its memory) into refs, its lazy entries made present. */
+static int freeze_one(const char *images, const char *pagemap_name, pid_t pid, const struct ferry_page_set *sent,
+                      struct ferry_refs_stats *total, struct ferry_err *err)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(FERRY_PAGEMAP_MAX_BYTES);
+	struct ferry_refs_writer w = { 0 };
+	struct ferry_pagemap pm = { 0 };
+	struct ferry_refs_stats st;
+	uint8_t *batch = malloc(FERRY_REFS_BATCH * FERRY_PAGE_SIZE);
+	char path[PATH_MAX], pages[PATH_MAX], refs[PATH_MAX + 8];
+	uint64_t count = 0;
+	int in = -1, out = -1, r;
+
+	snprintf(path, sizeof(path), "%s/%s", images, pagemap_name);
+	if (!batch) {
+		r = ferry_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = ferry_read_file(path, FERRY_PAGEMAP_MAX_BYTES, &b, err)) < 0 ||
+	    (r = ferry_pagemap_parse((const uint8_t *)b.data, b.len, &pm, err)) < 0)
+		goto out;
+	for (size_t i = 0; i < pm.n; i++) {
+		const struct ferry_pagemap_entry *e = &pm.entries[i];
+
+		if ((e->flags & FERRY_PE_PARENT) || !(e->flags & (FERRY_PE_LAZY | FERRY_PE_PRESENT)) ||
+		    ((e->flags & FERRY_PE_LAZY) && !pid)) {
+			r = ferry_err_set(err, -EOPNOTSUPP, "%s entry %zu (flags %u) is not one Ferry can dump",
+			                  pagemap_name, i, e->flags);
+			goto out;
+		}
+		count += ferry_pagemap_entry_pages(e);
+	}
+	snprintf(pages, sizeof(pages), "%s/pages-%u.img", images, pm.pages_id);
+	snprintf(refs, sizeof(refs), "%s%s", pages, FERRY_REFS_SUFFIX);
+	in = open(pages, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	out = open(refs, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (in < 0 || out < 0) {
+		r = ferry_err_sys(err, -errno, "cannot open %s or create its refs", pages);
+		goto out;
+	}
+	if ((r = ferry_refs_begin(&w, out, count, sent, err)) < 0)
+		goto out;
+	for (size_t i = 0; i < pm.n; i++) {
+		struct ferry_pagemap_entry *e = &pm.entries[i];
+		uint64_t left = ferry_pagemap_entry_pages(e), addr = e->vaddr;
+
+		while (left) {
+			size_t n = left < FERRY_REFS_BATCH ? (size_t)left : FERRY_REFS_BATCH;
+
+			if (e->flags & FERRY_PE_LAZY)
+				r = read_frozen(pid, addr, batch, n, err);
+			else if (read(in, batch, n * FERRY_PAGE_SIZE) != (ssize_t)(n * FERRY_PAGE_SIZE))
+				r = ferry_err_set(err, -EIO, "%s is shorter than its pagemap says", pages);
+			if (r < 0 || (r = ferry_refs_add(&w, batch, n)) < 0)
+				goto out;
+			left -= n;
+			addr += n * FERRY_PAGE_SIZE;
+		}
+		/* In the image now, and still lazily restorable (as a full dump marks them). */
+		e->flags |= FERRY_PE_PRESENT;
+	}
+	if (read(in, batch, 1) != 0) {
+		r = ferry_err_set(err, -EIO, "%s is longer than its pagemap says", pages);
+		goto out;
+	}
+	if ((r = ferry_refs_end(&w, &st)) < 0)
+		goto out;
+	/* The pagemap now says every page is in the (rebuilt) image, as after a full dump. */
+	ferry_buf_reset(&b);
+	if ((r = ferry_pagemap_encode(&pm, &b)) < 0 ||
+	    (r = ferry_write_file_atomic(path, b.data, b.len, 0600, err)) < 0)
+		goto out;
+	if (unlink(pages) < 0) {
+		r = ferry_err_sys(err, -errno, "cannot remove %s", pages);
+		goto out;
+	}
+	total->pages += st.pages;
+	total->held += st.held;
+	total->raw += st.raw;
+	total->runs += st.runs;
+out:
+	ferry_refs_writer_free(&w);
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	ferry_pagemap_free(&pm);
+	ferry_buf_free(&b);
+	free(batch);
+	return r;
+}
+
+int precopy_freeze_refs(struct node *node, const char *name, const char *images, const struct ferry_page_set *sent,
+                        struct ferry_refs_stats *total, struct ferry_err *err)
+{
+	struct vpid_map *m = malloc(sizeof(*m));
+	DIR *d = NULL;
+	struct dirent *de;
+	int r;
+
+	memset(total, 0, sizeof(*total));
+	if (!m)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	if ((r = vpids(node, name, m, err)) < 0)
+		goto out;
+	if (!(d = opendir(images))) {
+		r = ferry_err_sys(err, -errno, "cannot open %s", images);
+		goto out;
+	}
+	while ((de = readdir(d))) {
+		char *end;
+		long vpid;
+
+		/* pagemap-<pid>.img; pagemap-shmem-*.img and the like stay CRIU's (never lazy). */
+		if (strncmp(de->d_name, "pagemap-", 8) != 0)
+			continue;
+		vpid = strtol(de->d_name + 8, &end, 10);
+		if (end == de->d_name + 8 || strcmp(end, ".img") != 0 || vpid <= 0)
+			continue;
+		if ((r = freeze_one(images, de->d_name, host_pid(m, vpid), sent, total, err)) < 0)
+			goto out;
+	}
+	r = 0;
+out:
+	if (d)
+		closedir(d);
+	free(m);
 	return r;
 }
 

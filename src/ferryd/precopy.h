@@ -45,7 +45,14 @@ int precopy_rounds(struct node *node, struct ferry_conn *ctl, struct ferry_conn 
                    const struct precopy_opts *o, struct ferry_page_set *sent, struct precopy_report *rep,
                    struct ferry_err *err);
 void precopy_uncap(struct node *node, const char *name, struct precopy_report *rep);
-/* Source, after the dump: each pages-N.img in images becomes pages-N.img.refs. */
+/*
+ * Source, after a metadata-only dump of the paused container: each process's
+ * pages (those CRIU left lazy read from the container itself) become
+ * pages-N.img.refs and its pagemap says they are all present.
+ */
+int precopy_freeze_refs(struct node *node, const char *name, const char *images, const struct ferry_page_set *sent,
+                        struct ferry_refs_stats *total, struct ferry_err *err);
+/* Source, after the dump: each (remaining) pages-N.img in images becomes pages-N.img.refs. */
 int precopy_refs(const char *images, const struct ferry_page_set *sent, struct ferry_refs_stats *total,
                  struct ferry_err *err);
 

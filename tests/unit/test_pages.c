@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "ferry/memscan.h"
+#include "ferry/pagemap.h"
 #include "ferry/pages.h"
 #include "ferry/wire.h"
 
@@ -264,13 +265,56 @@ static void test_memscan_live(void **state)
 	assert_true(ferry_memscan(pid, count_marked, &f, &ms, &err) < 0);
 }
 
+/* A pagemap as CRIU's lazy dump writes it: round trip, lazy entries made present, refusals. */
+static void test_pagemap(void **state)
+{
+	/* magic, magic, head {1: 7}, entry {1: 0x1000, 2: 0, 4: LAZY, 5: 3}, entry {1: 0x9000, 2: 0, 4: PRESENT, 5: 1}
+	 */
+	static const uint8_t img[] = { 0x19, 0x43, 0x56, 0x54, 0x25, 0x40, 0x08, 0x56, 2,    0,    0,    0,    0x08, 7,
+		                       9,    0,    0,    0,    0x08, 0x80, 0x20, 0x10, 0,    0x20, 2,    0x28, 3,    9,
+		                       0,    0,    0,    0x08, 0x80, 0x20, 0x10, 0,    0x20, 4,    0x28, 1 };
+	struct ferry_buf b = FERRY_BUF_INIT(4096);
+	struct ferry_pagemap pm, again;
+	struct ferry_err err = { 0 };
+	uint8_t bad[sizeof(img)];
+
+	(void)state;
+	assert_int_equal(ferry_pagemap_parse(img, sizeof(img), &pm, &err), 0);
+	assert_int_equal(pm.pages_id, 7);
+	assert_int_equal(pm.n, 2);
+	assert_int_equal(pm.entries[0].vaddr, 0x1000);
+	assert_int_equal(ferry_pagemap_entry_pages(&pm.entries[0]), 3);
+	assert_int_equal(pm.entries[0].flags, FERRY_PE_LAZY);
+	assert_int_equal(ferry_pagemap_encode(&pm, &b), 0);
+	assert_int_equal(b.len, sizeof(img));
+	assert_memory_equal(b.data, img, sizeof(img));
+	pm.entries[0].flags |= FERRY_PE_PRESENT;
+	ferry_buf_reset(&b);
+	assert_int_equal(ferry_pagemap_encode(&pm, &b), 0);
+	assert_int_equal(ferry_pagemap_parse((const uint8_t *)b.data, b.len, &again, &err), 0);
+	assert_int_equal(again.entries[0].flags, FERRY_PE_LAZY | FERRY_PE_PRESENT);
+	ferry_pagemap_free(&again);
+	ferry_pagemap_free(&pm);
+	/* Cut short, bad magic, an unaligned address, a length field (wire type 2). */
+	assert_int_equal(ferry_pagemap_parse(img, sizeof(img) - 1, &pm, &err), -EBADMSG);
+	memcpy(bad, img, sizeof(img));
+	bad[0] ^= 1;
+	assert_int_equal(ferry_pagemap_parse(bad, sizeof(bad), &pm, &err), -EBADMSG);
+	memcpy(bad, img, sizeof(img));
+	bad[19] = 0x81; /* vaddr 0x1001 */
+	assert_int_equal(ferry_pagemap_parse(bad, sizeof(bad), &pm, &err), -EBADMSG);
+	memcpy(bad, img, sizeof(img));
+	bad[18] = 0x0a; /* field 1 as bytes */
+	assert_int_equal(ferry_pagemap_parse(bad, sizeof(bad), &pm, &err), -EBADMSG);
+	ferry_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_set),
-		cmocka_unit_test(test_refs_round_trip),
-		cmocka_unit_test(test_maps_line),
-		cmocka_unit_test(test_memscan_live),
+		cmocka_unit_test(test_set),       cmocka_unit_test(test_refs_round_trip),
+		cmocka_unit_test(test_maps_line), cmocka_unit_test(test_memscan_live),
+		cmocka_unit_test(test_pagemap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

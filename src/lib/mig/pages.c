@@ -14,7 +14,7 @@
 #include "ferry/pages.h"
 #include "ferry/wire.h"
 
-#define REFS_BATCH 256 /* pages read from an image at once: 1 MiB */
+#define REFS_BATCH FERRY_REFS_BATCH
 
 /* A table of cap slots (a power of two); entries move over from the old one. */
 static int resize(struct ferry_page_set *s, size_t cap)
@@ -250,18 +250,82 @@ static int out_raw(struct refs_out *o, const uint8_t *page)
 	return 0;
 }
 
+int ferry_refs_begin(struct ferry_refs_writer *w, int refs_fd, uint64_t pages, const struct ferry_page_set *held,
+                     struct ferry_err *err)
+{
+	uint8_t hdr[FERRY_REFS_HDR];
+
+	memset(w, 0, sizeof(*w));
+	w->held = held;
+	w->declared = pages;
+	w->err = err;
+	w->out = malloc(sizeof(struct refs_out));
+	w->hashes = malloc(FERRY_REFS_BATCH * FERRY_HASH_LEN);
+	if (!w->out || !w->hashes || !(((struct refs_out *)w->out)->buf = malloc(REFS_OUT_MAX))) {
+		ferry_refs_writer_free(w);
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	}
+	*(struct refs_out *)w->out =
+	    (struct refs_out){ .fd = refs_fd, .buf = ((struct refs_out *)w->out)->buf, .st = &w->st, .err = err };
+	memcpy(hdr, FERRY_REFS_MAGIC, 4);
+	ferry_put_u32(hdr + 4, FERRY_PAGE_SIZE);
+	ferry_put_u64(hdr + 8, pages);
+	return write_all(refs_fd, hdr, sizeof(hdr), err);
+}
+
+int ferry_refs_add(struct ferry_refs_writer *w, const uint8_t *pages, size_t n)
+{
+	struct refs_out *o = w->out;
+	uint8_t(*hashes)[FERRY_HASH_LEN] = w->hashes;
+
+	if (n > FERRY_REFS_BATCH || w->st.pages + n > w->declared)
+		return ferry_err_set(w->err, -EINVAL, "more pages than the refs file declares");
+	hash_batch(pages, hashes, n);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t index;
+		int r = ferry_page_set_find(w->held, hashes[i], &index) ? out_held(o, index)
+		                                                        : out_raw(o, pages + i * FERRY_PAGE_SIZE);
+
+		if (r < 0)
+			return r;
+		w->st.pages++;
+	}
+	return 0;
+}
+
+int ferry_refs_end(struct ferry_refs_writer *w, struct ferry_refs_stats *st)
+{
+	int r;
+
+	if (w->st.pages != w->declared)
+		return ferry_err_set(w->err, -EIO, "%llu pages for a refs file of %llu",
+		                     (unsigned long long)w->st.pages, (unsigned long long)w->declared);
+	if ((r = out_run(w->out)) < 0 || (r = out_flush(w->out)) < 0)
+		return r;
+	*st = w->st;
+	return 0;
+}
+
+void ferry_refs_writer_free(struct ferry_refs_writer *w)
+{
+	if (w->out)
+		free(((struct refs_out *)w->out)->buf);
+	free(w->out);
+	free(w->hashes);
+	w->out = NULL;
+	w->hashes = NULL;
+}
+
 int ferry_refs_write(int img_fd, int refs_fd, const struct ferry_page_set *held, struct ferry_refs_stats *st,
                      struct ferry_err *err)
 {
-	uint8_t *batch = malloc(REFS_BATCH * FERRY_PAGE_SIZE),
-	        (*hashes)[FERRY_HASH_LEN] = malloc(REFS_BATCH * FERRY_HASH_LEN);
-	struct refs_out o = { .fd = refs_fd, .buf = malloc(REFS_OUT_MAX), .st = st, .err = err };
-	uint8_t hdr[FERRY_REFS_HDR];
+	uint8_t *batch = malloc(FERRY_REFS_BATCH * FERRY_PAGE_SIZE);
+	struct ferry_refs_writer w = { 0 };
 	off_t size = lseek(img_fd, 0, SEEK_END);
 	int r = 0;
 
 	memset(st, 0, sizeof(*st));
-	if (!batch || !hashes || !o.buf) {
+	if (!batch) {
 		r = ferry_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -269,14 +333,10 @@ int ferry_refs_write(int img_fd, int refs_fd, const struct ferry_page_set *held,
 		r = ferry_err_set(err, -EINVAL, "the image is not a whole number of pages");
 		goto out;
 	}
-	memcpy(hdr, FERRY_REFS_MAGIC, 4);
-	ferry_put_u32(hdr + 4, FERRY_PAGE_SIZE);
-	ferry_put_u64(hdr + 8, (uint64_t)size / FERRY_PAGE_SIZE);
-	if ((r = write_all(refs_fd, hdr, sizeof(hdr), err)) < 0)
+	if ((r = ferry_refs_begin(&w, refs_fd, (uint64_t)size / FERRY_PAGE_SIZE, held, err)) < 0)
 		goto out;
 	for (;;) {
-		ssize_t got = read_full(img_fd, batch, REFS_BATCH * FERRY_PAGE_SIZE);
-		size_t n;
+		ssize_t got = read_full(img_fd, batch, FERRY_REFS_BATCH * FERRY_PAGE_SIZE);
 
 		if (got < 0) {
 			r = ferry_err_sys(err, (int)got, "cannot read the page image");
@@ -288,26 +348,13 @@ int ferry_refs_write(int img_fd, int refs_fd, const struct ferry_page_set *held,
 			r = ferry_err_set(err, -EIO, "the page image changed while it was read");
 			goto out;
 		}
-		n = (size_t)got / FERRY_PAGE_SIZE;
-		hash_batch(batch, hashes, n);
-		for (size_t i = 0; i < n; i++) {
-			uint64_t index;
-
-			r = ferry_page_set_find(held, hashes[i], &index) ? out_held(&o, index)
-			                                                 : out_raw(&o, batch + i * FERRY_PAGE_SIZE);
-			if (r < 0)
-				goto out;
-			st->pages++;
-		}
+		if ((r = ferry_refs_add(&w, batch, (size_t)got / FERRY_PAGE_SIZE)) < 0)
+			goto out;
 	}
-	if ((r = out_run(&o)) < 0 || (r = out_flush(&o)) < 0)
-		goto out;
-	if (st->pages != (uint64_t)size / FERRY_PAGE_SIZE)
-		r = ferry_err_set(err, -EIO, "the page image changed while it was read");
+	r = ferry_refs_end(&w, st);
 out:
+	ferry_refs_writer_free(&w);
 	free(batch);
-	free(hashes);
-	free(o.buf);
 	return r;
 }
 

@@ -7,10 +7,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "ferry/clock.h"
 
 #include "ferry/fs.h"
 #include "ferry/runtime.h"
@@ -139,6 +146,166 @@ int ferry_runtime_checkpoint(const struct ferry_runtime *rt, const char *id, con
 	struct ferry_exec_opts o = opts_with(FERRY_RUNTIME_TIMEOUT_MS, -1);
 
 	return runtime_call(rt, args, &o, NULL, err);
+}
+
+/* A free TCP port on 127.0.0.1 for CRIU's page server (bound and released: CRIU binds it next). */
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* Tell CRIU's lazy page server that no page will be asked for: PS_IOV_CLOSE, answered by a 4-byte status. */
+static int close_page_server(int port, long long deadline, struct ferry_err *err)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+		                 .sin_port = htons((uint16_t)port),
+		                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	/* CRIU's struct page_server_iov on this machine: u32 cmd, padding, u64 nr_pages, vaddr, dst_id. */
+	uint8_t req[32] = { 0x23, 0x10 }, status[4];
+	struct timeval tv = { 10, 0 };
+	size_t got = 0;
+	int fd = -1;
+
+	while (ferry_now_ms() < deadline) {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+			break;
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		usleep(10 * 1000);
+	}
+	if (fd < 0)
+		return ferry_err_set(err, -ECONNREFUSED, "CRIU's page server on port %d never answered", port);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/*
+	 * Shut our side right after the request: CRIU corks its socket and then
+	 * waits for our close, so its answer leaves at once instead of after the
+	 * kernel's 200 ms cork timeout.
+	 */
+	if (write(fd, req, sizeof(req)) != (ssize_t)sizeof(req) || shutdown(fd, SHUT_WR) < 0) {
+		close(fd);
+		return ferry_err_sys(err, -errno, "cannot talk to CRIU's page server");
+	}
+	while (got < sizeof(status)) {
+		ssize_t k = read(fd, status + got, sizeof(status) - got);
+
+		if (k <= 0) {
+			close(fd);
+			return ferry_err_set(err, -EPROTO, "CRIU's page server did not confirm the close");
+		}
+		got += (size_t)k;
+	}
+	close(fd);
+	return 0;
+}
+
+int ferry_runtime_checkpoint_metadata(const struct ferry_runtime *rt, const char *id, const char *images,
+                                      const char *work, struct ferry_err *err)
+{
+	long long deadline = ferry_now_ms() + FERRY_RUNTIME_TIMEOUT_MS;
+	char server[32], reason[512];
+	int port = free_port(), p[2], status = 0, r = 0;
+	struct pollfd pfd;
+	pid_t pid;
+	uint8_t c;
+
+	if (port < 0)
+		return ferry_err_set(err, -EADDRNOTAVAIL, "no free port on 127.0.0.1 for CRIU's page server");
+	snprintf(server, sizeof(server), "127.0.0.1:%d", port);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return ferry_err_sys(err, -errno, "cannot make a pipe");
+	int fd = open(rt->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0)
+		close(fd);
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return ferry_err_sys(err, -errno, "cannot start %s: fork", rt->binary);
+	}
+	if (pid == 0) {
+		const char *argv[] = { rt->binary,
+			               "--root",
+			               rt->root,
+			               "--log",
+			               rt->log,
+			               "checkpoint",
+			               "--lazy-pages",
+			               "--leave-running",
+			               "--page-server",
+			               server,
+			               "--status-fd",
+			               "3",
+			               "--tcp-established",
+			               "--image-path",
+			               images,
+			               "--work-path",
+			               work,
+			               id,
+			               NULL };
+		int devnull = open("/dev/null", O_RDWR);
+
+		setpgid(0, 0); /* so a deadline stops CRIU with it */
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		dup2(devnull, STDERR_FILENO);
+		dup2(p[1], 3);
+		close_range(4, ~0U, 0);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	/* 1. CRIU wrote every image but the lazy pages' and waits for a page client. */
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	while ((r = poll(&pfd, 1, (int)(deadline - ferry_now_ms() > 0 ? deadline - ferry_now_ms() : 0))) < 0 &&
+	       errno == EINTR)
+		;
+	if (r <= 0 || read(p[0], &c, 1) != 1) {
+		r = r == 0 ? ferry_err_set(err, -ETIMEDOUT, "%s checkpoint timed out", rt->binary) : -EIO;
+		goto fail;
+	}
+	/* 2. It never serves a page (the frozen container keeps them): close its server, it finishes. */
+	if ((r = close_page_server(port, deadline, err)) < 0)
+		goto fail;
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+
+		if (w == pid)
+			break;
+		if (ferry_now_ms() > deadline) {
+			r = ferry_err_set(err, -ETIMEDOUT, "%s checkpoint did not finish", rt->binary);
+			goto fail;
+		}
+		usleep(2000);
+	}
+	close(p[0]);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		runtime_reason(rt, reason, sizeof(reason));
+		return ferry_err_set(err, -EIO, "%s checkpoint failed (status %d): %s", rt->binary, status,
+		                     reason[0] ? reason : "no reason given");
+	}
+	return 0;
+fail:
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	close(p[0]);
+	if (r == -EIO && !err->msg[0]) {
+		runtime_reason(rt, reason, sizeof(reason));
+		ferry_err_set(err, -EIO, "%s checkpoint failed: %s", rt->binary,
+		              reason[0] ? reason : "no reason given");
+	}
+	return r < 0 ? r : -EIO;
 }
 
 static int simple(const struct ferry_runtime *rt, const char *verb, const char *id, struct ferry_err *err)

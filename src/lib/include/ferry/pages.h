@@ -63,6 +63,22 @@ struct ferry_refs_stats {
 int ferry_refs_write(int img_fd, int refs_fd, const struct ferry_page_set *held, struct ferry_refs_stats *st,
                      struct ferry_err *err);
 
+/* The same, page by page: begin with the count, add batches of at most FERRY_REFS_BATCH, end. */
+#define FERRY_REFS_BATCH 256
+struct ferry_refs_writer {
+	const struct ferry_page_set *held;
+	uint64_t declared;
+	struct ferry_refs_stats st;
+	void *out, *hashes;
+	struct ferry_err *err;
+};
+int ferry_refs_begin(struct ferry_refs_writer *w, int refs_fd, uint64_t pages, const struct ferry_page_set *held,
+                     struct ferry_err *err);
+int ferry_refs_add(struct ferry_refs_writer *w, const uint8_t *pages, size_t n);
+/* Checks the count and writes what is buffered. */
+int ferry_refs_end(struct ferry_refs_writer *w, struct ferry_refs_stats *st);
+void ferry_refs_writer_free(struct ferry_refs_writer *w);
+
 /*
  * The store's side of an expansion: write count pages from index first on
  * to out_fd at its offset; < 0 when it cannot.  Indices below stored exist.

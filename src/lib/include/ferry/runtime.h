@@ -56,6 +56,14 @@ int ferry_runtime_run(const struct ferry_runtime *rt, const char *id, const char
  */
 int ferry_runtime_restore(const struct ferry_runtime *rt, const char *id, const char *bundle, const char *images,
                           const char *lazy_work, int stdio_fd, struct ferry_err *err);
+/*
+ * Checkpoint a paused container without the pages CRIU can leave in it:
+ * CRIU's lazy dump, whose page server is told to close before it serves
+ * anything.  The images hold everything else, the pagemaps mark the pages
+ * left out as lazy, and the container stays paused with them.
+ */
+int ferry_runtime_checkpoint_metadata(const struct ferry_runtime *rt, const char *id, const char *images,
+                                      const char *work, struct ferry_err *err);
 /* Checkpoint into images; a paused container stays paused (--leave-running keeps it). */
 int ferry_runtime_checkpoint(const struct ferry_runtime *rt, const char *id, const char *images, const char *work,
                              struct ferry_err *err);
