@@ -87,7 +87,7 @@ static void up_usage(FILE *out)
 {
 	fprintf(out,
 	        "Usage: ferry cluster up [--name CLUSTER] [--nodes N | --topology FILE] [--subnet CIDR]\n"
-	        "                        [--fabric bridge|vxlan|none] [--no-daemons]\n\n"
+	        "                        [--fabric bridge|vxlan|none] [--allow-postcopy] [--no-daemons]\n\n"
 	        "Build a local cluster on this machine: one network namespace per host on a shared L2\n"
 	        "fabric (Linux bridges), each with its own address, state directory (a private 0700\n"
 	        "tmpfs under tmp/), cgroup and daemon (ferryd on hosts, ferry-controller on the\n"
@@ -100,6 +100,7 @@ static void up_usage(FILE *out)
 	        "                    uplink in a bridge; containers take the upper half of the subnet),\n"
 	        "                    vxlan (ferryd builds a VXLAN overlay %s), or none (containers get\n"
 	        "                    loopback only); default: the topology's 'fabric' line, else bridge\n"
+	        "  --allow-postcopy  the controller may migrate by post-copy (allow_postcopy = yes)\n"
 	        "  --no-daemons      build the network and state only, start no daemons\n"
 	        "  -h, --help        show this help\n",
 	        FERRY_CLUSTER_DEFAULT_NAME, FERRY_TOPO_MAX_NODES - 1, FERRY_TOPO_DEFAULT_SUBNET, FERRY_CLUSTER_OVERLAY);
@@ -108,10 +109,15 @@ static void up_usage(FILE *out)
 static int cluster_up(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'c' },     { "nodes", required_argument, NULL, 'n' },
-		{ "topology", required_argument, NULL, 't' }, { "subnet", required_argument, NULL, 's' },
-		{ "fabric", required_argument, NULL, 'f' },   { "no-daemons", no_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },           { 0 },
+		{ "name", required_argument, NULL, 'c' },
+		{ "nodes", required_argument, NULL, 'n' },
+		{ "topology", required_argument, NULL, 't' },
+		{ "subnet", required_argument, NULL, 's' },
+		{ "fabric", required_argument, NULL, 'f' },
+		{ "no-daemons", no_argument, NULL, 'D' },
+		{ "allow-postcopy", no_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
 	const char *name = FERRY_CLUSTER_DEFAULT_NAME, *topo_file = NULL, *subnet = NULL, *nodes_arg = NULL;
 	const char *fabric = NULL;
@@ -120,7 +126,7 @@ static int cluster_up(int argc, char **argv)
 	struct ferry_err err = { 0 };
 	struct ferry_topology topo;
 	struct ferry_cluster cl;
-	bool start_daemons = true;
+	bool start_daemons = true, allow_postcopy = false;
 	uint64_t nodes = 3;
 	unsigned hosts = 0;
 	int c;
@@ -145,6 +151,9 @@ static int cluster_up(int argc, char **argv)
 			break;
 		case 'D':
 			start_daemons = false;
+			break;
+		case 'P':
+			allow_postcopy = true;
 			break;
 		case 'h':
 			up_usage(stdout);
@@ -182,6 +191,7 @@ static int cluster_up(int argc, char **argv)
 			return cli_usage_error("cluster up", "--%s", err.msg);
 		topo.fabric = f.kind;
 	}
+	topo.allow_postcopy = allow_postcopy;
 	if (start_daemons) {
 		if (cli_find_program("ferryd", "FERRY_FERRYD", ferryd, sizeof(ferryd)) < 0 ||
 		    cli_find_program("ferry-controller", "FERRY_CONTROLLER", controller, sizeof(controller)) < 0) {

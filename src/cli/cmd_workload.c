@@ -723,13 +723,16 @@ static void print_report(const struct ferry_tlv_list *rl)
 		       (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2],
 		       (unsigned long long)v[3], (unsigned long long)v[4], (unsigned long long)v[5],
 		       (unsigned long long)v[6]);
-	if (strcmp(result, "ok") == 0 && v[7] > 1) {
+	if (strcmp(result, "ok") == 0) {
 		char rounds[400] = "", note[128] = "";
 
 		ferry_tlv_get_str(rl, FERRY_TAG_ROUND_BYTES_TEXT, rounds, sizeof(rounds), NULL);
 		ferry_tlv_get_str(rl, FERRY_TAG_NOTE, note, sizeof(note), NULL);
-		printf("  %llu rounds, bytes per round %s (the last one while paused)%s%s\n", (unsigned long long)v[7],
-		       rounds, note[0] ? "; " : "", note);
+		if (v[7] > 1)
+			printf("  %llu rounds, bytes per round %s (the last one while paused)%s%s\n",
+			       (unsigned long long)v[7], rounds, note[0] ? "; " : "", note);
+		else if (note[0])
+			printf("  %s\n", note);
 	}
 }
 
@@ -838,7 +841,7 @@ out:
 
 int cmd_migrate(int argc, char **argv)
 {
-	static const char help[] = "Usage: ferry migrate NAME --to NODE [--mode stop-copy|precopy|stateless]\n"
+	static const char help[] = "Usage: ferry migrate NAME --to NODE [--mode stop-copy|precopy|postcopy|stateless]\n"
 	                           "                     [--max-downtime MS] [--bandwidth RATE] [--max-rounds N]\n"
 	                           "                     [--auto-converge] [--json]\n\n"
 	                           "Move a running container to NODE.  stop-copy (default) pauses it, checkpoints\n"
@@ -846,11 +849,15 @@ int cmd_migrate(int argc, char **argv)
 	                           "the source stays paused until the destination runs it, and resumes on any\n"
 	                           "failure.  precopy first sends its memory while it keeps running, in rounds\n"
 	                           "(pages compared by content hash, no kernel dirty tracking needed), so the\n"
-	                           "pause carries only what changed since the last round.  stateless starts a\n"
-	                           "fresh copy on NODE, waits until it is ready, then removes the old one.\n"
-	                           "Prints the migration's metrics (for precopy also the bytes of each round).\n\n"
+	                           "pause carries only what changed since the last round.  postcopy moves all but\n"
+	                           "the memory, runs it on NODE at once and fetches each page it touches (then the\n"
+	                           "rest) from the frozen source through the channel; the controller allows it only\n"
+	                           "with allow_postcopy = yes, as a source lost before the last page loses the\n"
+	                           "container.  stateless starts a fresh copy on NODE, waits until it is ready,\n"
+	                           "then removes the old one.  Prints the migration's metrics (precopy: the bytes of\n"
+	                           "each round; postcopy: when the last page landed).\n\n"
 	                           "  --to NODE         destination node\n"
-	                           "  --mode MODE       stop-copy, precopy or stateless\n"
+	                           "  --mode MODE       stop-copy, precopy, postcopy or stateless\n"
 	                           "  --max-downtime MS precopy: stop the rounds once what is left would cross the\n"
 	                           "                    link within MS milliseconds (default 300)\n"
 	                           "  --bandwidth RATE  precopy: cap the rounds' traffic, e.g. 100mbit, 1gbit\n"
@@ -871,9 +878,11 @@ int cmd_migrate(int argc, char **argv)
 	if (o.n_to != 1 || (r = check_name_arg("migrate", "node", o.to[0], FERRY_NODE_NAME_MAX)))
 		return r ? r : cli_usage_error("migrate", "expected --to NODE once");
 	if (o.mode && (ferry_mode_parse(o.mode, &mode, &err) < 0 ||
-	               (mode != FERRY_MODE_STOP_COPY && mode != FERRY_MODE_STATELESS && mode != FERRY_MODE_PRECOPY)))
+	               (mode != FERRY_MODE_STOP_COPY && mode != FERRY_MODE_STATELESS && mode != FERRY_MODE_PRECOPY &&
+	                mode != FERRY_MODE_POSTCOPY)))
 		return cli_usage_error("migrate",
-		                       "mode '%s' is not available; expected stop-copy, precopy or stateless", o.mode);
+		                       "mode '%s' is not available; expected stop-copy, precopy, postcopy or stateless",
+		                       o.mode);
 	if (mode != FERRY_MODE_PRECOPY && (o.max_downtime_ms || o.bandwidth_bits || o.max_rounds || o.auto_converge))
 		return cli_usage_error(
 		    "migrate", "--max-downtime, --bandwidth, --max-rounds and --auto-converge need --mode precopy");

@@ -55,7 +55,8 @@ struct controller {
 	char layer_dir[512], incoming[512], received[512]; /* image layers and their staging */
 	struct ferry_fabric fabric;                        /* fabric_subnet, fabric_pool: address management */
 	pthread_mutex_t ipam_lock;
-	bool no_net_hold; /* FERRY_FAULT=no-net-hold: no early claim (bench/continuity's baseline) */
+	bool no_net_hold;    /* FERRY_FAULT=no-net-hold: no early claim (bench/continuity's baseline) */
+	bool allow_postcopy; /* allow_postcopy = yes in --config */
 };
 
 /* ---- workloads (workload.c, migrate.c) ---- */

@@ -234,7 +234,7 @@ static int stop_copy(struct controller *c, const struct migrate_request *rq, con
 		    (r = ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, err)) < 0)
 			goto out;
 		ferry_tlv_get_str(l, FERRY_TAG_PHASE, phase, sizeof(phase), NULL);
-		if (strcmp(phase, "transfer") != 0 && strcmp(phase, "restore") != 0)
+		if (strcmp(phase, "transfer") != 0 && strcmp(phase, "restore") != 0 && strcmp(phase, "pages") != 0)
 			break;
 		if (progress)
 			ferry_conn_send_frame(progress, FERRY_FRAME_RESPONSE, resp.data, resp.len, NULL);
@@ -376,10 +376,18 @@ int migrate_one(struct controller *c, const struct migrate_request *rq, struct f
 		r = ferry_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if (rq->mode != FERRY_MODE_STOP_COPY && rq->mode != FERRY_MODE_STATELESS && rq->mode != FERRY_MODE_PRECOPY) {
+	if (rq->mode != FERRY_MODE_STOP_COPY && rq->mode != FERRY_MODE_STATELESS && rq->mode != FERRY_MODE_PRECOPY &&
+	    rq->mode != FERRY_MODE_POSTCOPY) {
 		r = ferry_err_set(err, -EOPNOTSUPP,
-		                  "mode %s is not available yet; expected stop-copy, precopy or stateless",
+		                  "mode %s is not available yet; expected stop-copy, precopy, postcopy or stateless",
 		                  ferry_mode_name(rq->mode));
+		goto out;
+	}
+	if (rq->mode == FERRY_MODE_POSTCOPY && !c->allow_postcopy) {
+		r = ferry_err_set(
+		    err, -EPERM,
+		    "post-copy is not allowed by this controller's policy: a source lost before the last "
+		    "page lands loses the container; set allow_postcopy = yes in its --config to allow it");
 		goto out;
 	}
 	if ((r = ferry_store_container_get(&c->st.reg, rq->container, ct, err)) < 0 ||

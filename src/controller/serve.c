@@ -414,6 +414,9 @@ static int controller_start(const struct ferry_daemon_config *cfg, void *arg, st
 	ferry_server_limits_default(&limits);
 	if ((r = ferry_config_load(cfg->config, &limits, &c->fabric, err)) < 0)
 		return r;
+	c->allow_postcopy = limits.allow_postcopy;
+	if (c->allow_postcopy)
+		log_info("post-copy is allowed: a source lost before the last page landed loses its container");
 	/* Client certificates are optional at the TLS layer only for enrollment; handle() enforces the rest. */
 	c->server_ctx = ferry_tls_ctx(&(struct ferry_tls_config){ .cert = c->st.cert,
 	                                                          .key = c->st.key,

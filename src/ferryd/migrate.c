@@ -18,6 +18,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <linux/tcp.h>
@@ -38,6 +39,7 @@
 #include "ferry/wire.h"
 #include "ctnet.h"
 #include "node.h"
+#include "postcopy.h"
 #include "precopy.h"
 
 #define MIG_CONNECT_MS 10000
@@ -202,13 +204,16 @@ static int stream_to_dest(struct node *node, struct ferry_conn *ctl, struct ferr
 	struct ferry_bundle_progress progress = { on_progress, ctl };
 	struct ferry_buf resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	struct postcopy_source ps = { 0 };
+	bool postcopy = mo->mode == FERRY_MODE_POSTCOPY;
 	int r;
 
 	if (!l) {
 		ferry_conn_close(conn);
 		return ferry_err_set(err, -ENOMEM, "out of memory");
 	}
-	if (!conn && (r = dest_connect(node, mo, &conn, err)) < 0)
+	if ((!conn && (r = dest_connect(node, mo, &conn, err)) < 0) ||
+	    (postcopy && (r = postcopy_source_init(&ps, node, mo->name, err)) < 0))
 		goto out;
 	conn->io_timeout_ms = MIG_FRAME_MS;
 	if ((r = ferry_bundle_send(conn, (const uint8_t *)ticket->data, ticket->len, m, dir, FERRY_BUNDLE_ZSTD,
@@ -217,8 +222,12 @@ static int stream_to_dest(struct node *node, struct ferry_conn *ctl, struct ferr
 	mo->t_sent = ferry_now_ms();
 	ferry_send_progress(ctl, "restore", m->total, m->total);
 	conn->io_timeout_ms = MIG_RESTORE_MS;
-	/* The destination answers a second time once the container runs there. */
-	if ((r = ferry_expect_response(conn, &resp, err)) < 0)
+	/*
+	 * The destination answers a second time once the container runs there
+	 * (post-copy: its restore asks for pages meanwhile, served from here).
+	 */
+	if ((r = postcopy ? postcopy_expect_response(&ps, conn, &resp, err) : ferry_expect_response(conn, &resp, err)) <
+	    0)
 		goto out;
 	mo->t_restored = ferry_now_ms();
 	if (ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, NULL) == 0)
@@ -235,7 +244,8 @@ static int stream_to_dest(struct node *node, struct ferry_conn *ctl, struct ferr
 	    (r = ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, resp.data, resp.len, err)) < 0)
 		goto out;
 	conn->io_timeout_ms = MIG_ACK_MS + 5000;
-	if (ferry_expect_response(conn, &resp, err) < 0) {
+	if ((postcopy ? postcopy_expect_response(&ps, conn, &resp, err) : ferry_expect_response(conn, &resp, err)) <
+	    0) {
 		r = ferry_err_set(err, -EINPROGRESS,
 		                  "the destination did not confirm the commit (%s); the source stays paused until the "
 		                  "controller settles which copy runs",
@@ -243,8 +253,23 @@ static int stream_to_dest(struct node *node, struct ferry_conn *ctl, struct ferr
 		goto out;
 	}
 	mo->t_committed = ferry_now_ms();
+	/*
+	 * Post-copy: the destination runs it now and fetches its memory from
+	 * the frozen copy here.  Should that fail, the destination drops its
+	 * copy and this one resumes from the freeze.
+	 */
+	if (postcopy) {
+		if ((r = postcopy_serve(&ps, ctl, conn, err)) < 0) {
+			ferry_err_wrap(err, "post-copy failed after the commit; the destination drops its copy and the "
+			                    "source resumes from the freeze (what the copy there changed is lost)");
+			goto out;
+		}
+		snprintf(mo->rep.stop, sizeof(mo->rep.stop), "all %llu pages landed %lld ms after the freeze",
+		         (unsigned long long)ps.pages, ferry_now_ms() - mo->t_paused);
+	}
 	mo->bytes_wire = wire_bytes(conn);
 out:
+	postcopy_source_free(&ps);
 	ferry_conn_close(conn);
 	ferry_buf_free(&resp);
 	free(l);
@@ -307,8 +332,9 @@ static int mig_options(struct node *node, const struct ferry_tlv_list *l, struct
 
 	if (ferry_tlv_find(l, FERRY_TAG_MODE) && (r = ferry_tlv_get_u64(l, FERRY_TAG_MODE, &mo->mode, err)) < 0)
 		return r;
-	if (mo->mode != FERRY_MODE_STOP_COPY && mo->mode != FERRY_MODE_PRECOPY)
-		return ferry_err_set(err, -EOPNOTSUPP, "mode %llu is not one ferryd migrates by (stop-copy, precopy)",
+	if (mo->mode != FERRY_MODE_STOP_COPY && mo->mode != FERRY_MODE_PRECOPY && mo->mode != FERRY_MODE_POSTCOPY)
+		return ferry_err_set(err, -EOPNOTSUPP,
+		                     "mode %llu is not one ferryd migrates by (stop-copy, precopy, postcopy)",
 		                     (unsigned long long)mo->mode);
 	if (mo->mode != FERRY_MODE_PRECOPY)
 		return 0;
@@ -428,7 +454,7 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 	 * paused container; Ferry reads that itself, pages the destination
 	 * holds already become references (no copy of all memory in tmpfs).
 	 */
-	if (mo.mode == FERRY_MODE_PRECOPY)
+	if (mo.mode == FERRY_MODE_PRECOPY || mo.mode == FERRY_MODE_POSTCOPY)
 		r = ferry_runtime_checkpoint_metadata(&rt, mo.name, images, work, err);
 	else
 		r = ferry_runtime_checkpoint(&rt, mo.name, images, work, err);
@@ -615,8 +641,10 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 	enum ferry_ct_status st;
 	char path[PATH_MAX], dest[PATH_MAX], bundle[PATH_MAX];
 	long long t0 = ferry_now_ms();
+	struct postcopy_relay pr = { .listen_fd = -1, .daemon_fd = -1 };
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* post-copy: the channel, shared with the page relay */
 	struct lazy_fill lf = { 0 };
-	bool claimed = false, made = false, lazy;
+	bool claimed = false, made = false, lazy, postcopy = res->ticket.mode == FERRY_MODE_POSTCOPY;
 	int guard = -1, fd, r;
 	pid_t pid;
 
@@ -639,7 +667,7 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 	 * ticket reserves), then the store's memory is not needed any more.
 	 */
 	snprintf(path, sizeof(path), "%s/%s", res->path, OBJ_CHECKPOINT);
-	lazy = store && store->open;
+	lazy = (store && store->open) || postcopy;
 	r = precopy_expand(store, path, res->ticket.reserve_memory / FERRY_PAGE_SIZE * 2 + 1024, err);
 	if (store && store->open)
 		log_info("%s: page images rebuilt from the page store in %lld ms", spec->name, ferry_now_ms() - t0);
@@ -691,8 +719,11 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 	if (lazy) {
 		char work[PATH_MAX];
 
+		/* Post-copy: the pages are still at the source; the daemon asks this ferryd for them. */
 		snprintf(work, sizeof(work), "%s/lazy", res->path);
-		if ((r = lazy_fill_start(&lf, path, work, err)) < 0) {
+		if ((postcopy && (r = postcopy_listen(&pr, err)) < 0) ||
+		    (r = lazy_fill_start(&lf, path, work, postcopy ? pr.port : 0, err)) < 0 ||
+		    (postcopy && (r = postcopy_relay_start(&pr, conn, &lock, err)) < 0)) {
 			close(fd);
 			goto fail;
 		}
@@ -721,10 +752,15 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 	r = ferry_tlv_add_u32(&b, FERRY_TAG_STATUS, 0);
 	r = r ? r : ferry_tlv_add_str(&b, FERRY_TAG_PHASE, "restored");
 	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_RESTORE_MS, (uint64_t)(ferry_now_ms() - t0));
+	/* "restored" and the commit that answers it are one exchange: no page request in between. */
+	pthread_mutex_lock(&lock);
 	r = r ? r : ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, b.data, b.len, err);
-	if (r < 0 || (r = await_commit(conn, err)) < 0) {
+	r = r ? r : await_commit(conn, err);
+	pthread_mutex_unlock(&lock);
+	if (r < 0) {
 		/* The source never committed and will resume (or settle): this copy must go. */
 		log_warn("%s was restored but the source did not commit (%s); removing it", spec->name, err->msg);
+		postcopy_relay_stop(&pr);
 		lazy_fill_abort(&lf);
 		ct_remove(&node->cts, spec->name, NULL);
 		goto out;
@@ -739,25 +775,40 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 	if (node_fault(node, "commit-silent"))
 		log_warn("FERRY_FAULT commit-silent: %s committed without telling the source", spec->name);
 	else if (ferry_tlv_add_u32(&b, FERRY_TAG_STATUS, 0) == 0 &&
-	         ferry_tlv_add_str(&b, FERRY_TAG_PHASE, "committed") == 0)
+	         ferry_tlv_add_str(&b, FERRY_TAG_PHASE, "committed") == 0) {
+		pthread_mutex_lock(&lock);
 		ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, b.data, b.len, NULL);
+		pthread_mutex_unlock(&lock);
+	}
 	log_info("restored %s (generation %llu, pid %d) in %lld ms; committed", spec->name,
 	         (unsigned long long)spec->generation, (int)pid, ferry_now_ms() - t0);
 	if (lazy) {
+		uint64_t pages = 0;
 		long long ms;
 
-		/* The images stay until every page landed; from local files this takes about a dump's time. */
-		if (lazy_fill_wait(&lf, MIG_FILL_MS, &ms, err) < 0) {
+		/*
+		 * The images stay until every page landed; from local files this
+		 * takes about a dump's time, from the source as long as the link.
+		 */
+		if ((r = postcopy ? postcopy_relay_join(&pr, &pages, err) : 0) < 0 ||
+		    (r = lazy_fill_wait(&lf, MIG_FILL_MS, &ms, err)) < 0) {
+			/* It cannot run without its memory: off the fabric first, then tell the source, then gone. */
 			log_error("%s cannot run: its memory was not filled in (%s); removing it", spec->name,
 			          err->msg);
+			lazy_fill_abort(&lf);
+			ctnet_destroy(&node->cts, spec->name, NULL);
+			if (postcopy)
+				ferry_conn_send_error(conn, r, err->msg, NULL);
 			ct_remove(&node->cts, spec->name, NULL);
 		} else {
-			log_info("%s: all pages landed %lld ms after the restore started", spec->name, ms);
+			log_info("%s: all pages landed %lld ms after the restore started%s", spec->name, ms,
+			         postcopy ? " (fetched from the source)" : "");
 		}
 	}
 	goto out;
 fail:
 	log_warn("restore of %s failed: %s", spec->name[0] ? spec->name : res->ticket.container, err->msg);
+	postcopy_relay_stop(&pr); /* before this thread uses the channel again */
 	lazy_fill_abort(&lf);
 	/* The address first: by the time the source resumes and announces itself, nothing here answers. */
 	if (made)
@@ -766,6 +817,7 @@ fail:
 	if (made)
 		ct_remove(&node->cts, spec->name, NULL);
 out:
+	postcopy_relay_close(&pr);
 	release_guard(guard);
 	if (claimed)
 		ct_release(&node->cts, spec->name);

@@ -37,7 +37,7 @@
 #include "ferry/wire.h"
 #include "precopy.h"
 
-#define PIDS_MAX        1024
+#define PIDS_MAX        VPIDS_MAX
 #define ESTIMATE_MIN    (4ULL << 20) /* a round this large measures the link */
 #define STORE_PAGES_MAX (64ULL << 30) / FERRY_PAGE_SIZE
 #define CPU_FLOOR       5 /* auto-converge never caps the container below this % of a CPU */
@@ -336,13 +336,7 @@ int precopy_refs(const char *images, const struct ferry_page_set *sent, struct f
 
 /* ---- source, frozen: pages read from the paused container itself ---- */
 
-struct vpid_map {
-	pid_t vpid[PIDS_MAX], pid[PIDS_MAX];
-	int n;
-};
-
-/* The container's processes by the pid they have inside it (the last NSpid), as CRIU's images name them. */
-static int vpids(struct node *node, const char *name, struct vpid_map *m, struct ferry_err *err)
+int vpids(struct node *node, const char *name, struct vpid_map *m, struct ferry_err *err)
 {
 	pid_t *pids = calloc(PIDS_MAX, sizeof(*pids));
 	int n = pids ? container_pids(node, name, pids, err) : ferry_err_set(err, -ENOMEM, "out of memory");
@@ -371,7 +365,7 @@ static int vpids(struct node *node, const char *name, struct vpid_map *m, struct
 	return n < 0 ? n : 0;
 }
 
-static pid_t host_pid(const struct vpid_map *m, long vpid)
+pid_t host_pid(const struct vpid_map *m, long vpid)
 {
 	for (int i = 0; i < m->n; i++)
 		if (m->vpid[i] == vpid)
@@ -379,8 +373,7 @@ static pid_t host_pid(const struct vpid_map *m, long vpid)
 	return 0;
 }
 
-/* n pages at addr of the frozen pid, whole or an error: they cannot have gone anywhere. */
-static int read_frozen(pid_t pid, uint64_t addr, uint8_t *buf, size_t n, struct ferry_err *err)
+int read_frozen(pid_t pid, uint64_t addr, uint8_t *buf, size_t n, struct ferry_err *err)
 {
 	struct iovec local = { buf, n * FERRY_PAGE_SIZE }, remote = { (void *)(uintptr_t)addr, n * FERRY_PAGE_SIZE };
 	ssize_t got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
@@ -753,12 +746,19 @@ void precopy_store_close(struct precopy_store *st)
 
 /* ---- destination: lazy fill of a restored container's memory ---- */
 
-int lazy_fill_start(struct lazy_fill *lf, const char *images, const char *work, struct ferry_err *err)
+int lazy_fill_start(struct lazy_fill *lf, const char *images, const char *work, int page_server_port,
+                    struct ferry_err *err)
 {
-	const char *argv[] = { "criu", "lazy-pages", "--images-dir",   images, "--work-dir",
-		               work,   "-o",         "lazy-pages.log", NULL };
-	char sock[PATH_MAX + 32];
+	char port[16], sock[PATH_MAX + 32];
+	const char *argv[] = {
+		"criu",           "lazy-pages",    "--images-dir", images,      "--work-dir", work, "-o",
+		"lazy-pages.log", "--page-server", "--address",    "127.0.0.1", "--port",     port, NULL
+	};
 	int status;
+
+	snprintf(port, sizeof(port), "%d", page_server_port);
+	if (!page_server_port)
+		argv[8] = NULL; /* pages from the images here */
 
 	memset(lf, 0, sizeof(*lf));
 	snprintf(lf->work, sizeof(lf->work), "%s", work);

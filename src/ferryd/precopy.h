@@ -52,6 +52,17 @@ void precopy_uncap(struct node *node, const char *name, struct precopy_report *r
  */
 int precopy_freeze_refs(struct node *node, const char *name, const char *images, const struct ferry_page_set *sent,
                         struct ferry_refs_stats *total, struct ferry_err *err);
+/* The container's processes by the pid they have inside it (the last NSpid), as CRIU's images name them. */
+#define VPIDS_MAX 1024
+struct vpid_map {
+	pid_t vpid[VPIDS_MAX], pid[VPIDS_MAX];
+	int n;
+};
+int vpids(struct node *node, const char *name, struct vpid_map *m, struct ferry_err *err);
+pid_t host_pid(const struct vpid_map *m, long vpid); /* 0: not one of them */
+/* n pages at addr of the frozen pid, whole or an error: they cannot have gone anywhere. */
+int read_frozen(pid_t pid, uint64_t addr, uint8_t *buf, size_t n, struct ferry_err *err);
+
 /* Source, after the dump: each (remaining) pages-N.img in images becomes pages-N.img.refs. */
 int precopy_refs(const char *images, const struct ferry_page_set *sent, struct ferry_refs_stats *total,
                  struct ferry_err *err);
@@ -81,7 +92,9 @@ struct lazy_fill {
 	char work[PATH_MAX];
 	long long t_start;
 };
-int lazy_fill_start(struct lazy_fill *lf, const char *images, const char *work, struct ferry_err *err);
+/* page_server_port: 0 = from the images; else a page server on 127.0.0.1 (post-copy: ferryd's relay). */
+int lazy_fill_start(struct lazy_fill *lf, const char *images, const char *work, int page_server_port,
+                    struct ferry_err *err);
 /* Wait until every page landed (the daemon exits 0), at most timeout_ms; ret_ms: since the start. */
 int lazy_fill_wait(struct lazy_fill *lf, int timeout_ms, long long *ret_ms, struct ferry_err *err);
 void lazy_fill_abort(struct lazy_fill *lf);

@@ -537,6 +537,8 @@ static int write_daemon_config(const struct ferry_cluster *c, const struct ferry
 					                     ferry_format_ipv4(t->nodes[k].addr, a));
 		}
 	}
+	if (t->allow_postcopy && t->nodes[i].role == FERRY_NODE_CONTROLLER)
+		r = r ? r : ferry_buf_printf(&b, "allow_postcopy = yes\n");
 	r = r < 0 ? ferry_err_set(err, r, "cannot format %s", path)
 	          : ferry_write_file_atomic(path, b.data, b.len, 0600, err);
 	ferry_buf_free(&b);

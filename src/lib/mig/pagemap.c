@@ -89,13 +89,13 @@ int ferry_pagemap_parse(const uint8_t *p, size_t len, struct ferry_pagemap *ret,
 			ret->pages_id = (uint32_t)f[1];
 			continue;
 		}
-		if (!has[1] || !has[2] || f[2] > UINT32_MAX || f[4] > UINT32_MAX || f[3] > 1 ||
-		    (f[1] & 4095) != 0) {
+		if (!has[1] || !has[2] || f[2] > UINT32_MAX || f[4] > UINT32_MAX || f[3] > 1 || (f[1] & 4095) != 0) {
 			rc = ferry_err_set(err, -EBADMSG, "pagemap entry %zu is malformed", ret->n);
 			goto fail;
 		}
 		if (ret->n == FERRY_PAGEMAP_MAX_ENTRY) {
-			rc = ferry_err_set(err, -E2BIG, "a pagemap image with more than %u entries", FERRY_PAGEMAP_MAX_ENTRY);
+			rc = ferry_err_set(err, -E2BIG, "a pagemap image with more than %u entries",
+			                   FERRY_PAGEMAP_MAX_ENTRY);
 			goto fail;
 		}
 		if (ret->n == cap) {
@@ -120,7 +120,8 @@ int ferry_pagemap_parse(const uint8_t *p, size_t len, struct ferry_pagemap *ret,
 			.nr_pages = f[5],
 		};
 		if (ferry_pagemap_entry_pages(&ret->entries[ret->n - 1]) > ((uint64_t)1 << 36)) {
-			rc = ferry_err_set(err, -EBADMSG, "pagemap entry %zu is larger than an address space", ret->n - 1);
+			rc = ferry_err_set(err, -EBADMSG, "pagemap entry %zu is larger than an address space",
+			                   ret->n - 1);
 			goto fail;
 		}
 	}

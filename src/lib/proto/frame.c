@@ -15,7 +15,10 @@ size_t ferry_frame_max_len(uint8_t type)
 	case FERRY_FRAME_ERROR:
 	case FERRY_FRAME_PAGES_OPEN:
 	case FERRY_FRAME_PAGES_END:
+	case FERRY_FRAME_PAGE_GET:
 		return FERRY_FRAME_CONTROL_MAX;
+	case FERRY_FRAME_PAGE_DATA:
+		return 20 + FERRY_PAGES_PER_FRAME * 4096;
 	case FERRY_FRAME_PAGES:
 		return FERRY_PAGES_PER_FRAME * 4096;
 	case FERRY_FRAME_DATA:
@@ -52,6 +55,10 @@ const char *ferry_frame_type_name(uint8_t type)
 		return "PAGES";
 	case FERRY_FRAME_PAGES_END:
 		return "PAGES_END";
+	case FERRY_FRAME_PAGE_GET:
+		return "PAGE_GET";
+	case FERRY_FRAME_PAGE_DATA:
+		return "PAGE_DATA";
 	default:
 		return "unknown";
 	}

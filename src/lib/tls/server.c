@@ -54,6 +54,7 @@ void ferry_server_limits_default(struct ferry_server_limits *l)
 	l->idle_timeout_ms = 30000;
 	l->max_streams = 4;
 	l->max_streams_per_peer = 2;
+	l->allow_postcopy = false;
 }
 
 int ferry_server_limits_set(struct ferry_server_limits *l, const char *key, const char *value, struct ferry_err *err)
@@ -85,16 +86,21 @@ static int set_key(struct ferry_server_limits *l, struct ferry_fabric *f, const 
 
 	if (f && ferry_fabric_is_key(key))
 		return ferry_fabric_set(f, key, value, err);
+	if (strcmp(key, "allow_postcopy") == 0) {
+		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
+			return ferry_err_set(err, -EINVAL, "allow_postcopy '%.32s' is not yes or no", value);
+		l->allow_postcopy = strcmp(value, "yes") == 0;
+		return 0;
+	}
 	r = ferry_server_limits_set(l, key, value, err);
 	if (r < 0 && f && strncmp(err->msg, "unknown limit", 13) == 0)
-		r = ferry_err_set(
-		    err, -EINVAL,
-		    "unknown key '%.64s'; expected a limit (max_handshakes, max_handshakes_per_source, "
-		    "handshake_timeout_ms, handshakes_per_sec, handshakes_per_sec_per_source, "
-		    "penalty_failures, penalty_ms, max_connections, idle_timeout_ms, max_streams, "
-		    "max_streams_per_peer) or a fabric key (fabric, fabric_bridge, fabric_address, vxlan_id, "
-		    "vxlan_port, vxlan_peer, fabric_subnet, fabric_pool)",
-		    key);
+		r = ferry_err_set(err, -EINVAL,
+		                  "unknown key '%.64s'; expected a limit (max_handshakes, max_handshakes_per_source, "
+		                  "handshake_timeout_ms, handshakes_per_sec, handshakes_per_sec_per_source, "
+		                  "penalty_failures, penalty_ms, max_connections, idle_timeout_ms, max_streams, "
+		                  "max_streams_per_peer), allow_postcopy, or a fabric key (fabric, fabric_bridge, "
+		                  "fabric_address, vxlan_id, vxlan_port, vxlan_peer, fabric_subnet, fabric_pool)",
+		                  key);
 	return r;
 }
 

@@ -35,7 +35,10 @@ enum ferry_frame_type {
 	/* pre-copy page rounds (PROTOCOL.md §10), before the bundle on the same channel */
 	FERRY_FRAME_PAGES_OPEN = 0x25, /* the controller's session ticket */
 	FERRY_FRAME_PAGES = 0x26,      /* 1 to 64 raw pages */
-	FERRY_FRAME_PAGES_END = 0x27,  /* a round ends: u32 round, u64 pages sent in it */
+	FERRY_FRAME_PAGES_END = 0x27,  /* a round ends: u32 round, u64 pages sent in it; post-copy: all landed */
+	/* post-copy, after the commit: the destination's faults, the source's pages */
+	FERRY_FRAME_PAGE_GET = 0x28,  /* u64 pid (inside the container), u64 address, u32 pages (1 to 64) */
+	FERRY_FRAME_PAGE_DATA = 0x29, /* the same three fields (pages: how many follow), then the pages */
 	FERRY_FRAME_ERROR = 0x7f,
 };
 

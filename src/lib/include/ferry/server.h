@@ -33,6 +33,8 @@ struct ferry_server_limits {
 	unsigned idle_timeout_ms;      /* one frame's deadline on an authenticated connection */
 	unsigned max_streams;          /* concurrent incoming migration streams (ferryd) */
 	unsigned max_streams_per_peer; /* the same, per source node */
+	/* controller policy: may migrations use post-copy (a source lost mid-way loses the container)? */
+	bool allow_postcopy;
 };
 
 void ferry_server_limits_default(struct ferry_server_limits *l);

@@ -50,6 +50,7 @@ struct ferry_topology {
 	unsigned prefix_len;
 	uint32_t gateway;              /* the operator's address on the first switch */
 	enum ferry_fabric_kind fabric; /* containers' network across hosts (default bridge) */
+	bool allow_postcopy;           /* the controller may migrate by post-copy (ferry cluster up --allow-postcopy) */
 	unsigned n_switches, n_links, n_nodes;
 	struct ferry_topo_switch switches[FERRY_TOPO_MAX_SWITCHES];
 	struct ferry_topo_link links[FERRY_TOPO_MAX_SWITCHES];
