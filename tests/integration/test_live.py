@@ -40,8 +40,8 @@ class Live:
         env = dict(os.environ, FERRY_ADMIN_DIR=str(STATE_ROOT / self.c.name / "admin"))
         return ferry(*args, check=check, timeout=timeout, env=env)
 
-    def up(self):
-        self.c.up("--nodes", "3", "--subnet", self.c.subnet)
+    def up(self, *extra):
+        self.c.up("--nodes", "3", "--subnet", self.c.subnet, *extra)
         self.f("image", "import", self.images / "busybox", "--name", "busybox")
         self.f("image", "import", self.images / "redis", "--name", "redis")
 
@@ -116,10 +116,45 @@ class Live:
         return None
 
 
+    def daemon_pid(self, node):
+        return int((self.node_dir(node) / "daemon.pid").read_text().split()[0])
+
+    def lazy_daemons(self, node):
+        """criu lazy-pages processes working for this node (its state directory in their arguments)."""
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            except OSError:
+                continue
+            if len(cmd) > 1 and cmd[1] == b"lazy-pages" and str(self.node_dir(node)).encode() in b" ".join(cmd):
+                found.append(int(pid))
+        return found
+
+    def migrate_in_background(self, name, dest, *opts):
+        admin = str(STATE_ROOT / self.c.name / "admin")
+        return subprocess.Popen([str(FERRY), "migrate", name, "--to", dest, "--admin-dir", admin, *opts],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait_log(self, node, words, seconds=60):
+        log = self.node_dir(node) / "daemon.log"
+        deadline = time.time() + seconds
+        while words not in log.read_text() and time.time() < deadline:
+            time.sleep(0.1)
+        assert words in log.read_text(), f"{node} never logged {words!r}"
+
+
 @pytest.fixture
 def live(make_cluster, images):
     lv = Live(make_cluster(), images)
     lv.up()
+    return lv
+
+
+@pytest.fixture
+def live_postcopy(make_cluster, images):
+    lv = Live(make_cluster(), images)
+    lv.up("--allow-postcopy")
     return lv
 
 
@@ -233,12 +268,84 @@ def test_precopy_options_are_checked(live):
         (["--mode", "precopy", "--bandwidth", "fast"], "--bandwidth"),
         (["--mode", "precopy", "--max-downtime", "0"], "--max-downtime"),
         (["--max-rounds", "3"], "need --mode precopy"),
-        (["--mode", "postcopy"], "expected stop-copy, precopy or stateless"),
+        (["--mode", "hybrid"], "expected stop-copy, precopy, postcopy or stateless"),
     ]
     for opts, words in cases:
         bad = lv.f("migrate", "idle", "--to", "n2", *opts, check=False)
         assert bad.returncode == 2 and words in bad.stderr, (opts, bad.stderr)
+    # Post-copy only where the controller's policy says so.
+    bad = lv.f("migrate", "idle", "--to", "n2", "--mode", "postcopy", check=False)
+    assert bad.returncode == 1 and "allow_postcopy = yes" in bad.stderr, bad.stderr
     assert lv.instances("idle") == {"n1": "running"}
     # An idle container converges at once: two rounds, the second one empty or nearly.
     report = lv.migrate("idle", "n2", "--mode", "precopy", "--max-downtime", "50")
     assert report["result"] == "ok" and report["rounds"] == 3, report
+
+
+def test_postcopy_redis_runs_before_its_memory_arrives(live_postcopy):
+    lv = live_postcopy
+    lv.f("run", "--name", "kv", "--image", "redis", "--node", "n1", "--memory", "512m", "--ready", "tcp:6379",
+         "--", *REDIS)
+    lv.redis("debug", "populate", "40000", "key", "1024")
+    digest = lv.redis("debug", "digest")
+    address = lv.ps()["kv"]["address"].split("/")[0]
+    client = lv.probe("n3", address)
+    report = lv.migrate("kv", "n2", "--mode", "postcopy")
+    result = lv.probe_result(client)
+    assert report["result"] == "ok" and report["mode"] == "postcopy", report
+    assert result["failed_requests"] == 0 and result["reconnects"] == 0 and result["errors"] == [], result
+    # Only the state crossed while it was frozen; its memory came after, on demand and in the background.
+    assert report["bytes_image"] < 40000 * 1024 / 4, report
+    assert report["note"].startswith("all ") and "pages landed" in report["note"], report
+    for key in lv.redis("--scan", "--pattern", "netprobe:*").split():
+        lv.redis("del", key)
+    assert lv.redis("debug", "digest") == digest
+    assert lv.instances("kv") == {"n2": "running"}
+    assert lv.leftovers("n1", "kv") == []
+    assert lv.lazy_daemons("n2") == [] and not list((lv.node_dir("n2") / "tmp" / "received").iterdir())
+
+
+def test_postcopy_failures_after_the_commit(live_postcopy):
+    lv = live_postcopy
+    lv.f("run", "--name", "md", "--image", "busybox", "--node", "n1", "--", "/bin/memdirty", "48", "100")
+    before = lv.wait_sweeping("md", 1)
+    # A slow link keeps pages in flight after the commit.
+    ferry("cluster", "link", "n1", "--rate", "20mbit", "--name", lv.c.name)
+    try:
+        # The link to the destination is cut: both sides give up; the source resumes from the freeze.
+        proc = lv.migrate_in_background("md", "n2", "--mode", "postcopy")
+        lv.wait_log("n2", "restored md")
+        run("ip", "-n", f"ferry-{lv.c.name}-n2", "link", "set", "eth0", "down")
+        try:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 1 and "post-copy failed after the commit" in err, err
+        finally:
+            run("ip", "-n", f"ferry-{lv.c.name}-n2", "link", "set", "eth0", "up")
+        assert lv.instances("md") == {"n1": "running"}
+        before = lv.wait_sweeping("md", before)
+        deadline = time.time() + 60
+        while (lv.leftovers("n2", "md") or lv.lazy_daemons("n2")) and time.time() < deadline:
+            time.sleep(0.5)
+        assert lv.leftovers("n2", "md") == [] and lv.lazy_daemons("n2") == []
+        # The source daemon dies mid-way: the destination's copy cannot get its memory and goes; nothing hangs.
+        proc = lv.migrate_in_background("md", "n2", "--mode", "postcopy")
+        lv.wait_log("n2", "restored md (generation 3")
+        os.kill(lv.daemon_pid("n1"), signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 1, err
+        deadline = time.time() + 60
+        while (lv.leftovers("n2", "md") or lv.lazy_daemons("n2")) and time.time() < deadline:
+            time.sleep(0.5)
+        assert lv.leftovers("n2", "md") == [] and lv.lazy_daemons("n2") == []
+        assert "md" not in lv.instances("md").get("n2", "")
+    finally:
+        ferry("cluster", "link", "n1", "--rate", "off", "--name", lv.c.name)
+    # Its frozen copy on the source is the container as it was at the freeze: back when its node is.
+    ferry("cluster", "restart", "n1", "--name", lv.c.name)
+    deadline = time.time() + 60
+    while lv.ps()["md"]["state"] != "running" and time.time() < deadline:
+        time.sleep(0.5)
+    assert lv.instances("md") == {"n1": "running"}
+    lv.wait_sweeping("md", before - 1)
+    history = json.loads(lv.f("history", "--json").stdout)["migrations"]
+    assert [m["result"] for m in history] == ["failed", "failed"], history
