@@ -841,30 +841,34 @@ out:
 
 int cmd_migrate(int argc, char **argv)
 {
-	static const char help[] = "Usage: ferry migrate NAME --to NODE [--mode stop-copy|precopy|postcopy|stateless]\n"
-	                           "                     [--max-downtime MS] [--bandwidth RATE] [--max-rounds N]\n"
-	                           "                     [--auto-converge] [--json]\n\n"
-	                           "Move a running container to NODE.  stop-copy (default) pauses it, checkpoints\n"
-	                           "it with CRIU, streams the images through the encrypted channel and restores it;\n"
-	                           "the source stays paused until the destination runs it, and resumes on any\n"
-	                           "failure.  precopy first sends its memory while it keeps running, in rounds\n"
-	                           "(pages compared by content hash, no kernel dirty tracking needed), so the\n"
-	                           "pause carries only what changed since the last round.  postcopy moves all but\n"
-	                           "the memory, runs it on NODE at once and fetches each page it touches (then the\n"
-	                           "rest) from the frozen source through the channel; the controller allows it only\n"
-	                           "with allow_postcopy = yes, as a source lost before the last page loses the\n"
-	                           "container.  stateless starts a fresh copy on NODE, waits until it is ready,\n"
-	                           "then removes the old one.  Prints the migration's metrics (precopy: the bytes of\n"
-	                           "each round; postcopy: when the last page landed).\n\n"
-	                           "  --to NODE         destination node\n"
-	                           "  --mode MODE       stop-copy, precopy, postcopy or stateless\n"
-	                           "  --max-downtime MS precopy: stop the rounds once what is left would cross the\n"
-	                           "                    link within MS milliseconds (default 300)\n"
-	                           "  --bandwidth RATE  precopy: cap the rounds' traffic, e.g. 100mbit, 1gbit\n"
-	                           "  --max-rounds N    precopy: at most N rounds before the pause (default 8, 1-29)\n"
-	                           "  --auto-converge   precopy: when a round does not shrink, halve the container's\n"
-	                           "                    CPU quota (down to 5%) until it does; lifted at the pause\n"
-	                           "  --json            the report as one JSON object\n";
+	static const char help[] =
+	    "Usage: ferry migrate NAME --to NODE [--mode stop-copy|precopy|postcopy|hybrid|stateless]\n"
+	    "                     [--max-downtime MS] [--bandwidth RATE] [--max-rounds N]\n"
+	    "                     [--auto-converge] [--json]\n\n"
+	    "Move a running container to NODE.  stop-copy (default) pauses it, checkpoints\n"
+	    "it with CRIU, streams the images through the encrypted channel and restores it;\n"
+	    "the source stays paused until the destination runs it, and resumes on any\n"
+	    "failure.  precopy first sends its memory while it keeps running, in rounds\n"
+	    "(pages compared by content hash, no kernel dirty tracking needed), so the\n"
+	    "pause carries only what changed since the last round.  postcopy moves all but\n"
+	    "the memory, runs it on NODE at once and fetches each page it touches (then the\n"
+	    "rest) from the frozen source through the channel; the controller allows it (and\n"
+	    "hybrid) only with allow_postcopy = yes, as a source lost before the last page\n"
+	    "loses the container.  hybrid runs pre-copy rounds, then post-copy for what is\n"
+	    "left (pages the rounds brought are not sent again).  stateless starts a fresh\n"
+	    "copy on NODE, waits until it is ready, then removes the old one.  Prints the\n"
+	    "migration's metrics (rounds and their bytes; when the last page landed).\n\n"
+	    "  --to NODE         destination node\n"
+	    "  --mode MODE       stop-copy, precopy, postcopy, hybrid or stateless\n"
+	    "  --max-downtime MS precopy/hybrid: stop the rounds once what is left would\n"
+	    "                    cross the link within MS milliseconds (default 300)\n"
+	    "  --bandwidth RATE  precopy/hybrid: cap the rounds' traffic, e.g. 100mbit, 1gbit\n"
+	    "  --max-rounds N    precopy/hybrid: at most N rounds before the pause (default 8,\n"
+	    "                    1-29)\n"
+	    "  --auto-converge   precopy/hybrid: when a round does not shrink, halve the\n"
+	    "                    container's CPU quota (down to 5%) until it does; lifted at\n"
+	    "                    the pause\n"
+	    "  --json            the report as one JSON object\n";
 	struct ferry_buf req = FERRY_BUF_INIT(1024);
 	struct ferry_err err = { 0 };
 	uint8_t mode = FERRY_MODE_STOP_COPY;
@@ -879,13 +883,15 @@ int cmd_migrate(int argc, char **argv)
 		return r ? r : cli_usage_error("migrate", "expected --to NODE once");
 	if (o.mode && (ferry_mode_parse(o.mode, &mode, &err) < 0 ||
 	               (mode != FERRY_MODE_STOP_COPY && mode != FERRY_MODE_STATELESS && mode != FERRY_MODE_PRECOPY &&
-	                mode != FERRY_MODE_POSTCOPY)))
-		return cli_usage_error("migrate",
-		                       "mode '%s' is not available; expected stop-copy, precopy, postcopy or stateless",
-		                       o.mode);
-	if (mode != FERRY_MODE_PRECOPY && (o.max_downtime_ms || o.bandwidth_bits || o.max_rounds || o.auto_converge))
+	                mode != FERRY_MODE_POSTCOPY && mode != FERRY_MODE_HYBRID)))
 		return cli_usage_error(
-		    "migrate", "--max-downtime, --bandwidth, --max-rounds and --auto-converge need --mode precopy");
+		    "migrate", "mode '%s' is not available; expected stop-copy, precopy, postcopy, hybrid or stateless",
+		    o.mode);
+	if (mode != FERRY_MODE_PRECOPY && mode != FERRY_MODE_HYBRID &&
+	    (o.max_downtime_ms || o.bandwidth_bits || o.max_rounds || o.auto_converge))
+		return cli_usage_error(
+		    "migrate",
+		    "--max-downtime, --bandwidth, --max-rounds and --auto-converge need --mode precopy or hybrid");
 	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_MIGRATE);
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, argv[optind]);
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_DEST, o.to[0]);

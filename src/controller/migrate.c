@@ -186,11 +186,11 @@ static int stop_copy(struct controller *c, const struct migrate_request *rq, con
 	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_GENERATION, ct->generation);
 	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_MIGRATION, m->id);
 	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_MODE, rq->mode);
-	if (r == 0 && rq->mode == FERRY_MODE_PRECOPY)
+	if (r == 0 && (rq->mode == FERRY_MODE_PRECOPY || rq->mode == FERRY_MODE_HYBRID))
 		r = add_precopy(c, rq, ct, spec, dest->name, &req, err);
 	if (r < 0 || (r = ferry_conn_send_frame(conn, FERRY_FRAME_REQUEST, req.data, req.len, err)) < 0)
 		goto out;
-	if (progress && rq->mode != FERRY_MODE_PRECOPY) /* the operator asked for progress (FLAGS 1) */
+	if (progress && rq->mode != FERRY_MODE_PRECOPY && rq->mode != FERRY_MODE_HYBRID) /* FLAGS 1 */
 		ferry_send_progress(progress, "checkpoint", 0, 0);
 	/* 0. Pre-copy rounds while the container runs, relayed to the operator. */
 	for (;;) {
@@ -376,18 +376,17 @@ int migrate_one(struct controller *c, const struct migrate_request *rq, struct f
 		r = ferry_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if (rq->mode != FERRY_MODE_STOP_COPY && rq->mode != FERRY_MODE_STATELESS && rq->mode != FERRY_MODE_PRECOPY &&
-	    rq->mode != FERRY_MODE_POSTCOPY) {
+	if (rq->mode < FERRY_MODE_STOP_COPY || rq->mode > FERRY_MODE_STATELESS) {
 		r = ferry_err_set(err, -EOPNOTSUPP,
-		                  "mode %s is not available yet; expected stop-copy, precopy, postcopy or stateless",
-		                  ferry_mode_name(rq->mode));
+		                  "mode %u is not known; expected stop-copy, precopy, postcopy, hybrid or stateless",
+		                  rq->mode);
 		goto out;
 	}
-	if (rq->mode == FERRY_MODE_POSTCOPY && !c->allow_postcopy) {
-		r = ferry_err_set(
-		    err, -EPERM,
-		    "post-copy is not allowed by this controller's policy: a source lost before the last "
-		    "page lands loses the container; set allow_postcopy = yes in its --config to allow it");
+	if ((rq->mode == FERRY_MODE_POSTCOPY || rq->mode == FERRY_MODE_HYBRID) && !c->allow_postcopy) {
+		r = ferry_err_set(err, -EPERM,
+		                  "%s is not allowed by this controller's policy: a source lost before the last page "
+		                  "lands loses the container; set allow_postcopy = yes in its --config to allow it",
+		                  ferry_mode_name(rq->mode));
 		goto out;
 	}
 	if ((r = ferry_store_container_get(&c->st.reg, rq->container, ct, err)) < 0 ||
@@ -629,8 +628,8 @@ static int precopy_request(const struct ferry_tlv_list *l, struct migrate_reques
 			return ferry_err_set(err, -ERANGE, "%s %llu is out of range; expected %llu to %llu",
 			                     opts[i].what, (unsigned long long)*dst[i], (unsigned long long)opts[i].min,
 			                     (unsigned long long)opts[i].max);
-		if (rq->mode != FERRY_MODE_PRECOPY)
-			return ferry_err_set(err, -EINVAL, "%s applies to --mode precopy only", opts[i].what);
+		if (rq->mode != FERRY_MODE_PRECOPY && rq->mode != FERRY_MODE_HYBRID)
+			return ferry_err_set(err, -EINVAL, "%s applies to --mode precopy or hybrid only", opts[i].what);
 	}
 	return 0;
 }

@@ -128,6 +128,7 @@ struct mig_out {
 	uint64_t generation, id, mode;
 	struct precopy_opts pre;
 	struct precopy_report rep;
+	const struct ferry_page_set *sent; /* pre-copy and hybrid: the pages the destination holds */
 	long long t_start, t_paused, t_dumped, t_sent, t_restored, t_committed;
 	uint64_t bytes_image, bytes_wire, restore_ms;
 };
@@ -205,7 +206,7 @@ static int stream_to_dest(struct node *node, struct ferry_conn *ctl, struct ferr
 	struct ferry_buf resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
 	struct postcopy_source ps = { 0 };
-	bool postcopy = mo->mode == FERRY_MODE_POSTCOPY;
+	bool postcopy = mo->mode == FERRY_MODE_POSTCOPY || mo->mode == FERRY_MODE_HYBRID;
 	int r;
 
 	if (!l) {
@@ -213,7 +214,8 @@ static int stream_to_dest(struct node *node, struct ferry_conn *ctl, struct ferr
 		return ferry_err_set(err, -ENOMEM, "out of memory");
 	}
 	if ((!conn && (r = dest_connect(node, mo, &conn, err)) < 0) ||
-	    (postcopy && (r = postcopy_source_init(&ps, node, mo->name, err)) < 0))
+	    (postcopy &&
+	     (r = postcopy_source_init(&ps, node, mo->name, mo->mode == FERRY_MODE_HYBRID ? mo->sent : NULL, err)) < 0))
 		goto out;
 	conn->io_timeout_ms = MIG_FRAME_MS;
 	if ((r = ferry_bundle_send(conn, (const uint8_t *)ticket->data, ticket->len, m, dir, FERRY_BUNDLE_ZSTD,
@@ -264,8 +266,12 @@ static int stream_to_dest(struct node *node, struct ferry_conn *ctl, struct ferr
 			                    "source resumes from the freeze (what the copy there changed is lost)");
 			goto out;
 		}
-		snprintf(mo->rep.stop, sizeof(mo->rep.stop), "all %llu pages landed %lld ms after the freeze",
-		         (unsigned long long)ps.pages, ferry_now_ms() - mo->t_paused);
+		/* Hybrid: after why the rounds ended. */
+		size_t at = strlen(mo->rep.stop);
+
+		snprintf(mo->rep.stop + at, sizeof(mo->rep.stop) - at,
+		         "%sall %llu pages landed (%llu from the rounds) %lld ms after the freeze", at ? "; " : "",
+		         (unsigned long long)ps.pages, (unsigned long long)ps.held, ferry_now_ms() - mo->t_paused);
 	}
 	mo->bytes_wire = wire_bytes(conn);
 out:
@@ -332,11 +338,12 @@ static int mig_options(struct node *node, const struct ferry_tlv_list *l, struct
 
 	if (ferry_tlv_find(l, FERRY_TAG_MODE) && (r = ferry_tlv_get_u64(l, FERRY_TAG_MODE, &mo->mode, err)) < 0)
 		return r;
-	if (mo->mode != FERRY_MODE_STOP_COPY && mo->mode != FERRY_MODE_PRECOPY && mo->mode != FERRY_MODE_POSTCOPY)
+	if (mo->mode != FERRY_MODE_STOP_COPY && mo->mode != FERRY_MODE_PRECOPY && mo->mode != FERRY_MODE_POSTCOPY &&
+	    mo->mode != FERRY_MODE_HYBRID)
 		return ferry_err_set(err, -EOPNOTSUPP,
-		                     "mode %llu is not one ferryd migrates by (stop-copy, precopy, postcopy)",
+		                     "mode %llu is not one ferryd migrates by (stop-copy, precopy, postcopy, hybrid)",
 		                     (unsigned long long)mo->mode);
-	if (mo->mode != FERRY_MODE_PRECOPY)
+	if (mo->mode != FERRY_MODE_PRECOPY && mo->mode != FERRY_MODE_HYBRID)
 		return 0;
 	mo->pre.max_downtime_ms = PRECOPY_DOWNTIME_DEFAULT;
 	mo->pre.max_rounds = PRECOPY_ROUNDS_DEFAULT;
@@ -377,6 +384,8 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 	struct mig_out mo = { .t_start = ferry_now_ms(), .mode = FERRY_MODE_STOP_COPY };
 	struct ferry_page_set sent = { 0 };
 	struct ferry_conn *dest = NULL;
+
+	mo.sent = &sent;
 	struct ferry_runtime rt;
 	struct ct_info info;
 	char out[PATH_MAX], work[PATH_MAX + 8], images[PATH_MAX + 16];
@@ -418,7 +427,7 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 	if ((r = ferry_mkdir_p(images, 0700, err)) < 0 || (r = ferry_mkdir_p(work, 0700, err)) < 0)
 		goto fail;
 	ct_runtime(&node->cts, mo.name, &rt);
-	if (mo.mode == FERRY_MODE_PRECOPY) {
+	if (mo.mode == FERRY_MODE_PRECOPY || mo.mode == FERRY_MODE_HYBRID) {
 		struct ferry_ticket st;
 
 		/* The running container's pages go first; nothing is frozen yet, a failure just ends it. */
@@ -454,7 +463,7 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 	 * paused container; Ferry reads that itself, pages the destination
 	 * holds already become references (no copy of all memory in tmpfs).
 	 */
-	if (mo.mode == FERRY_MODE_PRECOPY || mo.mode == FERRY_MODE_POSTCOPY)
+	if (mo.mode != FERRY_MODE_STOP_COPY)
 		r = ferry_runtime_checkpoint_metadata(&rt, mo.name, images, work, err);
 	else
 		r = ferry_runtime_checkpoint(&rt, mo.name, images, work, err);
@@ -644,7 +653,8 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 	struct postcopy_relay pr = { .listen_fd = -1, .daemon_fd = -1 };
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* post-copy: the channel, shared with the page relay */
 	struct lazy_fill lf = { 0 };
-	bool claimed = false, made = false, lazy, postcopy = res->ticket.mode == FERRY_MODE_POSTCOPY;
+	bool claimed = false, made = false, lazy, hybrid = res->ticket.mode == FERRY_MODE_HYBRID,
+	     postcopy = res->ticket.mode == FERRY_MODE_POSTCOPY || hybrid;
 	int guard = -1, fd, r;
 	pid_t pid;
 
@@ -671,7 +681,7 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 	r = precopy_expand(store, path, res->ticket.reserve_memory / FERRY_PAGE_SIZE * 2 + 1024, err);
 	if (store && store->open)
 		log_info("%s: page images rebuilt from the page store in %lld ms", spec->name, ferry_now_ms() - t0);
-	if (store)
+	if (store && !hybrid) /* hybrid: the page relay answers from it */
 		precopy_store_close(store);
 	if (r < 0)
 		goto fail;
@@ -723,7 +733,8 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 		snprintf(work, sizeof(work), "%s/lazy", res->path);
 		if ((postcopy && (r = postcopy_listen(&pr, err)) < 0) ||
 		    (r = lazy_fill_start(&lf, path, work, postcopy ? pr.port : 0, err)) < 0 ||
-		    (postcopy && (r = postcopy_relay_start(&pr, conn, &lock, err)) < 0)) {
+		    (postcopy && (r = postcopy_relay_start(&pr, conn, &lock,
+		                                           hybrid && store && store->open ? store : NULL, err)) < 0)) {
 			close(fd);
 			goto fail;
 		}

@@ -174,7 +174,8 @@ static int admit(struct node *node, struct ferry_conn *conn, const uint8_t *raw,
 		return r;
 	if (session) {
 		if (strcmp(ret->container, session->container) != 0 || ret->generation != session->generation ||
-		    strcmp(ret->source, session->source) != 0 || ret->mode != FERRY_MODE_PRECOPY)
+		    strcmp(ret->source, session->source) != 0 ||
+		    (ret->mode != FERRY_MODE_PRECOPY && ret->mode != FERRY_MODE_HYBRID))
 			return ferry_err_set(err, -EPERM, "the bundle's ticket is not for the page session before it");
 		/* Admitted with the session: its memory is in the store already. */
 		return ferry_replay_admit_continued(&node->replay, ret, now, err);

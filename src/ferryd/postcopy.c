@@ -38,15 +38,23 @@
 #define PE_PRESENT         (1u << 2)
 #define PSI_LEN            32
 #define PAGE_REQ_LEN       20
+#define PAGE_DATA_MAX      (PAGE_REQ_LEN + FERRY_PAGES_PER_FRAME * (1 + FERRY_PAGE_SIZE))
 #define SERVE_IDLE_MS      30000 /* the lazy daemon asks without pause until it has everything */
+#define RELAY_BATCH        16    /* requests in flight: 4 MiB, enough to keep a link busy */
 
 /* ---- source ---- */
 
-static int answer_get(struct ferry_conn *conn, const struct vpid_map *m, const struct ferry_buf *req, uint8_t *out,
-                      uint64_t *served, struct ferry_err *err)
+/*
+ * PAGE_DATA: per page 'R' and the page, or (hybrid) 'S' and its index in
+ * the destination's pre-copy store when the page did not change since.
+ */
+static int answer_get(struct postcopy_source *ps, struct ferry_conn *conn, const struct ferry_buf *req,
+                      struct ferry_err *err)
 {
+	uint8_t *out = ps->out, *pages = ps->out + PAGE_DATA_MAX;
 	struct ferry_reader rd;
 	uint64_t vpid, addr;
+	size_t len = PAGE_REQ_LEN;
 	uint32_t n;
 	pid_t pid;
 	int r;
@@ -58,23 +66,44 @@ static int answer_get(struct ferry_conn *conn, const struct vpid_map *m, const s
 	if (!rd.ok || rd.left || n == 0 || n > FERRY_PAGES_PER_FRAME || addr % FERRY_PAGE_SIZE)
 		return ferry_err_set(err, -EPROTO, "a malformed PAGE_GET");
 	/* Only the migrating container's memory, only whole pages it has. */
-	if (!(pid = host_pid(m, (long)vpid)))
+	if (!(pid = host_pid(ps->map, (long)vpid)))
 		return ferry_err_set(err, -EPERM, "PAGE_GET for pid %llu, not one of the container's",
 		                     (unsigned long long)vpid);
-	if ((r = read_frozen(pid, addr, out + PAGE_REQ_LEN, n, err)) < 0)
+	if ((r = read_frozen(pid, addr, pages, n, err)) < 0)
 		return r;
 	ferry_put_u64(out, vpid);
 	ferry_put_u64(out + 8, addr);
 	ferry_put_u32(out + 16, n);
-	*served += n;
-	return ferry_conn_send_frame(conn, FERRY_FRAME_PAGE_DATA, out, PAGE_REQ_LEN + (size_t)n * FERRY_PAGE_SIZE, err);
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *page = pages + (size_t)i * FERRY_PAGE_SIZE;
+		uint8_t hash[FERRY_HASH_LEN];
+		uint64_t index;
+
+		if (ps->sent) {
+			ferry_page_hash(page, hash);
+			if (ferry_page_set_find(ps->sent, hash, &index)) {
+				out[len] = FERRY_REF_RUN;
+				ferry_put_u64(out + len + 1, index);
+				len += 9;
+				ps->held++;
+				continue;
+			}
+		}
+		out[len] = FERRY_REF_RAW;
+		memcpy(out + len + 1, page, FERRY_PAGE_SIZE);
+		len += 1 + FERRY_PAGE_SIZE;
+	}
+	ps->pages += n;
+	return ferry_conn_send_frame(conn, FERRY_FRAME_PAGE_DATA, out, len, err);
 }
 
-int postcopy_source_init(struct postcopy_source *ps, struct node *node, const char *name, struct ferry_err *err)
+int postcopy_source_init(struct postcopy_source *ps, struct node *node, const char *name,
+                         const struct ferry_page_set *sent, struct ferry_err *err)
 {
 	memset(ps, 0, sizeof(*ps));
+	ps->sent = sent;
 	ps->map = malloc(sizeof(*ps->map));
-	ps->out = malloc(PAGE_REQ_LEN + FERRY_PAGES_PER_FRAME * FERRY_PAGE_SIZE);
+	ps->out = malloc(PAGE_DATA_MAX + FERRY_PAGES_PER_FRAME * FERRY_PAGE_SIZE);
 	if (!ps->map || !ps->out) {
 		postcopy_source_free(ps);
 		return ferry_err_set(err, -ENOMEM, "out of memory");
@@ -105,7 +134,7 @@ static int serve_until(struct postcopy_source *ps, struct ferry_conn *ctl, struc
 			*type = h.type;
 			return 0;
 		}
-		if ((r = answer_get(conn, ps->map, b, ps->out, &ps->pages, err)) < 0)
+		if ((r = answer_get(ps, conn, b, err)) < 0)
 			return r;
 		if (ctl && ferry_now_ms() - last >= 500) {
 			last = ferry_now_ms();
@@ -152,8 +181,7 @@ int postcopy_expect_response(struct postcopy_source *ps, struct ferry_conn *conn
 	return ferry_err_set(err, -EPROTO, "unexpected %s frame", ferry_frame_type_name(type));
 }
 
-int postcopy_serve(struct postcopy_source *ps, struct ferry_conn *ctl, struct ferry_conn *conn,
-                   struct ferry_err *err)
+int postcopy_serve(struct postcopy_source *ps, struct ferry_conn *ctl, struct ferry_conn *conn, struct ferry_err *err)
 {
 	struct ferry_buf b = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	int saved = conn->io_timeout_ms, r = 0;
@@ -234,6 +262,19 @@ static int write_full(int fd, const void *p, size_t n)
 	return 0;
 }
 
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Whether a read would not block (the daemon has queued more). */
+static bool read_ready(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+}
+
 static uint64_t le64(const uint8_t *p)
 {
 	uint64_t v = 0;
@@ -249,52 +290,86 @@ static void put_le64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* One GET: ask the source for up to FERRY_PAGES_PER_FRAME pages, hand them to the daemon. */
-static int relay_get(struct ferry_conn *conn, int daemon, const uint8_t psi[PSI_LEN], struct ferry_buf *b,
-                     uint64_t *pages, struct ferry_err *err)
+/* Ask the source for the pages of one GET (up to FERRY_PAGES_PER_FRAME of them). */
+static int send_get(struct postcopy_relay *pr, const uint8_t psi[PSI_LEN], struct ferry_err *err)
 {
 	uint64_t want = le64(psi + 8), addr = le64(psi + 16), vpid = le64(psi + 24);
-	uint8_t req[PAGE_REQ_LEN], hdr[PSI_LEN] = { 0 };
-	struct ferry_frame_header h;
-	struct ferry_reader rd;
-	uint32_t n, got;
-	int r;
+	uint8_t req[PAGE_REQ_LEN];
 
 	if (want == 0 || addr % FERRY_PAGE_SIZE)
 		return ferry_err_set(err, -EPROTO, "the lazy-pages daemon asked for no page or an unaligned one");
-	n = want > FERRY_PAGES_PER_FRAME ? FERRY_PAGES_PER_FRAME : (uint32_t)want;
 	ferry_put_u64(req, vpid);
 	ferry_put_u64(req + 8, addr);
-	ferry_put_u32(req + 16, n);
-	if ((r = ferry_conn_send_frame(conn, FERRY_FRAME_PAGE_GET, req, sizeof(req), err)) < 0 ||
-	    (r = ferry_conn_recv_frame(conn, &h, b, err)) < 0)
+	ferry_put_u32(req + 16, want > FERRY_PAGES_PER_FRAME ? FERRY_PAGES_PER_FRAME : (uint32_t)want);
+	return ferry_conn_send_frame(pr->conn, FERRY_FRAME_PAGE_GET, req, sizeof(req), err);
+}
+
+/* The source's answer to that GET, handed to the daemon as CRIU's page server would. */
+static int recv_data(struct postcopy_relay *pr, const uint8_t psi[PSI_LEN], struct ferry_buf *b, uint8_t *pages,
+                     struct ferry_err *err)
+{
+	uint64_t want = le64(psi + 8), addr = le64(psi + 16), vpid = le64(psi + 24);
+	uint32_t n = want > FERRY_PAGES_PER_FRAME ? FERRY_PAGES_PER_FRAME : (uint32_t)want;
+	uint8_t hdr[PSI_LEN] = { 0 };
+	struct ferry_frame_header h;
+	struct ferry_reader rd;
+	int r;
+
+	if ((r = ferry_conn_recv_frame(pr->conn, &h, b, err)) < 0)
 		return r;
 	if (h.type == FERRY_FRAME_ERROR)
 		return ferry_err_set(err, -EIO, "the source stopped serving pages");
 	ferry_reader_init(&rd, b->data, b->len);
 	if (h.type != FERRY_FRAME_PAGE_DATA || ferry_get_u64(&rd) != vpid || ferry_get_u64(&rd) != addr ||
-	    (got = ferry_get_u32(&rd)) != n || !rd.ok || rd.left != (size_t)n * FERRY_PAGE_SIZE)
+	    ferry_get_u32(&rd) != n || !rd.ok)
 		return ferry_err_set(err, -EPROTO, "the source answered other pages than asked for");
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t kind = ferry_get_u8(&rd), *page = pages + (size_t)i * FERRY_PAGE_SIZE;
+		const uint8_t *v;
+
+		if (kind == FERRY_REF_RAW && (v = ferry_get_view(&rd, FERRY_PAGE_SIZE))) {
+			memcpy(page, v, FERRY_PAGE_SIZE);
+		} else if (kind == FERRY_REF_RUN && pr->store) {
+			/* Hybrid: a page the pre-copy rounds brought already. */
+			uint64_t index = ferry_get_u64(&rd);
+
+			if (!rd.ok || index >= pr->store->set.n ||
+			    pread(pr->store->fd, page, FERRY_PAGE_SIZE, (off_t)(index * FERRY_PAGE_SIZE)) !=
+			        FERRY_PAGE_SIZE)
+				return ferry_err_set(err, -EPROTO, "the source named a page the store does not hold");
+		} else {
+			return ferry_err_set(err, -EPROTO, "a damaged page record from the source");
+		}
+	}
+	if (rd.left)
+		return ferry_err_set(err, -EPROTO, "the source answered more than the pages asked for");
 	/* CRIU's answer: the request's header with ADD_F|PRESENT and the count it gets. */
 	hdr[0] = PS_IOV_ADD_F;
 	hdr[2] = (uint8_t)PE_PRESENT;
 	put_le64(hdr + 8, n);
 	put_le64(hdr + 16, addr);
 	put_le64(hdr + 24, vpid);
-	if ((r = write_full(daemon, hdr, sizeof(hdr))) < 0 || (r = write_full(daemon, rd.p, rd.left)) < 0)
+	if ((r = write_full(pr->daemon_fd, hdr, sizeof(hdr))) < 0 ||
+	    (r = write_full(pr->daemon_fd, pages, (size_t)n * FERRY_PAGE_SIZE)) < 0)
 		return ferry_err_sys(err, r, "cannot hand pages to the lazy-pages daemon");
-	*pages += n;
+	pr->pages += n;
 	return 0;
 }
 
 static void *relay_main(void *arg)
 {
 	struct postcopy_relay *pr = arg;
-	struct ferry_buf b = FERRY_BUF_INIT(PAGE_REQ_LEN + FERRY_PAGES_PER_FRAME * FERRY_PAGE_SIZE);
+	struct ferry_buf b = FERRY_BUF_INIT(PAGE_DATA_MAX);
 	struct pollfd pfd = { .fd = pr->listen_fd, .events = POLLIN };
 	struct ferry_err *err = &pr->err;
+	uint8_t *pages = malloc(FERRY_PAGES_PER_FRAME * FERRY_PAGE_SIZE), held[PSI_LEN];
+	bool pending = false;
 	int r;
 
+	if (!pages) {
+		r = ferry_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
 	/* The daemon connects when the restore hands it the process; only that one connection. */
 	if (poll(&pfd, 1, SERVE_IDLE_MS) <= 0 || pr->stop ||
 	    (pr->daemon_fd = accept4(pr->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
@@ -305,16 +380,47 @@ static void *relay_main(void *arg)
 		uint8_t psi[PSI_LEN];
 		uint32_t cmd;
 
-		if ((r = read_full(pr->daemon_fd, psi, sizeof(psi), SERVE_IDLE_MS)) < 0 || pr->stop) {
+		if (pending) {
+			memcpy(psi, held, PSI_LEN);
+			pending = false;
+		} else if ((r = read_full(pr->daemon_fd, psi, sizeof(psi), SERVE_IDLE_MS)) < 0 || pr->stop) {
 			ferry_err_sys(err, r < 0 ? r : -ECANCELED, "the lazy-pages daemon went silent or away");
 			r = r < 0 ? r : -ECANCELED;
 			goto out;
 		}
-		cmd = (uint32_t)psi[0] | (uint32_t)psi[1] << 8 | (uint32_t)psi[2] << 16 | (uint32_t)psi[3] << 24;
+		if (pr->stop) {
+			r = ferry_err_set(err, -ECANCELED, "the page relay was stopped");
+			goto out;
+		}
+		cmd = le32(psi);
 		if ((cmd & PS_CMD_MASK) == PS_IOV_GET) {
-			/* One exchange with the source at a time: the restore's own conversation shares the channel. */
+			uint8_t batch[RELAY_BATCH][PSI_LEN];
+			unsigned n = 1;
+
+			/*
+			 * The daemon asks ahead: take what it has queued and keep that
+			 * many requests in flight (one round trip for all, a busy link).
+			 */
+			memcpy(batch[0], psi, PSI_LEN);
+			while (n < RELAY_BATCH && !pending && read_ready(pr->daemon_fd)) {
+				if ((r = read_full(pr->daemon_fd, batch[n], PSI_LEN, SERVE_IDLE_MS)) < 0) {
+					ferry_err_sys(err, r, "the lazy-pages daemon went away");
+					goto out;
+				}
+				if ((le32(batch[n]) & PS_CMD_MASK) != PS_IOV_GET) {
+					memcpy(held, batch[n], PSI_LEN);
+					pending = true;
+					break;
+				}
+				n++;
+			}
+			/* The restore's own conversation shares the channel: whole batches under its lock. */
 			pthread_mutex_lock(pr->lock);
-			r = relay_get(pr->conn, pr->daemon_fd, psi, &b, &pr->pages, err);
+			r = 0;
+			for (unsigned i = 0; i < n && r == 0; i++)
+				r = send_get(pr, batch[i], err);
+			for (unsigned i = 0; i < n && r == 0; i++)
+				r = recv_data(pr, batch[i], &b, pages, err);
 			pthread_mutex_unlock(pr->lock);
 			if (r < 0)
 				goto out;
@@ -336,14 +442,16 @@ static void *relay_main(void *arg)
 	}
 out:
 	pr->result = r;
+	free(pages);
 	ferry_buf_free(&b);
 	return NULL;
 }
 
 int postcopy_relay_start(struct postcopy_relay *pr, struct ferry_conn *conn, pthread_mutex_t *lock,
-                         struct ferry_err *err)
+                         const struct precopy_store *store, struct ferry_err *err)
 {
 	pr->conn = conn;
+	pr->store = store;
 	pr->lock = lock;
 	pr->daemon_fd = -1;
 	pr->stop = false;

@@ -18,7 +18,7 @@ size_t ferry_frame_max_len(uint8_t type)
 	case FERRY_FRAME_PAGE_GET:
 		return FERRY_FRAME_CONTROL_MAX;
 	case FERRY_FRAME_PAGE_DATA:
-		return 20 + FERRY_PAGES_PER_FRAME * 4096;
+		return 20 + FERRY_PAGES_PER_FRAME * (1 + 4096);
 	case FERRY_FRAME_PAGES:
 		return FERRY_PAGES_PER_FRAME * 4096;
 	case FERRY_FRAME_DATA:
