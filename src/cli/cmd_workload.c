@@ -724,7 +724,7 @@ static void print_report(const struct ferry_tlv_list *rl)
 		       (unsigned long long)v[3], (unsigned long long)v[4], (unsigned long long)v[5],
 		       (unsigned long long)v[6]);
 	if (strcmp(result, "ok") == 0) {
-		char rounds[400] = "", note[128] = "";
+		char rounds[400] = "", note[320] = "";
 
 		ferry_tlv_get_str(rl, FERRY_TAG_ROUND_BYTES_TEXT, rounds, sizeof(rounds), NULL);
 		ferry_tlv_get_str(rl, FERRY_TAG_NOTE, note, sizeof(note), NULL);
@@ -842,7 +842,7 @@ out:
 int cmd_migrate(int argc, char **argv)
 {
 	static const char help[] =
-	    "Usage: ferry migrate NAME --to NODE [--mode stop-copy|precopy|postcopy|hybrid|stateless]\n"
+	    "Usage: ferry migrate NAME --to NODE [--mode stop-copy|precopy|postcopy|hybrid|stateless|auto]\n"
 	    "                     [--max-downtime MS] [--bandwidth RATE] [--max-rounds N]\n"
 	    "                     [--auto-converge] [--json]\n\n"
 	    "Move a running container to NODE.  stop-copy (default) pauses it, checkpoints\n"
@@ -856,11 +856,13 @@ int cmd_migrate(int argc, char **argv)
 	    "hybrid) only with allow_postcopy = yes, as a source lost before the last page\n"
 	    "loses the container.  hybrid runs pre-copy rounds, then post-copy for what is\n"
 	    "left (pages the rounds brought are not sent again).  stateless starts a fresh\n"
-	    "copy on NODE, waits until it is ready, then removes the old one.  Prints the\n"
+	    "copy on NODE, waits until it is ready, then removes the old one.  auto runs\n"
+	    "pre-copy rounds and then picks: pre-copy if they converged, else hybrid where\n"
+	    "the controller allows post-copy, else pre-copy; the report says why.  Prints the\n"
 	    "migration's metrics (rounds and their bytes; when the last page landed).\n\n"
 	    "  --to NODE         destination node\n"
-	    "  --mode MODE       stop-copy, precopy, postcopy, hybrid or stateless\n"
-	    "  --max-downtime MS precopy/hybrid: stop the rounds once what is left would\n"
+	    "  --mode MODE       stop-copy, precopy, postcopy, hybrid, stateless or auto\n"
+	    "  --max-downtime MS precopy/hybrid/auto: stop the rounds once what is left would\n"
 	    "                    cross the link within MS milliseconds (default 300)\n"
 	    "  --bandwidth RATE  precopy/hybrid: cap the rounds' traffic, e.g. 100mbit, 1gbit\n"
 	    "  --max-rounds N    precopy/hybrid: at most N rounds before the pause (default 8,\n"
@@ -881,17 +883,16 @@ int cmd_migrate(int argc, char **argv)
 		return r ? r : cli_usage_error("migrate", "expected one container name");
 	if (o.n_to != 1 || (r = check_name_arg("migrate", "node", o.to[0], FERRY_NODE_NAME_MAX)))
 		return r ? r : cli_usage_error("migrate", "expected --to NODE once");
-	if (o.mode && (ferry_mode_parse(o.mode, &mode, &err) < 0 ||
-	               (mode != FERRY_MODE_STOP_COPY && mode != FERRY_MODE_STATELESS && mode != FERRY_MODE_PRECOPY &&
-	                mode != FERRY_MODE_POSTCOPY && mode != FERRY_MODE_HYBRID)))
-		return cli_usage_error(
-		    "migrate", "mode '%s' is not available; expected stop-copy, precopy, postcopy, hybrid or stateless",
-		    o.mode);
-	if (mode != FERRY_MODE_PRECOPY && mode != FERRY_MODE_HYBRID &&
-	    (o.max_downtime_ms || o.bandwidth_bits || o.max_rounds || o.auto_converge))
+	if (o.mode &&
+	    (ferry_mode_parse(o.mode, &mode, &err) < 0 || mode < FERRY_MODE_STOP_COPY || mode > FERRY_MODE_AUTO))
 		return cli_usage_error(
 		    "migrate",
-		    "--max-downtime, --bandwidth, --max-rounds and --auto-converge need --mode precopy or hybrid");
+		    "mode '%s' is not available; expected stop-copy, precopy, postcopy, hybrid, stateless or auto",
+		    o.mode);
+	if (mode != FERRY_MODE_PRECOPY && mode != FERRY_MODE_HYBRID && mode != FERRY_MODE_AUTO &&
+	    (o.max_downtime_ms || o.bandwidth_bits || o.max_rounds || o.auto_converge))
+		return cli_usage_error("migrate", "--max-downtime, --bandwidth, --max-rounds and --auto-converge need "
+		                                  "--mode precopy, hybrid or auto");
 	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_MIGRATE);
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, argv[optind]);
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_DEST, o.to[0]);

@@ -125,8 +125,11 @@ static int add_precopy(struct controller *c, const struct migrate_request *rq, c
 		r = ferry_tlv_add_u64(req, FERRY_TAG_BANDWIDTH, rq->bandwidth);
 	if (r == 0 && rq->max_rounds)
 		r = ferry_tlv_add_u64(req, FERRY_TAG_MAX_ROUNDS, rq->max_rounds);
-	if (r == 0 && rq->auto_converge)
-		r = ferry_tlv_add_u64(req, FERRY_TAG_FLAGS, FERRY_MIG_AUTO_CONVERGE);
+	if (r == 0 && (rq->auto_converge || (rq->mode == FERRY_MODE_AUTO && c->allow_postcopy)))
+		r = ferry_tlv_add_u64(
+		    req, FERRY_TAG_FLAGS,
+		    (rq->auto_converge ? FERRY_MIG_AUTO_CONVERGE : 0) |
+		        (rq->mode == FERRY_MODE_AUTO && c->allow_postcopy ? FERRY_MIG_POSTCOPY_OK : 0));
 	ferry_buf_free(&t);
 	return r;
 }
@@ -164,7 +167,7 @@ static int stop_copy(struct controller *c, const struct migrate_request *rq, con
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
 	struct ferry_registry_node src;
 	struct ferry_conn *conn = NULL;
-	uint8_t hash[32];
+	uint8_t hash[32], mode = rq->mode;
 	uint64_t disk = 0;
 	char phase[32] = "";
 	int r;
@@ -186,11 +189,11 @@ static int stop_copy(struct controller *c, const struct migrate_request *rq, con
 	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_GENERATION, ct->generation);
 	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_MIGRATION, m->id);
 	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_MODE, rq->mode);
-	if (r == 0 && (rq->mode == FERRY_MODE_PRECOPY || rq->mode == FERRY_MODE_HYBRID))
+	if (r == 0 && (rq->mode == FERRY_MODE_PRECOPY || rq->mode == FERRY_MODE_HYBRID || rq->mode == FERRY_MODE_AUTO))
 		r = add_precopy(c, rq, ct, spec, dest->name, &req, err);
 	if (r < 0 || (r = ferry_conn_send_frame(conn, FERRY_FRAME_REQUEST, req.data, req.len, err)) < 0)
 		goto out;
-	if (progress && rq->mode != FERRY_MODE_PRECOPY && rq->mode != FERRY_MODE_HYBRID) /* FLAGS 1 */
+	if (progress && rq->mode == FERRY_MODE_STOP_COPY) /* the operator asked for progress (FLAGS 1) */
 		ferry_send_progress(progress, "checkpoint", 0, 0);
 	/* 0. Pre-copy rounds while the container runs, relayed to the operator. */
 	for (;;) {
@@ -219,8 +222,21 @@ static int stop_copy(struct controller *c, const struct migrate_request *rq, con
 	}
 	/* 2. Dumped: the source is paused; sign a ticket for exactly what it will send. */
 	if ((r = ferry_tlv_get_fixed(l, FERRY_TAG_HASH, hash, 32, err)) < 0 ||
-	    (r = ferry_tlv_get_u64(l, FERRY_TAG_DISK, &disk, err)) < 0 ||
-	    (r = sign_ticket(c, ct, spec, dest->name, rq->mode, hash, disk, &enc, err)) < 0)
+	    (r = ferry_tlv_get_u64(l, FERRY_TAG_DISK, &disk, err)) < 0)
+		goto out;
+	/* Auto: the source picked after its rounds; only what was asked for, post-copy only if allowed. */
+	if (rq->mode == FERRY_MODE_AUTO) {
+		uint64_t picked = 0;
+
+		ferry_tlv_get_u64(l, FERRY_TAG_MODE, &picked, NULL);
+		if (picked != FERRY_MODE_PRECOPY && !(picked == FERRY_MODE_HYBRID && c->allow_postcopy)) {
+			r = ferry_err_set(err, -EPROTO, "the source picked mode %llu for an auto migration",
+			                  (unsigned long long)picked);
+			goto out;
+		}
+		mode = (uint8_t)picked;
+	}
+	if ((r = sign_ticket(c, ct, spec, dest->name, mode, hash, disk, &enc, err)) < 0)
 		goto out;
 	ferry_buf_reset(&req);
 	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_MIG_TICKET);
@@ -376,10 +392,10 @@ int migrate_one(struct controller *c, const struct migrate_request *rq, struct f
 		r = ferry_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if (rq->mode < FERRY_MODE_STOP_COPY || rq->mode > FERRY_MODE_STATELESS) {
-		r = ferry_err_set(err, -EOPNOTSUPP,
-		                  "mode %u is not known; expected stop-copy, precopy, postcopy, hybrid or stateless",
-		                  rq->mode);
+	if (rq->mode < FERRY_MODE_STOP_COPY || rq->mode > FERRY_MODE_AUTO) {
+		r = ferry_err_set(
+		    err, -EOPNOTSUPP,
+		    "mode %u is not known; expected stop-copy, precopy, postcopy, hybrid, stateless or auto", rq->mode);
 		goto out;
 	}
 	if ((rq->mode == FERRY_MODE_POSTCOPY || rq->mode == FERRY_MODE_HYBRID) && !c->allow_postcopy) {
@@ -628,8 +644,9 @@ static int precopy_request(const struct ferry_tlv_list *l, struct migrate_reques
 			return ferry_err_set(err, -ERANGE, "%s %llu is out of range; expected %llu to %llu",
 			                     opts[i].what, (unsigned long long)*dst[i], (unsigned long long)opts[i].min,
 			                     (unsigned long long)opts[i].max);
-		if (rq->mode != FERRY_MODE_PRECOPY && rq->mode != FERRY_MODE_HYBRID)
-			return ferry_err_set(err, -EINVAL, "%s applies to --mode precopy or hybrid only", opts[i].what);
+		if (rq->mode != FERRY_MODE_PRECOPY && rq->mode != FERRY_MODE_HYBRID && rq->mode != FERRY_MODE_AUTO)
+			return ferry_err_set(err, -EINVAL, "%s applies to --mode precopy, hybrid or auto only",
+			                     opts[i].what);
 	}
 	return 0;
 }

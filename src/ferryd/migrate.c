@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -129,6 +130,7 @@ struct mig_out {
 	struct precopy_opts pre;
 	struct precopy_report rep;
 	const struct ferry_page_set *sent; /* pre-copy and hybrid: the pages the destination holds */
+	bool postcopy_ok;                  /* auto: the controller allows post-copy */
 	long long t_start, t_paused, t_dumped, t_sent, t_restored, t_committed;
 	uint64_t bytes_image, bytes_wire, restore_ms;
 };
@@ -283,7 +285,7 @@ out:
 }
 
 static int send_dumped(struct ferry_conn *ctl, const uint8_t hash[32], const struct ferry_manifest *m, uint64_t ms,
-                       struct ferry_err *err)
+                       uint64_t mode, struct ferry_err *err)
 {
 	struct ferry_buf b = FERRY_BUF_INIT(256);
 	int r = ferry_tlv_add_u32(&b, FERRY_TAG_STATUS, 0);
@@ -292,6 +294,7 @@ static int send_dumped(struct ferry_conn *ctl, const uint8_t hash[32], const str
 	r = r ? r : ferry_tlv_add(&b, FERRY_TAG_HASH, hash, 32);
 	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_DISK, m->total);
 	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_CHECKPOINT_MS, ms);
+	r = r ? r : ferry_tlv_add_u64(&b, FERRY_TAG_MODE, mode); /* what an auto migration became */
 	r = r ? r : ferry_conn_send_frame(ctl, FERRY_FRAME_RESPONSE, b.data, b.len, err);
 	ferry_buf_free(&b);
 	return r;
@@ -322,6 +325,48 @@ static int send_done(struct ferry_conn *ctl, const struct mig_out *mo, struct fe
 	return r;
 }
 
+static bool uffd_available(void)
+{
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/*
+ * Auto, after the rounds: pre-copy when they converged (the freeze then
+ * carries little), hybrid when they did not and the controller allows
+ * post-copy (the rest comes on demand instead of while frozen), else
+ * pre-copy anyway.  The reason goes into the report.
+ */
+static void pick_mode(struct mig_out *mo)
+{
+	char why[96];
+	bool converged = strncmp(mo->rep.stop, "converged", 9) == 0;
+
+	if (!converged && mo->postcopy_ok && uffd_available()) {
+		mo->mode = FERRY_MODE_HYBRID;
+		snprintf(why, sizeof(why), "the rounds did not converge and post-copy is allowed");
+	} else {
+		mo->mode = FERRY_MODE_PRECOPY;
+		snprintf(why, sizeof(why), "%s",
+		         converged          ? "the rounds converged"
+		         : !mo->postcopy_ok ? "the rounds did not converge; post-copy is not allowed"
+		                            : "the rounds did not converge; no userfaultfd here");
+	}
+	log_info("migration %llu: auto picked %s: %s", (unsigned long long)mo->id, ferry_mode_name((uint8_t)mo->mode),
+	         why);
+	{
+		char stop[sizeof(mo->rep.stop)];
+
+		snprintf(stop, sizeof(stop), "%s", mo->rep.stop);
+		snprintf(mo->rep.stop, sizeof(mo->rep.stop), "auto: %s (%s; page hashes, no soft-dirty needed); %s",
+		         ferry_mode_name((uint8_t)mo->mode), why, stop);
+	}
+}
+
 /*
  * The mode and, for pre-copy, its options and the controller's session
  * ticket, checked here too: the source opens the page session only for a
@@ -339,11 +384,14 @@ static int mig_options(struct node *node, const struct ferry_tlv_list *l, struct
 	if (ferry_tlv_find(l, FERRY_TAG_MODE) && (r = ferry_tlv_get_u64(l, FERRY_TAG_MODE, &mo->mode, err)) < 0)
 		return r;
 	if (mo->mode != FERRY_MODE_STOP_COPY && mo->mode != FERRY_MODE_PRECOPY && mo->mode != FERRY_MODE_POSTCOPY &&
-	    mo->mode != FERRY_MODE_HYBRID)
-		return ferry_err_set(err, -EOPNOTSUPP,
-		                     "mode %llu is not one ferryd migrates by (stop-copy, precopy, postcopy, hybrid)",
-		                     (unsigned long long)mo->mode);
-	if (mo->mode != FERRY_MODE_PRECOPY && mo->mode != FERRY_MODE_HYBRID)
+	    mo->mode != FERRY_MODE_HYBRID && mo->mode != FERRY_MODE_AUTO)
+		return ferry_err_set(
+		    err, -EOPNOTSUPP,
+		    "mode %llu is not one ferryd migrates by (stop-copy, precopy, postcopy, hybrid, auto)",
+		    (unsigned long long)mo->mode);
+	if (mo->mode == FERRY_MODE_POSTCOPY && !uffd_available())
+		return ferry_err_set(err, -EOPNOTSUPP, "post-copy needs userfaultfd, which this host does not allow");
+	if (mo->mode != FERRY_MODE_PRECOPY && mo->mode != FERRY_MODE_HYBRID && mo->mode != FERRY_MODE_AUTO)
 		return 0;
 	mo->pre.max_downtime_ms = PRECOPY_DOWNTIME_DEFAULT;
 	mo->pre.max_rounds = PRECOPY_ROUNDS_DEFAULT;
@@ -362,6 +410,7 @@ static int mig_options(struct node *node, const struct ferry_tlv_list *l, struct
 		return ferry_err_set(err, -ERANGE, "a downtime budget of %llu ms is out of range; expected 0 to 60000",
 		                     (unsigned long long)mo->pre.max_downtime_ms);
 	mo->pre.auto_converge = flags & FERRY_MIG_AUTO_CONVERGE;
+	mo->postcopy_ok = flags & FERRY_MIG_POSTCOPY_OK;
 	if (!(tt = ferry_tlv_find(l, FERRY_TAG_TICKET)))
 		return ferry_err_set(err, -EPROTO, "pre-copy without the controller's session ticket");
 	if ((r = ferry_buf_append(session, tt->value, tt->len)) < 0 ||
@@ -427,7 +476,7 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 	if ((r = ferry_mkdir_p(images, 0700, err)) < 0 || (r = ferry_mkdir_p(work, 0700, err)) < 0)
 		goto fail;
 	ct_runtime(&node->cts, mo.name, &rt);
-	if (mo.mode == FERRY_MODE_PRECOPY || mo.mode == FERRY_MODE_HYBRID) {
+	if (mo.mode == FERRY_MODE_PRECOPY || mo.mode == FERRY_MODE_HYBRID || mo.mode == FERRY_MODE_AUTO) {
 		struct ferry_ticket st;
 
 		/* The running container's pages go first; nothing is frozen yet, a failure just ends it. */
@@ -436,6 +485,8 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 		    (r = ferry_page_set_init(&sent, st.reserve_disk / FERRY_PAGE_SIZE, err)) < 0 ||
 		    (r = precopy_rounds(node, ctl, dest, mo.name, &mo.pre, &sent, &mo.rep, err)) < 0)
 			goto fail;
+		if (mo.mode == FERRY_MODE_AUTO)
+			pick_mode(&mo);
 	}
 	/* FREEZE: from here on every failure resumes the container. */
 	if ((r = ct_mark(&node->cts, mo.name, CT_MARK_MIGRATING, true, err)) < 0)
@@ -513,7 +564,7 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 	ferry_sha256(enc.data, enc.len, hash);
 	log_info("migration %llu: %s paused and dumped (%u objects, %llu bytes) in %lld ms", (unsigned long long)mo.id,
 	         mo.name, m.n, (unsigned long long)m.total, mo.t_dumped - mo.t_paused);
-	if ((r = send_dumped(ctl, hash, &m, (uint64_t)(mo.t_dumped - mo.t_paused), err)) < 0 ||
+	if ((r = send_dumped(ctl, hash, &m, (uint64_t)(mo.t_dumped - mo.t_paused), mo.mode, err)) < 0 ||
 	    (r = receive_ticket(node, ctl, &mo, hash, &ticket, err)) < 0)
 		goto fail;
 	if (node_fault(node, "corrupt-chunk"))
@@ -677,7 +728,8 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 	 * ticket reserves), then the store's memory is not needed any more.
 	 */
 	snprintf(path, sizeof(path), "%s/%s", res->path, OBJ_CHECKPOINT);
-	lazy = (store && store->open) || postcopy;
+	/* Without userfaultfd here, a pre-copy restores the plain way (post-copy was refused earlier). */
+	lazy = (store && store->open && uffd_available()) || postcopy;
 	r = precopy_expand(store, path, res->ticket.reserve_memory / FERRY_PAGE_SIZE * 2 + 1024, err);
 	if (store && store->open)
 		log_info("%s: page images rebuilt from the page store in %lld ms", spec->name, ferry_now_ms() - t0);

@@ -30,7 +30,7 @@ struct precopy_report {
 	unsigned rounds;
 	uint64_t round_bytes[PRECOPY_ROUNDS_MAX];
 	unsigned cpu_percent; /* the container's CPU cap at the freeze (100 = none) */
-	char stop[96];        /* why the rounds ended */
+	char stop[256];       /* why the rounds ended (and, for post-copy, when the last page landed) */
 };
 
 /* Source: open the page session with the controller's session ticket. */

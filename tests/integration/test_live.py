@@ -323,6 +323,23 @@ def test_hybrid_sends_only_what_the_rounds_did_not(live_postcopy):
     assert lv.instances("kv") == {"n2": "running"} and lv.lazy_daemons("n2") == []
 
 
+def test_auto_picks_by_what_the_rounds_show(live_postcopy):
+    lv = live_postcopy
+    # Never converging at 50 mbit: hybrid, as post-copy is allowed here.
+    lv.f("run", "--name", "md", "--image", "busybox", "--node", "n1", "--", "/bin/memdirty", "16")
+    before = lv.wait_sweeping("md", 1)
+    report = lv.migrate("md", "n2", "--mode", "auto", "--bandwidth", "50mbit", "--max-rounds", "3")
+    assert report["result"] == "ok" and report["mode"] == "auto", report
+    assert report["note"].startswith("auto: hybrid (the rounds did not converge and post-copy is allowed"), report
+    assert "pages landed" in report["note"], report
+    lv.wait_sweeping("md", before)
+    # Idle: the rounds converge, pre-copy it is.
+    lv.f("run", "--name", "idle", "--image", "busybox", "--node", "n1", "--", "/bin/sleep", "1000")
+    report = lv.migrate("idle", "n3", "--mode", "auto")
+    assert report["result"] == "ok" and report["note"].startswith("auto: precopy (the rounds converged"), report
+    assert lv.instances("idle") == {"n3": "running"}
+
+
 def test_postcopy_failures_after_the_commit(live_postcopy):
     lv = live_postcopy
     lv.f("run", "--name", "md", "--image", "busybox", "--node", "n1", "--", "/bin/memdirty", "48", "100")

@@ -11,26 +11,27 @@
 
 static const char *const mode_names[] = {
 	[FERRY_MODE_STOP_COPY] = "stop-copy", [FERRY_MODE_PRECOPY] = "precopy",     [FERRY_MODE_POSTCOPY] = "postcopy",
-	[FERRY_MODE_HYBRID] = "hybrid",       [FERRY_MODE_STATELESS] = "stateless",
+	[FERRY_MODE_HYBRID] = "hybrid",       [FERRY_MODE_STATELESS] = "stateless", [FERRY_MODE_AUTO] = "auto",
 };
 
 const char *ferry_mode_name(uint8_t mode)
 {
-	if (mode >= FERRY_MODE_STOP_COPY && mode <= FERRY_MODE_STATELESS)
+	if (mode >= FERRY_MODE_STOP_COPY && mode <= FERRY_MODE_AUTO)
 		return mode_names[mode];
 	return "unknown";
 }
 
 int ferry_mode_parse(const char *s, uint8_t *ret, struct ferry_err *err)
 {
-	for (uint8_t m = FERRY_MODE_STOP_COPY; m <= FERRY_MODE_STATELESS; m++) {
+	for (uint8_t m = FERRY_MODE_STOP_COPY; m <= FERRY_MODE_AUTO; m++) {
 		if (strcmp(s, mode_names[m]) == 0) {
 			*ret = m;
 			return 0;
 		}
 	}
 	return ferry_err_set(
-	    err, -EINVAL, "mode '%.32s' is not known; expected stop-copy, precopy, postcopy, hybrid or stateless", s);
+	    err, -EINVAL, "mode '%.32s' is not known; expected stop-copy, precopy, postcopy, hybrid, stateless or auto",
+	    s);
 }
 
 static int put_name(struct ferry_buf *b, const char *s)

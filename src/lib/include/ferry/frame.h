@@ -119,6 +119,7 @@ enum ferry_tag {
 /* FLAGS of a migration (MIGRATE, MIG_OUT) */
 #define FERRY_MIG_PROGRESS      0x1u /* MIGRATE: relay progress to the operator */
 #define FERRY_MIG_AUTO_CONVERGE 0x2u /* pre-copy may cap the container's CPU until it converges */
+#define FERRY_MIG_POSTCOPY_OK   0x4u /* MIG_OUT, mode auto: the controller allows post-copy */
 
 enum ferry_op {
 	FERRY_OP_PING = 1,

@@ -31,6 +31,8 @@ enum ferry_mig_mode {
 	FERRY_MODE_POSTCOPY = 3,
 	FERRY_MODE_HYBRID = 4,
 	FERRY_MODE_STATELESS = 5,
+	/* A request only, never in a ticket: ferryd picks pre-copy or hybrid after the first rounds. */
+	FERRY_MODE_AUTO = 6,
 };
 
 struct ferry_ticket {

@@ -41,7 +41,7 @@ struct ferry_migration_rec {
 	uint64_t started_at, finished_at;
 	uint64_t total_ms, downtime_ms, checkpoint_ms, transfer_ms, restore_ms, bytes_image, bytes_wire, rounds;
 	char round_bytes[400]; /* bytes sent in each round, comma-separated: pre-copy rounds, then the final one */
-	char note[128];        /* why the pre-copy rounds ended */
+	char note[320]; /* why the pre-copy rounds ended; auto: what it picked and why; when the last page landed */
 };
 
 int ferry_store_image_put(struct ferry_registry *reg, const struct ferry_image_rec *img, struct ferry_err *err);
