@@ -153,7 +153,7 @@ def test_stop_copy_keeps_state_and_refuses_bad_requests(engine):
     for args, msg in ((("counter", "--to", "n2"), "already runs on node 'n2'"),
                       (("ghost", "--to", "n1"), "no container named 'ghost'"),
                       (("counter", "--to", "n9"), "no active node named 'n9'"),
-                      (("counter", "--to", "n1", "--mode", "postcopy"), "mode 'postcopy' is not available")):
+                      (("counter", "--to", "n1", "--mode", "postcopy"), "set allow_postcopy = yes")):
         bad = e.f("migrate", *args, check=False)
         assert bad.returncode != 0 and msg in bad.stderr, bad.stderr
     e.f("stop", "counter")

@@ -275,8 +275,9 @@ def test_precopy_options_are_checked(live):
         bad = lv.f("migrate", "idle", "--to", "n2", *opts, check=False)
         assert bad.returncode == 2 and words in bad.stderr, (opts, bad.stderr)
     # Post-copy only where the controller's policy says so.
-    bad = lv.f("migrate", "idle", "--to", "n2", "--mode", "postcopy", check=False)
-    assert bad.returncode == 1 and "allow_postcopy = yes" in bad.stderr, bad.stderr
+    for mode in ("postcopy", "hybrid"):
+        bad = lv.f("migrate", "idle", "--to", "n2", "--mode", mode, check=False)
+        assert bad.returncode == 1 and "allow_postcopy = yes" in bad.stderr, bad.stderr
     assert lv.instances("idle") == {"n1": "running"}
     # An idle container converges at once: two rounds, the second one empty or nearly.
     report = lv.migrate("idle", "n2", "--mode", "precopy", "--max-downtime", "50")
