@@ -74,6 +74,18 @@ class Live:
     def redis(self, *args):
         return self.f("exec", "kv", "/usr/bin/redis-cli", *args).stdout.strip()
 
+    def redis_40000_keys(self):
+        """Redis 'kv' on n1 holding 40 000 values of 1 KiB; returns the dataset's digest."""
+        self.f("run", "--name", "kv", "--image", "redis", "--node", "n1", "--memory", "512m", "--ready",
+               "tcp:6379", "--", *REDIS)
+        self.redis("debug", "populate", "40000", "key", "1024")
+        return self.redis("debug", "digest")
+
+    def drop_probe_keys(self):
+        """The client's own counter keys changed; without them the dataset is the one loaded."""
+        for key in self.redis("--scan", "--pattern", "netprobe:*").split():
+            self.redis("del", key)
+
     def probe(self, node, address):
         p = subprocess.Popen(["ip", "netns", "exec", f"ferry-{self.c.name}-{node}", "/usr/bin/python3",
                               str(NETPROBE), "redis", address, "6379"],
@@ -161,12 +173,8 @@ def live_postcopy(make_cluster, images):
 
 def test_precopy_redis_keeps_data_and_client(live):
     lv = live
-    lv.f("run", "--name", "kv", "--image", "redis", "--node", "n1", "--memory", "512m", "--ready", "tcp:6379",
-         "--", *REDIS)
-    lv.redis("debug", "populate", "40000", "key", "1024")
-    digest = lv.redis("debug", "digest")
-    address = lv.ps()["kv"]["address"].split("/")[0]
-    client = lv.probe("n3", address)
+    digest = lv.redis_40000_keys()
+    client = lv.probe("n3", lv.ps()["kv"]["address"].split("/")[0])
     report = lv.migrate("kv", "n2", "--mode", "precopy")
     result = lv.probe_result(client)
     assert report["result"] == "ok" and report["mode"] == "precopy", report
@@ -177,8 +185,7 @@ def test_precopy_redis_keeps_data_and_client(live):
     assert rounds[0] > 40000 * 1024 and rounds[-1] < rounds[0] / 4, report
     assert report["note"].startswith("converged"), report
     # The client's own counter key changed; the dataset without it is the same.
-    for key in lv.redis("--scan", "--pattern", "netprobe:*").split():
-        lv.redis("del", key)
+    lv.drop_probe_keys()
     assert lv.redis("debug", "digest") == digest
     assert lv.instances("kv") == {"n2": "running"}
     assert lv.leftovers("n1", "kv") == [] and lv.leftovers("n2", "kv") != []
@@ -286,12 +293,8 @@ def test_precopy_options_are_checked(live):
 
 def test_postcopy_redis_runs_before_its_memory_arrives(live_postcopy):
     lv = live_postcopy
-    lv.f("run", "--name", "kv", "--image", "redis", "--node", "n1", "--memory", "512m", "--ready", "tcp:6379",
-         "--", *REDIS)
-    lv.redis("debug", "populate", "40000", "key", "1024")
-    digest = lv.redis("debug", "digest")
-    address = lv.ps()["kv"]["address"].split("/")[0]
-    client = lv.probe("n3", address)
+    digest = lv.redis_40000_keys()
+    client = lv.probe("n3", lv.ps()["kv"]["address"].split("/")[0])
     report = lv.migrate("kv", "n2", "--mode", "postcopy")
     result = lv.probe_result(client)
     assert report["result"] == "ok" and report["mode"] == "postcopy", report
@@ -299,8 +302,7 @@ def test_postcopy_redis_runs_before_its_memory_arrives(live_postcopy):
     # Only the state crossed while it was frozen; its memory came after, on demand and in the background.
     assert report["bytes_image"] < 40000 * 1024 / 4, report
     assert report["note"].startswith("all ") and "pages landed" in report["note"], report
-    for key in lv.redis("--scan", "--pattern", "netprobe:*").split():
-        lv.redis("del", key)
+    lv.drop_probe_keys()
     assert lv.redis("debug", "digest") == digest
     assert lv.instances("kv") == {"n2": "running"}
     assert lv.leftovers("n1", "kv") == []
@@ -309,10 +311,7 @@ def test_postcopy_redis_runs_before_its_memory_arrives(live_postcopy):
 
 def test_hybrid_sends_only_what_the_rounds_did_not(live_postcopy):
     lv = live_postcopy
-    lv.f("run", "--name", "kv", "--image", "redis", "--node", "n1", "--memory", "512m", "--ready", "tcp:6379",
-         "--", *REDIS)
-    lv.redis("debug", "populate", "40000", "key", "1024")
-    digest = lv.redis("debug", "digest")
+    digest = lv.redis_40000_keys()
     report = lv.migrate("kv", "n2", "--mode", "hybrid", "--max-rounds", "2")
     assert report["result"] == "ok" and report["mode"] == "hybrid", report
     rounds = [int(b) for b in report["round_bytes"].split(",")]
