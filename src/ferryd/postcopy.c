@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -40,7 +41,8 @@
 #define PAGE_REQ_LEN       20
 #define PAGE_DATA_MAX      (PAGE_REQ_LEN + FERRY_PAGES_PER_FRAME * (1 + FERRY_PAGE_SIZE))
 #define SERVE_IDLE_MS      30000 /* the lazy daemon asks without pause until it has everything */
-#define RELAY_BATCH        16    /* requests in flight: 4 MiB, enough to keep a link busy */
+#define RELAY_BATCH        16    /* requests in flight */
+#define RELAY_MAX_PAGES    1024  /* CRIU's daemon asks for 4 MiB at most */
 
 /* ---- source ---- */
 
@@ -290,27 +292,46 @@ static void put_le64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* Ask the source for the pages of one GET (up to FERRY_PAGES_PER_FRAME of them). */
-static int send_get(struct postcopy_relay *pr, const uint8_t psi[PSI_LEN], struct ferry_err *err)
+/*
+ * A GET is answered whole (up to RELAY_MAX_PAGES): CRIU's daemon takes a
+ * shorter answer, but then forgets the rest of the range for its background
+ * transfer and fetches it page by page as the container faults on it.
+ */
+static uint32_t get_pages(const uint8_t psi[PSI_LEN])
 {
-	uint64_t want = le64(psi + 8), addr = le64(psi + 16), vpid = le64(psi + 24);
-	uint8_t req[PAGE_REQ_LEN];
+	uint64_t want = le64(psi + 8);
 
-	if (want == 0 || addr % FERRY_PAGE_SIZE)
-		return ferry_err_set(err, -EPROTO, "the lazy-pages daemon asked for no page or an unaligned one");
-	ferry_put_u64(req, vpid);
-	ferry_put_u64(req + 8, addr);
-	ferry_put_u32(req + 16, want > FERRY_PAGES_PER_FRAME ? FERRY_PAGES_PER_FRAME : (uint32_t)want);
-	return ferry_conn_send_frame(pr->conn, FERRY_FRAME_PAGE_GET, req, sizeof(req), err);
+	return want > RELAY_MAX_PAGES ? RELAY_MAX_PAGES : (uint32_t)want;
 }
 
-/* The source's answer to that GET, handed to the daemon as CRIU's page server would. */
-static int recv_data(struct postcopy_relay *pr, const uint8_t psi[PSI_LEN], struct ferry_buf *b, uint8_t *pages,
-                     struct ferry_err *err)
+/* Ask the source for the pages of one GET, FERRY_PAGES_PER_FRAME per PAGE_GET. */
+static int send_get(struct postcopy_relay *pr, const uint8_t psi[PSI_LEN], struct ferry_err *err)
 {
-	uint64_t want = le64(psi + 8), addr = le64(psi + 16), vpid = le64(psi + 24);
-	uint32_t n = want > FERRY_PAGES_PER_FRAME ? FERRY_PAGES_PER_FRAME : (uint32_t)want;
-	uint8_t hdr[PSI_LEN] = { 0 };
+	uint64_t addr = le64(psi + 16), vpid = le64(psi + 24);
+	uint32_t left = get_pages(psi);
+	uint8_t req[PAGE_REQ_LEN];
+	int r;
+
+	if (left == 0 || addr % FERRY_PAGE_SIZE)
+		return ferry_err_set(err, -EPROTO, "the lazy-pages daemon asked for no page or an unaligned one");
+	while (left) {
+		uint32_t n = left > FERRY_PAGES_PER_FRAME ? FERRY_PAGES_PER_FRAME : left;
+
+		ferry_put_u64(req, vpid);
+		ferry_put_u64(req + 8, addr);
+		ferry_put_u32(req + 16, n);
+		if ((r = ferry_conn_send_frame(pr->conn, FERRY_FRAME_PAGE_GET, req, sizeof(req), err)) < 0)
+			return r;
+		left -= n;
+		addr += (uint64_t)n * FERRY_PAGE_SIZE;
+	}
+	return 0;
+}
+
+/* One PAGE_DATA of that GET into pages (n of them, at addr). */
+static int recv_chunk(struct postcopy_relay *pr, uint64_t vpid, uint64_t addr, uint32_t n, struct ferry_buf *b,
+                      uint8_t *pages, struct ferry_err *err)
+{
 	struct ferry_frame_header h;
 	struct ferry_reader rd;
 	int r;
@@ -343,16 +364,36 @@ static int recv_data(struct postcopy_relay *pr, const uint8_t psi[PSI_LEN], stru
 	}
 	if (rd.left)
 		return ferry_err_set(err, -EPROTO, "the source answered more than the pages asked for");
+	return 0;
+}
+
+/* The source's answers to that GET, handed to the daemon as CRIU's page server would: one header, the pages. */
+static int recv_data(struct postcopy_relay *pr, const uint8_t psi[PSI_LEN], struct ferry_buf *b, uint8_t *pages,
+                     struct ferry_err *err)
+{
+	uint64_t addr = le64(psi + 16), vpid = le64(psi + 24);
+	uint32_t total = get_pages(psi);
+	uint8_t hdr[PSI_LEN] = { 0 };
+	int r;
+
+	for (uint32_t done = 0; done < total;) {
+		uint32_t n = total - done > FERRY_PAGES_PER_FRAME ? FERRY_PAGES_PER_FRAME : total - done;
+
+		if ((r = recv_chunk(pr, vpid, addr + (uint64_t)done * FERRY_PAGE_SIZE, n, b,
+		                    pages + (size_t)done * FERRY_PAGE_SIZE, err)) < 0)
+			return r;
+		done += n;
+	}
 	/* CRIU's answer: the request's header with ADD_F|PRESENT and the count it gets. */
 	hdr[0] = PS_IOV_ADD_F;
 	hdr[2] = (uint8_t)PE_PRESENT;
-	put_le64(hdr + 8, n);
+	put_le64(hdr + 8, total);
 	put_le64(hdr + 16, addr);
 	put_le64(hdr + 24, vpid);
 	if ((r = write_full(pr->daemon_fd, hdr, sizeof(hdr))) < 0 ||
-	    (r = write_full(pr->daemon_fd, pages, (size_t)n * FERRY_PAGE_SIZE)) < 0)
+	    (r = write_full(pr->daemon_fd, pages, (size_t)total * FERRY_PAGE_SIZE)) < 0)
 		return ferry_err_sys(err, r, "cannot hand pages to the lazy-pages daemon");
-	pr->pages += n;
+	pr->pages += total;
 	return 0;
 }
 
@@ -362,7 +403,7 @@ static void *relay_main(void *arg)
 	struct ferry_buf b = FERRY_BUF_INIT(PAGE_DATA_MAX);
 	struct pollfd pfd = { .fd = pr->listen_fd, .events = POLLIN };
 	struct ferry_err *err = &pr->err;
-	uint8_t *pages = malloc(FERRY_PAGES_PER_FRAME * FERRY_PAGE_SIZE), held[PSI_LEN];
+	uint8_t *pages = malloc((size_t)RELAY_MAX_PAGES * FERRY_PAGE_SIZE), held[PSI_LEN];
 	bool pending = false;
 	int r;
 
@@ -376,6 +417,8 @@ static void *relay_main(void *arg)
 		r = ferry_err_set(err, -ETIMEDOUT, "the lazy-pages daemon never connected");
 		goto out;
 	}
+	/* An answer's last bytes must not wait for the daemon's delayed ACK (Nagle): 40 ms a request. */
+	setsockopt(pr->daemon_fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	for (;;) {
 		uint8_t psi[PSI_LEN];
 		uint32_t cmd;

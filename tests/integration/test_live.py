@@ -276,7 +276,7 @@ def test_precopy_options_are_checked(live):
         (["--mode", "precopy", "--bandwidth", "fast"], "--bandwidth"),
         (["--mode", "precopy", "--max-downtime", "0"], "--max-downtime"),
         (["--max-rounds", "3"], "need --mode precopy"),
-        (["--mode", "hybrid"], "expected stop-copy, precopy, postcopy or stateless"),
+        (["--mode", "warp"], "expected stop-copy, precopy, postcopy, hybrid, stateless or auto"),
     ]
     for opts, words in cases:
         bad = lv.f("migrate", "idle", "--to", "n2", *opts, check=False)
