@@ -192,7 +192,8 @@ void precopy_uncap(struct node *node, const char *name, struct precopy_report *r
 	struct ferry_runtime rt;
 	struct ferry_err e = { 0 };
 
-	if (rep->cpu_percent >= 100)
+	/* 0: no rounds ran (stop-copy), 100: never capped; either way nothing to lift (no runtime call). */
+	if (rep->cpu_percent == 0 || rep->cpu_percent >= 100)
 		return;
 	ct_runtime(&node->cts, name, &rt);
 	if (ferry_runtime_limit_cpu(&rt, name, 100, &e) < 0)
