@@ -270,18 +270,33 @@ int ct_log_pipe(const struct ct_store *s, const char *name, struct ferry_err *er
 
 /* ---- life cycle ---- */
 
+/*
+ * CRIU's own network lock is left out: it runs iptables-restore in the
+ * container's namespace around every checkpoint and restore (about 100 ms
+ * of each freeze here), and Ferry already keeps the container's traffic
+ * still itself: the container is paused and its link is down on the
+ * source, and the destination holds every arriving packet until the
+ * commit (docs/ARCHITECTURE.md, "Network continuity").  Loopback traffic
+ * stays inside the paused container.
+ */
+static const char criu_conf[] = "# Written by ferryd for every checkpoint and restore of this container.\n"
+                                "network-lock skip\n";
+
 static int write_config(struct ct_store *s, const struct ferry_spec *spec, struct ferry_err *err)
 {
 	struct ferry_buf cfg = FERRY_BUF_INIT(256 * 1024);
-	char rootfs[PATH_MAX], path[PATH_MAX], cgroup[PATH_MAX], netns[PATH_MAX];
+	char rootfs[PATH_MAX], path[PATH_MAX], cgroup[PATH_MAX], netns[PATH_MAX], conf[PATH_MAX];
 	int r;
 
 	ct_path(s, spec->name, "rootfs", rootfs, sizeof(rootfs));
 	snprintf(cgroup, sizeof(cgroup), "%s/%s", s->cgroup_parent, spec->name);
 	ct_path(s, spec->name, "bundle/config.json", path, sizeof(path));
+	ct_path(s, spec->name, "criu.conf", conf, sizeof(conf));
 	/* With a fabric address the namespace is ours (ctnet.c), joined by path. */
 	ctnet_netns_path(s, spec->name, netns, sizeof(netns));
-	r = ferry_oci_config(spec, rootfs, cgroup, spec->net.addr ? netns : NULL, &cfg, err);
+	r = ferry_write_file_atomic(conf, criu_conf, sizeof(criu_conf) - 1, 0600, err);
+	if (r == 0)
+		r = ferry_oci_config(spec, rootfs, cgroup, spec->net.addr ? netns : NULL, conf, &cfg, err);
 	if (r == 0)
 		r = ferry_write_file_atomic(path, cfg.data, cfg.len, 0600, err);
 	ferry_buf_free(&cfg);

@@ -32,8 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ferry_spec_encode(a, &enc) < 0 ||
 		    ferry_spec_parse((const uint8_t *)enc.data, enc.len, b, NULL) < 0 || memcmp(a, b, sizeof(*a)) != 0)
 			abort();
-		if (ferry_oci_config(a, "/rootfs", "/ferry/test", a->net.addr ? "/state/netns/x" : NULL, &cfg, NULL) <
-		    0)
+		if (ferry_oci_config(a, "/rootfs", "/ferry/test", a->net.addr ? "/state/netns/x" : NULL,
+		                     "/state/criu.conf", &cfg, NULL) < 0)
 			abort();
 	}
 	memcpy(text, data, size);

@@ -106,7 +106,7 @@ static void test_oci_config(void **state)
 
 	make_spec(s);
 	assert_int_equal(
-	    ferry_oci_config(s, "/state/containers/kv/rootfs", "/ferry/lab/n1-containers/kv", NULL, &b, NULL), 0);
+	    ferry_oci_config(s, "/state/containers/kv/rootfs", "/ferry/lab/n1-containers/kv", NULL, NULL, &b, NULL), 0);
 	assert_non_null(strstr(b.data, "\"cgroupsPath\": \"/ferry/lab/n1-containers/kv\""));
 	assert_non_null(strstr(b.data, "\"limit\": 536870912"));
 	assert_non_null(strstr(b.data, "\"path\": \"/state/containers/kv/rootfs\""));
@@ -119,6 +119,10 @@ static void test_oci_config(void **state)
 		snprintf(want, sizeof(want), "\"type\": \"%s\"", *ns);
 		assert_non_null(strstr(b.data, want));
 	}
+	assert_null(strstr(b.data, "annotations"));
+	/* A CRIU configuration file is named to runc by its annotation. */
+	assert_int_equal(ferry_oci_config(s, "/r", "/c", NULL, "/state/containers/kv/criu.conf", &b, NULL), 0);
+	assert_non_null(strstr(b.data, "\"org.criu.config\": \"/state/containers/kv/criu.conf\""));
 	ferry_buf_free(&b);
 	free(s);
 }

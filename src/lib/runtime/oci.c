@@ -37,7 +37,7 @@ static void mount_entry(struct ferry_json *j, const char *dest, const char *type
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 int ferry_oci_config(const struct ferry_spec *s, const char *rootfs, const char *cgroups_path, const char *netns,
-                     struct ferry_buf *out, struct ferry_err *err)
+                     const char *criu_conf, struct ferry_buf *out, struct ferry_err *err)
 {
 	static const char *const env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		                           "HOME=/root" };
@@ -107,6 +107,14 @@ int ferry_oci_config(const struct ferry_spec *s, const char *rootfs, const char 
 	ferry_json_object_end(&j);
 	ferry_json_key(&j, "hostname");
 	ferry_json_string(&j, s->name);
+	if (criu_conf) {
+		/* runc hands this file to CRIU for every checkpoint and restore of the container. */
+		ferry_json_key(&j, "annotations");
+		ferry_json_object_begin(&j);
+		ferry_json_key(&j, "org.criu.config");
+		ferry_json_string(&j, criu_conf);
+		ferry_json_object_end(&j);
+	}
 
 	ferry_json_key(&j, "mounts");
 	ferry_json_array_begin(&j);

@@ -42,10 +42,11 @@ const char *ferry_ct_status_name(enum ferry_ct_status s);
 /*
  * The runtime's config.json for a spec: rootfs and cgroup path are the
  * node's; netns, when not NULL, is a network namespace to join by path
- * (the runtime then neither creates nor checkpoints it).  Pure.
+ * (the runtime then neither creates nor checkpoints it); criu_conf, when
+ * not NULL, is a CRIU configuration file the runtime passes to CRIU.  Pure.
  */
 int ferry_oci_config(const struct ferry_spec *s, const char *rootfs, const char *cgroups_path, const char *netns,
-                     struct ferry_buf *out, struct ferry_err *err);
+                     const char *criu_conf, struct ferry_buf *out, struct ferry_err *err);
 
 int ferry_runtime_run(const struct ferry_runtime *rt, const char *id, const char *bundle, int stdio_fd,
                       struct ferry_err *err);
