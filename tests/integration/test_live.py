@@ -340,6 +340,50 @@ def test_auto_picks_by_what_the_rounds_show(live_postcopy):
     assert lv.instances("idle") == {"n3": "running"}
 
 
+def test_auto_and_hybrid_survive_a_cut_link(live_postcopy):
+    lv = live_postcopy
+    lv.f("run", "--name", "md", "--image", "busybox", "--node", "n1", "--", "/bin/memdirty", "16")
+    before = lv.wait_sweeping("md", 1)
+    ferry("cluster", "link", "n1", "--rate", "20mbit", "--name", lv.c.name)
+    cut = ["ip", "-n", f"ferry-{lv.c.name}-n2", "link", "set", "eth0"]
+    try:
+        # Auto, cut during its first round: nothing was paused yet, the source runs on.
+        proc = lv.migrate_in_background("md", "n2", "--mode", "auto")
+        lv.wait_log("n2", "page session for md")
+        time.sleep(1)
+        run(*cut, "down")
+        try:
+            _, err = proc.communicate(timeout=90)
+            assert proc.returncode == 1, err
+        finally:
+            run(*cut, "up")
+        assert lv.instances("md") == {"n1": "running"}
+        before = lv.wait_sweeping("md", before)
+        deadline = time.time() + 40
+        while lv.leftovers("n2", "md") and time.time() < deadline:
+            time.sleep(0.5)
+        assert lv.leftovers("n2", "md") == []
+        # Hybrid, cut after the commit while changed pages are still in flight: the source resumes from the freeze.
+        proc = lv.migrate_in_background("md", "n2", "--mode", "hybrid", "--max-rounds", "1")
+        lv.wait_log("n2", "restored md")
+        run(*cut, "down")
+        try:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 1 and "post-copy failed after the commit" in err, err
+        finally:
+            run(*cut, "up")
+        assert lv.instances("md") == {"n1": "running"}
+        lv.wait_sweeping("md", before)
+        deadline = time.time() + 60
+        while (lv.leftovers("n2", "md") or lv.lazy_daemons("n2")) and time.time() < deadline:
+            time.sleep(0.5)
+        assert lv.leftovers("n2", "md") == [] and lv.lazy_daemons("n2") == []
+    finally:
+        ferry("cluster", "link", "n1", "--rate", "off", "--name", lv.c.name)
+    history = json.loads(lv.f("history", "--json").stdout)["migrations"]
+    assert [m["result"] for m in history] == ["failed", "failed"], history
+
+
 def test_postcopy_failures_after_the_commit(live_postcopy):
     lv = live_postcopy
     lv.f("run", "--name", "md", "--image", "busybox", "--node", "n1", "--", "/bin/memdirty", "48", "100")
