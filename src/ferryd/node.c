@@ -300,6 +300,26 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 
 /* ---- life cycle ---- */
 
+/* Every CRIU run on the freeze path would probe the kernel again: see runtime/kdat.c. */
+static void cache_criu_probe(struct node *node, const char *state_dir)
+{
+	char dir[PATH_MAX], target[PATH_MAX];
+	struct ferry_err err = { 0 };
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/tmp", state_dir);
+	r = ferry_criu_kdat_link(dir, target, sizeof(target), &err);
+	if (r == 0) {
+		snprintf(node->criu_kdat, sizeof(node->criu_kdat), "%s", target);
+		log_info("/run is not a tmpfs, so CRIU cannot cache its kernel probe: made the cache in %s and "
+		         "linked /run/criu.kdat to it",
+		         target);
+	} else if (r > 0)
+		log_debug("CRIU's kernel probe cache: %s", err.msg);
+	else
+		log_warn("CRIU's kernel probe cache: %s (every CRIU run probes the kernel again)", err.msg);
+}
+
 static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct ferry_err *err)
 {
 	static const char *const alpns[] = { FERRY_ALPN_CTL, FERRY_ALPN_MIG, NULL };
@@ -338,6 +358,7 @@ static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct f
 	/* Leftovers of a crash mid-stream were never verified: drop them. */
 	ferry_rm_tree(node->incoming, NULL);
 	ferry_mkdir_p(node->incoming, 0700, NULL);
+	cache_criu_probe(node, cfg->state_dir);
 	node->ctx = ferry_tls_ctx(&(struct ferry_tls_config){ .cert = node->id.cert,
 	                                                      .key = node->id.key,
 	                                                      .ca = node->id.ca,
@@ -367,6 +388,8 @@ static void node_stop(void *arg)
 	struct node *node = arg;
 
 	ferry_server_shutdown(&node->srv);
+	if (node->criu_kdat[0])
+		ferry_criu_kdat_unlink(node->criu_kdat);
 	SSL_CTX_free(node->ctx);
 	SSL_CTX_free(node->client_ctx);
 	if (node->replay.seen)

@@ -55,7 +55,8 @@ struct node {
 	struct peer_count peers[FERRY_MAX_STREAMS];
 	char incoming[PATH_MAX], received[PATH_MAX], outgoing[PATH_MAX];
 	struct ct_store cts;
-	char fault[32]; /* FERRY_FAULT: failure injection for tests, logged at start */
+	char fault[32];           /* FERRY_FAULT: failure injection for tests, logged at start */
+	char criu_kdat[PATH_MAX]; /* CRIU's kernel probe cache this daemon made, or "" */
 };
 
 /* Whether the FERRY_FAULT named f is in force. */

@@ -71,6 +71,10 @@ def leftovers(name, pids=()):
     if cg and (cg / "ferry" / name).exists():
         left.append(f"cgroup {cg / 'ferry' / name}")
     left += [f"process {p}" for p in pids if pid_alive(p)]
+    # CRIU's probe cache link (src/lib/runtime/kdat.c) into this cluster's nodes.
+    kdat = Path("/run/criu.kdat")
+    if kdat.is_symlink() and os.readlink(kdat).startswith(f"{STATE_ROOT}/{name}/"):
+        left.append(f"link {kdat}")
     return left
 
 

@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import CONTROLLER, FERRY, FERRYD, STATE_ROOT, cgroup2_root, ferry, leftovers, pid_alive, run
 
 
@@ -85,6 +87,31 @@ def test_down_cleans_up_after_a_crash(make_cluster):
     assert degraded.returncode == 1 and "DEGRADED" in degraded.stdout
     assert c.down().returncode == 0
     assert leftovers(c.name, c.pids) == []
+
+
+def run_is_tmpfs():
+    return any(line.split()[4] == "/run" and " - tmpfs " in line
+               for line in Path("/proc/self/mountinfo").read_text().splitlines())
+
+
+def test_nodes_make_criu_probe_cache_where_run_is_not_tmpfs(make_cluster, tmp_path):
+    if run_is_tmpfs():
+        pytest.skip("/run is a tmpfs here: CRIU keeps its own probe cache")
+    kdat = Path("/run/criu.kdat")
+    c = make_cluster()
+    c.up("--nodes", "2", "--subnet", c.subnet)
+    st = c.status()
+    # One node made the cache in its tmpfs and linked it; CRIU runs load it instead of probing.
+    owner = os.readlink(kdat)
+    assert re.fullmatch(rf"{STATE_ROOT}/{c.name}/nodes/n[12]/tmp/criu\.kdat", owner), owner
+    log = tmp_path / "check.log"
+    run("criu", "check", "-v4", "--log-file", str(log), check=False)
+    assert "Loaded kdat cache from /run/criu.kdat" in log.read_text()
+    # Killed, that node cannot take it back: cluster down does.
+    node = [n for n in st["nodes"] if f"/nodes/{n['name']}/" in owner][0]
+    os.kill(node["pid"], signal.SIGKILL)
+    assert c.down().returncode == 0
+    assert not kdat.is_symlink() or not os.readlink(kdat).startswith(f"{STATE_ROOT}/{c.name}/")
 
 
 def test_failed_up_leaves_nothing_behind(make_cluster, tmp_path):

@@ -19,6 +19,7 @@
 #include "ferry/cgroup.h"
 #include "ferry/channel.h"
 #include "ferry/cluster.h"
+#include "ferry/runtime.h"
 #include "ferry/daemon.h"
 #include "ferry/exec.h"
 #include "ferry/fs.h"
@@ -347,6 +348,9 @@ int ferry_cluster_down(const struct ferry_cluster *c, struct ferry_err *err)
 	for_each_named("/run/netns", prefix, del_netns, &d);
 	snprintf(prefix, sizeof(prefix), "fy%s-", c->name);
 	for_each_named("/sys/class/net", prefix, del_link, &d);
+	/* A node killed before it could unlink CRIU's cache link leaves it behind (runtime/kdat.c). */
+	snprintf(path, sizeof(path), "%s/", c->dir);
+	ferry_criu_kdat_unlink(path);
 	note(&d, ferry_umount_tree(c->dir, &e), &e);
 	note(&d, ferry_rm_tree(c->dir, &e), &e);
 	/* Parents we created, only when no other cluster is left. */

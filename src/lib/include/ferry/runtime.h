@@ -48,6 +48,16 @@ const char *ferry_ct_status_name(enum ferry_ct_status s);
 int ferry_oci_config(const struct ferry_spec *s, const char *rootfs, const char *cgroups_path, const char *netns,
                      const char *criu_conf, struct ferry_buf *out, struct ferry_err *err);
 
+/*
+ * Where /run is not a tmpfs CRIU never caches its kernel probe: make the
+ * cache it would have made in DIR (which must be a tmpfs) and link
+ * /run/criu.kdat to it; TARGET gets the cache's path.  0: linked; 1:
+ * nothing to do, err's message says why; < 0: error.
+ */
+int ferry_criu_kdat_link(const char *dir, char *target, size_t target_len, struct ferry_err *err);
+/* Remove /run/criu.kdat if it still links to TARGET (or below it, when TARGET ends in '/'). */
+void ferry_criu_kdat_unlink(const char *target);
+
 int ferry_runtime_run(const struct ferry_runtime *rt, const char *id, const char *bundle, int stdio_fd,
                       struct ferry_err *err);
 /*
