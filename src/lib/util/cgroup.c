@@ -271,3 +271,103 @@ int ferry_cgroup_destroy_everywhere(const char *rel, int timeout_ms, struct ferr
 	ferry_buf_free(&b);
 	return r;
 }
+
+/* Whether the comma-separated list has the option. */
+static bool has_option(const char *list, const char *opt)
+{
+	size_t n = strlen(opt);
+
+	for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, opt, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* 1: "yes" is in file; 0: "no" is; -ENOENT: neither, or no such file. */
+static int file_says(const char *file, const char *yes, const char *no)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(4096);
+	int r = ferry_read_file(file, 4096, &b, NULL);
+
+	if (r == 0)
+		r = strstr(b.data, yes) ? 1 : strstr(b.data, no) ? 0 : -ENOENT;
+	ferry_buf_free(&b);
+	return r < 0 ? -ENOENT : r;
+}
+
+/*
+ * The directory of rel in the hierarchy whose freezer a runtime uses: the
+ * v1 freezer hierarchy where the host has one (hybrid hosts), else
+ * cgroup2.  1: v1, 2: cgroup2, -ENOENT: no such group.
+ */
+static int freezer_dir(const char *rel, char *dir, size_t len)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(MOUNTINFO_MAX);
+	char file[PATH_MAX + 32];
+	struct stat st;
+	int r = ferry_read_file("/proc/self/mountinfo", MOUNTINFO_MAX, &b, NULL), kind = -ENOENT;
+
+	for (char *line = b.data; r == 0 && kind < 0 && line && *line;) {
+		char *eol = strchr(line, '\n'), *sep = strstr(line, " - "), mp[PATH_MAX], fstype[64], opts[512];
+
+		if (sep && (!eol || sep < eol) && sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 &&
+		    sscanf(sep + 3, "%63s %*s %511s", fstype, opts) == 2 && strcmp(fstype, "cgroup") == 0 &&
+		    has_option(opts, "freezer")) {
+			ferry_mountinfo_unescape(mp);
+			snprintf(dir, len, "%s/%s", mp, rel);
+			snprintf(file, sizeof(file), "%s/freezer.state", dir);
+			kind = stat(file, &st) == 0 ? 1 : -ENOENT;
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	ferry_buf_free(&b);
+	if (kind < 0 && ferry_cgroup2_root(dir, len) == 0) {
+		size_t n = strlen(dir);
+
+		snprintf(dir + n, len - n, "/%s", rel);
+		snprintf(file, sizeof(file), "%s/cgroup.freeze", dir);
+		kind = stat(file, &st) == 0 ? 2 : -ENOENT;
+	}
+	return kind;
+}
+
+int ferry_cgroup_frozen(const char *rel)
+{
+	char dir[PATH_MAX], file[PATH_MAX + 32];
+	int kind = freezer_dir(rel, dir, sizeof(dir)), r;
+
+	if (kind == 1) {
+		/* FREEZING is not frozen either. */
+		snprintf(file, sizeof(file), "%s/freezer.state", dir);
+		r = file_says(file, "FROZEN", "THAWED");
+		return r < 0 && file_says(file, "FROZEN", "FREEZING") == 0 ? 0 : r;
+	}
+	if (kind == 2) {
+		snprintf(file, sizeof(file), "%s/cgroup.events", dir);
+		return file_says(file, "frozen 1", "frozen 0");
+	}
+	return -ENOENT;
+}
+
+int ferry_cgroup_freeze(const char *rel, int timeout_ms, struct ferry_err *err)
+{
+	char dir[PATH_MAX], file[PATH_MAX + 32];
+	long long deadline = ferry_now_ms() + timeout_ms;
+	int kind = freezer_dir(rel, dir, sizeof(dir));
+
+	if (kind < 0)
+		return -ENOENT;
+	snprintf(file, sizeof(file), "%s/%s", dir, kind == 1 ? "freezer.state" : "cgroup.freeze");
+	/* v1 may stay FREEZING while a task is busy in the kernel: ask again until it is FROZEN. */
+	do {
+		int w = write_str(file, kind == 1 ? "FROZEN" : "1");
+
+		if (w < 0)
+			return ferry_err_sys(err, w, "cannot freeze %s", dir);
+		if (ferry_cgroup_frozen(rel) == 1)
+			return 0;
+		usleep(1000);
+	} while (ferry_now_ms() < deadline);
+	write_str(file, kind == 1 ? "THAWED" : "0");
+	return ferry_err_set(err, -ETIMEDOUT, "%s did not freeze within %d ms", dir, timeout_ms);
+}

@@ -32,6 +32,18 @@ bool ferry_cgroup_contains(const char *rel, pid_t pid);
 /* Up to max pids of the processes in the cgroup2 group rel (none when it does not exist). */
 int ferry_cgroup_pids(const char *rel, pid_t *pids, int max);
 /*
+ * Whether the group rel is frozen: 1 or 0, by the v1 freezer hierarchy's
+ * freezer.state where the host has one, else cgroup2's cgroup.events;
+ * -ENOENT when neither says.
+ */
+int ferry_cgroup_frozen(const char *rel);
+/*
+ * Freeze the group rel through that same freezer, as a runtime's pause
+ * does, and wait until it is frozen (at most timeout_ms; else it is thawed
+ * again).  -ENOENT when there is no such group: ask the runtime instead.
+ */
+int ferry_cgroup_freeze(const char *rel, int timeout_ms, struct ferry_err *err);
+/*
  * Kill every process in the cgroup tree at full path (cgroup.kill where the
  * kernel has it, else SIGKILL per pid), wait up to timeout_ms for it to
  * empty, then remove the directories.  A missing cgroup is success.
