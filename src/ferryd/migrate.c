@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "ferryd"
+#include "ferry/cgroup.h"
 #include "ferry/clock.h"
 #include "ferry/fs.h"
 #include "ferry/layer.h"
@@ -54,6 +55,7 @@
  */
 #define MIG_RESTORE_BUDGET_MS 90000
 #define MIG_ACK_MS            10000
+#define MIG_FREEZE_MS         10000  /* a container's freezer takes this long at most to stop it */
 #define MIG_FILL_MS           120000 /* a lazily restored container's memory is all in within this */
 #define MIG_LOG_TAIL          (256 * 1024)
 #define OBJ_SPEC              "spec"
@@ -437,7 +439,7 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 	mo.sent = &sent;
 	struct ferry_runtime rt;
 	struct ct_info info;
-	char out[PATH_MAX], work[PATH_MAX + 8], images[PATH_MAX + 16];
+	char out[PATH_MAX], work[PATH_MAX + 8], images[PATH_MAX + 16], cgroup_rel[PATH_MAX];
 	bool claimed = false, paused = false, locked = false, done = false;
 	uint8_t hash[32];
 	int r;
@@ -488,11 +490,23 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 		if (mo.mode == FERRY_MODE_AUTO)
 			pick_mode(&mo);
 	}
+	/*
+	 * Post-copy's dump is metadata only, well within the destination's
+	 * frame deadline: its channel is opened before the freeze, and the
+	 * handshake leaves the downtime.  (A stop-copy dump can outlast it.)
+	 */
+	if (!dest && mo.mode == FERRY_MODE_POSTCOPY && (r = dest_connect(node, &mo, &dest, err)) < 0)
+		goto fail;
 	/* FREEZE: from here on every failure resumes the container. */
 	if ((r = ct_mark(&node->cts, mo.name, CT_MARK_MIGRATING, true, err)) < 0)
 		goto fail;
 	mo.t_paused = ferry_now_ms();
-	if ((r = ferry_runtime_pause(&rt, mo.name, err)) < 0)
+	/* The freezer directly, as the runtime's pause would: its start-up alone is some 10 ms of downtime. */
+	snprintf(cgroup_rel, sizeof(cgroup_rel), "%s/%s", node->cts.cgroup_parent + 1, mo.name);
+	r = ferry_cgroup_freeze(cgroup_rel, MIG_FREEZE_MS, err);
+	if (r == -ENOENT)
+		r = ferry_runtime_pause(&rt, mo.name, err);
+	if (r < 0)
 		goto fail;
 	paused = true;
 	/* Frozen: auto-converge's CPU cap has done its work (and must not travel with the container). */
@@ -520,12 +534,19 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 		r = ferry_runtime_checkpoint(&rt, mo.name, images, work, err);
 	if (r < 0)
 		goto fail;
-	/* Whatever ran after the dump would be lost: it must still be frozen. */
+	/*
+	 * Whatever ran after the dump would be lost: it must still be frozen.
+	 * Its freezer says so at once; asking the runtime costs some 10 ms of
+	 * the downtime, so that is only where no freezer answers.
+	 */
 	{
-		enum ferry_ct_status st;
+		enum ferry_ct_status st = FERRY_CT_PAUSED;
+		int frozen = ferry_cgroup_frozen(cgroup_rel);
 		pid_t pid;
 
-		if ((r = ferry_runtime_state(&rt, mo.name, &st, &pid, err)) < 0)
+		if (frozen == 0)
+			st = FERRY_CT_RUNNING;
+		else if (frozen < 0 && (r = ferry_runtime_state(&rt, mo.name, &st, &pid, err)) < 0)
 			goto fail;
 		if (st != FERRY_CT_PAUSED) {
 			r = ferry_err_set(err, -EAGAIN, "%s was %s after its checkpoint, not paused", mo.name,
@@ -698,13 +719,12 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 	struct ferry_spec *spec = malloc(sizeof(*spec));
 	struct ferry_buf b = FERRY_BUF_INIT(64 * 1024);
 	struct ferry_runtime rt;
-	enum ferry_ct_status st;
 	char path[PATH_MAX], dest[PATH_MAX], bundle[PATH_MAX];
 	long long t0 = ferry_now_ms();
 	struct postcopy_relay pr = { .listen_fd = -1, .daemon_fd = -1 };
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* post-copy: the channel, shared with the page relay */
 	struct lazy_fill lf = { 0 };
-	bool claimed = false, made = false, lazy, hybrid = res->ticket.mode == FERRY_MODE_HYBRID,
+	bool claimed = false, made = false, claimed_net, lazy, hybrid = res->ticket.mode == FERRY_MODE_HYBRID,
 	     postcopy = res->ticket.mode == FERRY_MODE_POSTCOPY || hybrid;
 	int guard = -1, fd, r;
 	pid_t pid;
@@ -737,6 +757,23 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 		precopy_store_close(store);
 	if (r < 0)
 		goto fail;
+	/*
+	 * Pre-copy: the container runs as soon as its state is back, and a
+	 * local lazy-pages daemon fills its memory in from the images here;
+	 * the time a restore spends copying memory leaves the downtime.  The
+	 * daemon starts first: it gets ready while the container is prepared.
+	 */
+	if (lazy) {
+		char work[PATH_MAX];
+
+		/* Post-copy: the pages are still at the source; the daemon asks this ferryd for them. */
+		snprintf(work, sizeof(work), "%s/lazy", res->path);
+		if ((postcopy && (r = postcopy_listen(&pr, err)) < 0) ||
+		    (r = lazy_fill_start(&lf, path, work, postcopy ? pr.port : 0, err)) < 0 ||
+		    (postcopy && (r = postcopy_relay_start(&pr, conn, &lock,
+		                                           hybrid && store && store->open ? store : NULL, err)) < 0))
+			goto fail;
+	}
 	if ((r = ct_claim(&node->cts, spec->name, err)) < 0)
 		goto fail;
 	claimed = true;
@@ -773,33 +810,16 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 		r = fd;
 		goto fail;
 	}
-	/*
-	 * Pre-copy: the container runs as soon as its state is back, and a
-	 * local lazy-pages daemon fills its memory in from the images here;
-	 * the time a restore spends copying memory leaves the downtime.
-	 */
-	if (lazy) {
-		char work[PATH_MAX];
-
-		/* Post-copy: the pages are still at the source; the daemon asks this ferryd for them. */
-		snprintf(work, sizeof(work), "%s/lazy", res->path);
-		if ((postcopy && (r = postcopy_listen(&pr, err)) < 0) ||
-		    (r = lazy_fill_start(&lf, path, work, postcopy ? pr.port : 0, err)) < 0 ||
-		    (postcopy && (r = postcopy_relay_start(&pr, conn, &lock,
-		                                           hybrid && store && store->open ? store : NULL, err)) < 0)) {
-			close(fd);
-			goto fail;
-		}
+	if (lazy && (r = lazy_fill_ready(&lf, err)) < 0) {
+		close(fd);
+		goto fail;
 	}
-	r = ferry_runtime_restore(&rt, spec->name, bundle, path, lazy ? lf.work : NULL, fd, err);
+	r = ferry_runtime_restore(&rt, spec->name, bundle, path, lazy ? lf.work : NULL, fd, &pid, err);
 	close(fd);
-	if (r < 0 || (r = ferry_runtime_state(&rt, spec->name, &st, &pid, err)) < 0)
+	if (r < 0)
 		goto fail;
-	if (st != FERRY_CT_RUNNING) {
-		r = ferry_err_set(err, -ESRCH, "restored container '%s' is %s", spec->name, ferry_ct_status_name(st));
-		goto fail;
-	}
-	if ((r = ct_loopback_up(pid, err)) < 0)
+	/* A namespace of Ferry's own has its loopback up already; the runtime's came back down. */
+	if (!spec->net.addr && (r = ct_loopback_up(pid, err)) < 0)
 		goto fail;
 	if (node_fault(node, "restore-delay")) {
 		log_warn("FERRY_FAULT restore-delay: holding %s for %d s before reporting it", spec->name,
@@ -832,7 +852,14 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 	ct_mark(&node->cts, spec->name, CT_MARK_RESTORING, false, NULL);
 	release_guard(guard);
 	guard = -1;
-	if (ctnet_release(&node->cts, spec->name, err) < 0 || ct_net_reopen(&node->cts, spec->name, err) < 0)
+	/*
+	 * Claimed before the freeze, its link is up and its address announced
+	 * already: the held packets go in, the source hears at once, and the
+	 * announcement is repeated after.  Otherwise the link comes up first.
+	 */
+	claimed_net = ctnet_held(&node->cts, spec->name, spec->generation);
+	if (ctnet_release(&node->cts, spec->name, err) < 0 ||
+	    (!claimed_net && ct_net_reopen(&node->cts, spec->name, err) < 0))
 		log_error("%s runs here but its network could not be opened: %s", spec->name, err->msg);
 	ferry_buf_reset(&b);
 	if (node_fault(node, "commit-silent"))
@@ -843,6 +870,8 @@ int mig_restore(struct node *node, struct ferry_conn *conn, const struct ferry_b
 		ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, b.data, b.len, NULL);
 		pthread_mutex_unlock(&lock);
 	}
+	if (claimed_net && ct_net_reopen(&node->cts, spec->name, err) < 0)
+		log_error("%s runs here but its address could not be announced again: %s", spec->name, err->msg);
 	log_info("restored %s (generation %llu, pid %d) in %lld ms; committed", spec->name,
 	         (unsigned long long)spec->generation, (int)pid, ferry_now_ms() - t0);
 	if (lazy) {

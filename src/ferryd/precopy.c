@@ -750,12 +750,11 @@ void precopy_store_close(struct precopy_store *st)
 int lazy_fill_start(struct lazy_fill *lf, const char *images, const char *work, int page_server_port,
                     struct ferry_err *err)
 {
-	char port[16], sock[PATH_MAX + 32];
+	char port[16];
 	const char *argv[] = {
 		"criu",           "lazy-pages",    "--images-dir", images,      "--work-dir", work, "-o",
 		"lazy-pages.log", "--page-server", "--address",    "127.0.0.1", "--port",     port, NULL
 	};
-	int status;
 
 	snprintf(port, sizeof(port), "%d", page_server_port);
 	if (!page_server_port)
@@ -781,17 +780,26 @@ int lazy_fill_start(struct lazy_fill *lf, const char *images, const char *work, 
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
+	return 0;
+}
+
+int lazy_fill_ready(struct lazy_fill *lf, struct ferry_err *err)
+{
+	long long deadline = ferry_now_ms() + 5000;
+	char sock[PATH_MAX + 32];
+	int status;
+
 	/* Ready when its socket exists: the restore connects to it. */
-	snprintf(sock, sizeof(sock), "%s/lazy-pages.socket", work);
-	for (int i = 0; i < 500; i++) {
+	snprintf(sock, sizeof(sock), "%s/lazy-pages.socket", lf->work);
+	while (ferry_now_ms() < deadline) {
 		if (access(sock, F_OK) == 0)
 			return 0;
 		if (waitpid(lf->pid, &status, WNOHANG) == lf->pid) {
 			lf->pid = 0;
 			return ferry_err_set(
-			    err, -EIO, "criu lazy-pages exited before it was ready (see %s/lazy-pages.log)", work);
+			    err, -EIO, "criu lazy-pages exited before it was ready (see %s/lazy-pages.log)", lf->work);
 		}
-		usleep(10 * 1000);
+		usleep(1000); /* it takes some 10 ms; this wait is part of the downtime */
 	}
 	lazy_fill_abort(lf);
 	return ferry_err_set(err, -ETIMEDOUT, "criu lazy-pages was not ready within 5 s");

@@ -92,9 +92,14 @@ struct lazy_fill {
 	char work[PATH_MAX];
 	long long t_start;
 };
-/* page_server_port: 0 = from the images; else a page server on 127.0.0.1 (post-copy: ferryd's relay). */
+/*
+ * Start the daemon; page_server_port: 0 = from the images; else a page
+ * server on 127.0.0.1 (post-copy: ferryd's relay).  It takes a while to
+ * listen: start it early, and lazy_fill_ready() before the restore.
+ */
 int lazy_fill_start(struct lazy_fill *lf, const char *images, const char *work, int page_server_port,
                     struct ferry_err *err);
+int lazy_fill_ready(struct lazy_fill *lf, struct ferry_err *err);
 /* Wait until every page landed (the daemon exits 0), at most timeout_ms; ret_ms: since the start. */
 int lazy_fill_wait(struct lazy_fill *lf, int timeout_ms, long long *ret_ms, struct ferry_err *err);
 void lazy_fill_abort(struct lazy_fill *lf);

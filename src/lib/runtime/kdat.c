@@ -151,7 +151,7 @@ int ferry_criu_kdat_link(const char *dir, char *target, size_t target_len, struc
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return ferry_err_set(err, -EIO, "cannot make CRIU's cache: %s",
 		                     WIFEXITED(status) && WEXITSTATUS(status) < 4 ? why[WEXITSTATUS(status)]
-		                                                                 : "the probe crashed");
+		                                                                  : "the probe crashed");
 	if (symlink(target, KDAT_LINK) < 0)
 		return errno == EEXIST ? not_needed(err, "%s was linked by another daemon meanwhile", KDAT_LINK)
 		                       : ferry_err_sys(err, -errno, "cannot link %s", KDAT_LINK);

@@ -66,7 +66,7 @@ int ferry_runtime_run(const struct ferry_runtime *rt, const char *id, const char
  * before its memory is filled in.
  */
 int ferry_runtime_restore(const struct ferry_runtime *rt, const char *id, const char *bundle, const char *images,
-                          const char *lazy_work, int stdio_fd, struct ferry_err *err);
+                          const char *lazy_work, int stdio_fd, pid_t *ret_pid, struct ferry_err *err);
 /*
  * Checkpoint a paused container without the pages CRIU can leave in it:
  * CRIU's lazy dump, whose page server is told to close before it serves
