@@ -39,8 +39,7 @@ static void test_frozen(void **state)
 	if (geteuid() != 0)
 		skip();
 	snprintf(rel, sizeof(rel), "ferry-unit-%d", (int)getpid());
-	if (stat("/sys/fs/cgroup/freezer/freezer.state", &st) == 0 ||
-	    stat("/sys/fs/cgroup/freezer/tasks", &st) == 0) {
+	if (stat("/sys/fs/cgroup/freezer/freezer.state", &st) == 0 || stat("/sys/fs/cgroup/freezer/tasks", &st) == 0) {
 		snprintf(dir, sizeof(dir), "/sys/fs/cgroup/freezer/%s", rel);
 		snprintf(file, sizeof(file), "%s/freezer.state", dir);
 		freeze = "FROZEN";
