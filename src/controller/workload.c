@@ -405,7 +405,7 @@ static int run(struct controller *c, const struct ferry_tlv_list *l, struct ferr
 		struct ferry_buf tmp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 		struct ferry_tlv_list *tl = malloc(sizeof(*tl));
 
-		/* Rebuild the request as a spec: client fields plus the image's layer and generation 1. */
+		/* Rebuild the request as a spec: client fields plus the image's layer (the generation comes next). */
 		r = tl ? 0 : ferry_err_set(err, -ENOMEM, "out of memory");
 		for (unsigned i = 0; r == 0 && i < l->n; i++)
 			if (l->items[i].tag != FERRY_TAG_LAYER && l->items[i].tag != FERRY_TAG_GENERATION &&
@@ -420,6 +420,9 @@ static int run(struct controller *c, const struct ferry_tlv_list *l, struct ferr
 		if (r < 0)
 			goto out;
 	}
+	/* A name used before goes on above its old generations: nodes refuse ones they saw. */
+	if ((r = ferry_store_first_generation(&c->st.reg, spec->name, &spec->generation, err)) < 0)
+		goto out;
 	if (ferry_tlv_find(l, FERRY_TAG_NODE)) {
 		if ((r = ferry_tlv_get_str(l, FERRY_TAG_NODE, rec->node, sizeof(rec->node), err)) < 0 ||
 		    (r = node_lookup(c, rec->node, &n, err)) < 0)
@@ -441,7 +444,7 @@ static int run(struct controller *c, const struct ferry_tlv_list *l, struct ferr
 	snprintf(rec->name, sizeof(rec->name), "%s", spec->name);
 	snprintf(rec->image, sizeof(rec->image), "%s", spec->image);
 	snprintf(rec->state, sizeof(rec->state), "starting");
-	rec->generation = 1;
+	rec->generation = spec->generation;
 	rec->created_at = (uint64_t)time(NULL);
 	memcpy(rec->spec, enc.data, enc.len);
 	rec->spec_len = enc.len;

@@ -163,6 +163,11 @@ def test_stop_copy_keeps_state_and_refuses_bad_requests(engine):
     assert [m["result"] for m in history] == ["ok"]
     e.f("rm", "counter")
     assert "counter" not in e.ps() and e.instances("counter") == {}
+    # The name again: its generations go on above the old ones, which n2 remembers and refuses.
+    e.run_counter("counter", "n1")
+    assert e.ps()["counter"]["generation"] == 3
+    report = json.loads(e.f("migrate", "counter", "--to", "n2", "--json").stdout)
+    assert report["result"] == "ok" and e.ps()["counter"]["generation"] == 4, report
 
 
 def test_redis_keeps_100000_keys(engine):

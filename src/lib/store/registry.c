@@ -34,7 +34,9 @@ static const char schema[] = "PRAGMA journal_mode=WAL;"
                              "  started_at INTEGER NOT NULL, finished_at INTEGER, result TEXT, message TEXT,"
                              "  total_ms INTEGER, downtime_ms INTEGER, checkpoint_ms INTEGER, transfer_ms INTEGER,"
                              "  restore_ms INTEGER, bytes_image INTEGER, bytes_wire INTEGER, rounds INTEGER,"
-                             "  round_bytes TEXT, note TEXT);";
+                             "  round_bytes TEXT, note TEXT);"
+                             "CREATE TABLE IF NOT EXISTS retired_generations (name TEXT PRIMARY KEY,"
+                             "  generation INTEGER NOT NULL);";
 /* Columns added since the first release: an older registry gains them (the error of a second add is ignored). */
 static const char *const upgrades[] = {
 	"ALTER TABLE migrations ADD COLUMN round_bytes TEXT",

@@ -156,9 +156,36 @@ int ferry_store_containers(struct ferry_registry *reg, struct ferry_container_re
 int ferry_store_container_del(struct ferry_registry *reg, const char *name, struct ferry_err *err)
 {
 	const void *vals[] = { name };
-	int r = store_write(reg, "DELETE FROM containers WHERE name = ?", "s", vals, err);
+	/*
+	 * Its last generation outlives it: nodes remember the generations they
+	 * saw of a name, and a new container of that name must go on above.
+	 */
+	int r = store_write(reg,
+	                    "INSERT INTO retired_generations (name, generation) SELECT name, generation FROM "
+	                    "containers WHERE name = ?1 ON CONFLICT (name) DO UPDATE SET generation = "
+	                    "max(generation, excluded.generation)",
+	                    "s", vals, err);
 
+	if (r >= 0)
+		r = store_write(reg, "DELETE FROM containers WHERE name = ?", "s", vals, err);
 	return r < 0 ? r : 0;
+}
+
+static void generation_row(sqlite3_stmt *st, void *out, unsigned i)
+{
+	*(uint64_t *)out = u64(st, 0);
+}
+
+int ferry_store_first_generation(struct ferry_registry *reg, const char *name, uint64_t *ret, struct ferry_err *err)
+{
+	uint64_t last = 0;
+	int n = query(reg, "SELECT generation FROM retired_generations WHERE name = ?", name, generation_row, &last, 1,
+	              err);
+
+	if (n < 0)
+		return n;
+	*ret = last + 1;
+	return 0;
 }
 
 int ferry_store_container_transition(struct ferry_registry *reg, const char *name, const char *from, const char *to,

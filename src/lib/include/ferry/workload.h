@@ -55,7 +55,10 @@ int ferry_store_container_get(struct ferry_registry *reg, const char *name, stru
                               struct ferry_err *err);
 int ferry_store_containers(struct ferry_registry *reg, struct ferry_container_rec *out, unsigned max,
                            struct ferry_err *err);
+/* Remove it, remembering its generation for the next container of its name. */
 int ferry_store_container_del(struct ferry_registry *reg, const char *name, struct ferry_err *err);
+/* The generation a new container of this name starts at: 1, or above every one its name had. */
+int ferry_store_first_generation(struct ferry_registry *reg, const char *name, uint64_t *ret, struct ferry_err *err);
 /* Atomically move state from -> to; -EBUSY naming the state it is in otherwise. */
 int ferry_store_container_transition(struct ferry_registry *reg, const char *name, const char *from, const char *to,
                                      struct ferry_err *err);
