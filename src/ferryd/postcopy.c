@@ -26,6 +26,7 @@
 #define LOG_PREFIX "ferryd"
 #include "ferry/bundle.h"
 #include "ferry/clock.h"
+#include "ferry/fs.h"
 #include "ferry/log.h"
 #include "ferry/pages.h"
 #include "ferry/wire.h"
@@ -228,42 +229,6 @@ int postcopy_listen(struct postcopy_relay *pr, struct ferry_err *err)
 	return 0;
 }
 
-static int read_full(int fd, void *p, size_t n, int timeout_ms)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t k;
-
-		if (poll(&pfd, 1, timeout_ms) <= 0)
-			return -ETIMEDOUT;
-		k = read(fd, (uint8_t *)p + got, n - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return k < 0 ? -errno : -ECONNRESET;
-		got += (size_t)k;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *p, size_t n)
-{
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t k = write(fd, (const uint8_t *)p + done, n - done);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return k < 0 ? -errno : -EIO;
-		done += (size_t)k;
-	}
-	return 0;
-}
-
 static uint32_t le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -390,8 +355,8 @@ static int recv_data(struct postcopy_relay *pr, const uint8_t psi[PSI_LEN], stru
 	put_le64(hdr + 8, total);
 	put_le64(hdr + 16, addr);
 	put_le64(hdr + 24, vpid);
-	if ((r = write_full(pr->daemon_fd, hdr, sizeof(hdr))) < 0 ||
-	    (r = write_full(pr->daemon_fd, pages, (size_t)total * FERRY_PAGE_SIZE)) < 0)
+	if ((r = ferry_write_full(pr->daemon_fd, hdr, sizeof(hdr))) < 0 ||
+	    (r = ferry_write_full(pr->daemon_fd, pages, (size_t)total * FERRY_PAGE_SIZE)) < 0)
 		return ferry_err_sys(err, r, "cannot hand pages to the lazy-pages daemon");
 	pr->pages += total;
 	return 0;
@@ -426,7 +391,7 @@ static void *relay_main(void *arg)
 		if (pending) {
 			memcpy(psi, held, PSI_LEN);
 			pending = false;
-		} else if ((r = read_full(pr->daemon_fd, psi, sizeof(psi), SERVE_IDLE_MS)) < 0 || pr->stop) {
+		} else if ((r = ferry_read_exact(pr->daemon_fd, psi, sizeof(psi), SERVE_IDLE_MS)) < 0 || pr->stop) {
 			ferry_err_sys(err, r < 0 ? r : -ECANCELED, "the lazy-pages daemon went silent or away");
 			r = r < 0 ? r : -ECANCELED;
 			goto out;
@@ -446,7 +411,7 @@ static void *relay_main(void *arg)
 			 */
 			memcpy(batch[0], psi, PSI_LEN);
 			while (n < RELAY_BATCH && !pending && read_ready(pr->daemon_fd)) {
-				if ((r = read_full(pr->daemon_fd, batch[n], PSI_LEN, SERVE_IDLE_MS)) < 0) {
+				if ((r = ferry_read_exact(pr->daemon_fd, batch[n], PSI_LEN, SERVE_IDLE_MS)) < 0) {
 					ferry_err_sys(err, r, "the lazy-pages daemon went away");
 					goto out;
 				}
@@ -472,7 +437,7 @@ static void *relay_main(void *arg)
 		if (cmd == PS_IOV_CLOSE || cmd == PS_IOV_FORCE_CLOSE) {
 			static const uint8_t ok[4];
 
-			write_full(pr->daemon_fd, ok, sizeof(ok));
+			ferry_write_full(pr->daemon_fd, ok, sizeof(ok));
 			/* Every page is in: the source may let go of its frozen copy. */
 			pthread_mutex_lock(pr->lock);
 			r = ferry_conn_send_frame(pr->conn, FERRY_FRAME_PAGES_END, NULL, 0, err);

@@ -11,6 +11,7 @@
 
 #include <openssl/sha.h>
 
+#include "ferry/fs.h"
 #include "ferry/pages.h"
 #include "ferry/wire.h"
 
@@ -124,37 +125,9 @@ void ferry_page_chain(uint8_t chain[FERRY_HASH_LEN], const uint8_t hash[FERRY_HA
 
 static int write_all(int fd, const void *p, size_t n, struct ferry_err *err)
 {
-	const uint8_t *b = p;
+	int r = ferry_write_full(fd, p, n);
 
-	while (n > 0) {
-		ssize_t k = write(fd, b, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return ferry_err_sys(err, k < 0 ? -errno : -ENOSPC, "cannot write the page image");
-		b += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-static ssize_t read_full(int fd, void *p, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t k = read(fd, (uint8_t *)p + got, n - got);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		if (k == 0)
-			break;
-		got += (size_t)k;
-	}
-	return (ssize_t)got;
+	return r < 0 ? ferry_err_sys(err, r, "cannot write the page image") : 0;
 }
 
 struct hash_job {
@@ -336,7 +309,7 @@ int ferry_refs_write(int img_fd, int refs_fd, const struct ferry_page_set *held,
 	if ((r = ferry_refs_begin(&w, refs_fd, (uint64_t)size / FERRY_PAGE_SIZE, held, err)) < 0)
 		goto out;
 	for (;;) {
-		ssize_t got = read_full(img_fd, batch, FERRY_REFS_BATCH * FERRY_PAGE_SIZE);
+		ssize_t got = ferry_read_full(img_fd, batch, FERRY_REFS_BATCH * FERRY_PAGE_SIZE);
 
 		if (got < 0) {
 			r = ferry_err_sys(err, (int)got, "cannot read the page image");

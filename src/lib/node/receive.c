@@ -108,16 +108,11 @@ static int write_chunk(struct writer *w, const uint8_t *p, size_t n)
 {
 	const struct ferry_manifest_object *o = &w->m->objects[w->current];
 
-	EVP_DigestUpdate(w->md, p, n);
-	for (size_t off = 0; off < n;) {
-		ssize_t k = write(w->fd, p + off, n - off);
+	int k;
 
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return ferry_err_sys(&w->err, k < 0 ? -errno : -ENOSPC, "cannot write %s", o->name);
-		off += (size_t)k;
-	}
+	EVP_DigestUpdate(w->md, p, n);
+	if ((k = ferry_write_full(w->fd, p, n)) < 0)
+		return ferry_err_sys(&w->err, k, "cannot write %s", o->name);
 	w->written += n;
 	if (w->written == o->size) {
 		int r = finish_object(w);

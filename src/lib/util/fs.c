@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +42,67 @@ int ferry_read_file(const char *path, size_t max, struct ferry_buf *out, struct 
 	return r;
 }
 
+int ferry_write_full(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n > 0) {
+		ssize_t k = write(fd, b, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -ENOSPC;
+		b += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+ssize_t ferry_read_full(int fd, void *p, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = read(fd, (uint8_t *)p + got, n - got);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	return (ssize_t)got;
+}
+
+int ferry_read_exact(int fd, void *p, size_t n, int timeout_ms)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t k;
+		int r = poll(&pfd, 1, timeout_ms);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -ETIMEDOUT;
+		k = read(fd, (uint8_t *)p + got, n - got);
+		if (k < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -ECONNRESET;
+		got += (size_t)k;
+	}
+	return 0;
+}
+
 int ferry_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, struct ferry_err *err)
 {
 	char tmp[PATH_MAX];
-	const char *p = data;
 	int fd, r = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
@@ -52,18 +110,8 @@ int ferry_write_file_atomic(const char *path, const void *data, size_t len, mode
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return ferry_err_sys(err, -errno, "cannot create %s", tmp);
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = ferry_err_sys(err, -errno, "cannot write %s", tmp);
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	if ((r = ferry_write_full(fd, data, len)) < 0)
+		r = ferry_err_sys(err, r, "cannot write %s", tmp);
 	if (r == 0 && fchmod(fd, mode) < 0)
 		r = ferry_err_sys(err, -errno, "cannot chmod %s", tmp);
 	if (r == 0 && fsync(fd) < 0)
