@@ -37,7 +37,7 @@ def test_doctor_json_matches_the_host():
     assert "stop-copy" in d["modes"] and "stateless" in d["modes"]
     assert ("postcopy" in d["modes"]) == (d["features"]["uffd"] and d["features"]["uffd_noncoop"])
     precopy = next(m for m in d["mode_details"] if m["name"] == "precopy")
-    assert precopy["method"] == ("criu-dirty-track" if d["features"]["mem_dirty_track"] else "page-hash")
+    assert precopy["method"] == "page-hash"
     assert proc.returncode == 0
 
 

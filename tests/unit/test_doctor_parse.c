@@ -105,7 +105,8 @@ static void test_modes_soft_dirty_no_uffd(void **state)
 	set_feature(&r, "mem_dirty_track", true);
 	set_feature(&r, "uffd", false);
 	ferry_doctor_derive_modes(&r);
-	assert_string_equal(mode(&r, "precopy")->method, "criu-dirty-track");
+	/* Soft-dirty or not, pre-copy is Ferry's page hashes. */
+	assert_string_equal(mode(&r, "precopy")->method, "page-hash");
 	assert_false(mode(&r, "postcopy")->available);
 	assert_non_null(strstr(mode(&r, "postcopy")->why, "uffd"));
 	assert_false(mode(&r, "hybrid")->available);

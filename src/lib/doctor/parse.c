@@ -193,15 +193,16 @@ void ferry_doctor_derive_modes(struct ferry_doctor_report *r)
 	else
 		snprintf(why, sizeof(why), "CRIU %s and %s can checkpoint and restore", r->criu_version, rt->name);
 	add_mode(r, "stop-copy", checkpoint, "criu-dump", why);
-	add_mode(r, "precopy", checkpoint, dirty ? "criu-dirty-track" : "page-hash",
+	/* The engine always compares page hashes; CRIU's soft-dirty pre-dump is reported, not used. */
+	add_mode(r, "precopy", checkpoint, "page-hash",
 	         !checkpoint ? "needs stop-copy"
-	         : dirty     ? "kernel soft-dirty tracking lets CRIU pre-dump"
-	                     : "no soft-dirty tracking: Ferry compares page hashes between rounds instead");
+	         : dirty     ? "Ferry compares page hashes between rounds (soft-dirty tracking is present, not needed)"
+	                     : "Ferry compares page hashes between rounds (no soft-dirty tracking needed)");
 	add_mode(r, "postcopy", checkpoint && lazy, "criu-lazy-pages",
 	         !checkpoint ? "needs stop-copy"
 	         : lazy      ? "userfaultfd (uffd, uffd-noncoop) lets CRIU restore with lazy pages"
 	                     : "CRIU reports no uffd/uffd-noncoop: lazy pages are impossible");
-	add_mode(r, "hybrid", checkpoint && lazy, dirty ? "criu-dirty-track+lazy-pages" : "page-hash+lazy-pages",
+	add_mode(r, "hybrid", checkpoint && lazy, "page-hash+lazy-pages",
 	         checkpoint && lazy ? "precopy rounds, then lazy pages" : "needs precopy and postcopy");
 	add_mode(r, "stateless", rt != NULL, "replica",
 	         rt ? "start a fresh replica, then stop the source" : "no OCI runtime (runc or crun) found");
