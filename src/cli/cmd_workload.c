@@ -444,6 +444,99 @@ int cmd_history(int argc, char **argv)
 	               "  --json            one JSON object\n");
 }
 
+static const struct field audit_fields[] = {
+	{ FERRY_TAG_SEQ, "seq", "SEQ", F_U64, 6 },
+	{ FERRY_TAG_TIME, "time", "TIME", F_U64, 12 },
+	{ FERRY_TAG_ACTOR, "actor", "ACTOR", F_STR, 16 },
+	{ FERRY_TAG_ACTION, "action", "ACTION", F_STR, 14 },
+	{ FERRY_TAG_SUBJECT, "subject", "SUBJECT", F_STR, 14 },
+	{ FERRY_TAG_HASH, "hash", NULL, F_HEX, 0 },
+	{ FERRY_TAG_DETAIL, "detail", "DETAIL", F_STR, 1 },
+	{ 0 },
+};
+
+#define AUDIT_HELP                                                                                                     \
+	"Usage: ferry audit [--json]\n       ferry audit verify [--json]\n\n"                                          \
+	"List the newest entries of the controller's audit log (who asked for what, on what, and\n"                    \
+	"how it ended), or walk its whole hash chain: 'verify' exits 1 when an entry was changed,\n"                   \
+	"removed or reordered, or the newest entries were dropped, and names the first one.\n\n"                       \
+	"  --json            one JSON object\n"
+
+static int audit_verify(int argc, char **argv)
+{
+	struct ferry_buf req = FERRY_BUF_INIT(64), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX),
+	                 out = FERRY_BUF_INIT(4096);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	struct ferry_err err = { 0 };
+	char result[16] = "", why[300] = "", head[65] = "";
+	uint64_t entries = 0, bad = 0;
+	const struct ferry_tlv *h;
+	struct ferry_json j;
+	struct wopts o;
+	int r = parse("audit verify", argc, argv, "ACj", AUDIT_HELP, &o);
+
+	if (r != 0 || !l) {
+		free(l);
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	}
+	if (optind != argc) {
+		free(l);
+		return cli_usage_error("audit verify", "unexpected argument '%s'", argv[optind]);
+	}
+	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_AUDIT_VERIFY);
+	if (r < 0 || call(&o, &req, &resp, l, 60000, &err) < 0 ||
+	    ferry_tlv_get_str(l, FERRY_TAG_RESULT, result, sizeof(result), &err) < 0 ||
+	    ferry_tlv_get_u64(l, FERRY_TAG_SEQ, &entries, &err) < 0) {
+		r = cli_fail(&err);
+		goto out;
+	}
+	if ((h = ferry_tlv_find(l, FERRY_TAG_HASH)) && h->len == 32)
+		ferry_hex_encode(h->value, 32, head);
+	ferry_tlv_get_u64(l, FERRY_TAG_BAD_SEQ, &bad, NULL);
+	if (ferry_tlv_find(l, FERRY_TAG_MESSAGE))
+		ferry_tlv_get_str(l, FERRY_TAG_MESSAGE, why, sizeof(why), NULL);
+	r = strcmp(result, "intact") == 0 ? 0 : CLI_EXIT_FAILURE;
+	if (o.json) {
+		ferry_json_init(&j, &out, true);
+		ferry_json_object_begin(&j);
+		ferry_json_key(&j, "result");
+		ferry_json_string(&j, result);
+		ferry_json_key(&j, "entries");
+		ferry_json_uint(&j, entries);
+		ferry_json_key(&j, "head");
+		ferry_json_string(&j, head);
+		if (r != 0) {
+			ferry_json_key(&j, "bad_entry");
+			ferry_json_uint(&j, bad);
+			ferry_json_key(&j, "why");
+			ferry_json_string(&j, why);
+		}
+		ferry_json_object_end(&j);
+		if (ferry_json_finish(&j) == 0)
+			printf("%.*s\n", (int)out.len, out.data);
+	} else if (r == 0) {
+		printf("audit log intact: %llu entries%s%s\n", (unsigned long long)entries,
+		       head[0] ? ", last hash " : "", head);
+	} else if (bad) {
+		printf("audit log TAMPERED at entry %llu: %s\n", (unsigned long long)bad, why);
+	} else {
+		printf("audit log TAMPERED: %s\n", why);
+	}
+out:
+	free(l);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	ferry_buf_free(&out);
+	return r;
+}
+
+int cmd_audit(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "verify") == 0)
+		return audit_verify(argc - 1, argv + 1);
+	return listing("audit", argc, argv, FERRY_OP_AUDIT, audit_fields, "entries", AUDIT_HELP);
+}
+
 /* ---- image ---- */
 
 static int image_import(int argc, char **argv)

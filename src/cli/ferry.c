@@ -31,6 +31,7 @@ static const struct cli_command commands[] = {
 	{ "migrate", cmd_migrate, "move a container to another node (stop-copy or stateless)" },
 	{ "evacuate", cmd_evacuate, "move every container off a node" },
 	{ "history", cmd_history, "list past migrations and their metrics" },
+	{ "audit", cmd_audit, "the controller's audit log; 'audit verify' checks its hash chain" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "show this help" },
 	{ 0 },

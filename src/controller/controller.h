@@ -2,6 +2,7 @@
 #ifndef FERRY_CONTROLLER_H
 #define FERRY_CONTROLLER_H
 
+#include <limits.h>
 #include <pthread.h>
 
 #include "ferry/channel.h"
@@ -19,6 +20,7 @@
 #define CTL_CERT       "controller.crt"
 #define CTL_REGISTRY   "registry.db"
 #define CTL_LISTEN     "listen"
+#define CTL_AUDIT_HEAD "audit.head"
 
 #define CTL_CERT_DAYS     365
 #define CTL_CA_DAYS       3650
@@ -31,6 +33,7 @@ struct controller_state {
 	uint8_t ca_id[FERRY_ID_LEN], id[FERRY_ID_LEN];
 	char listen[32];
 	struct ferry_registry reg;
+	char audit_head[PATH_MAX]; /* the audit log's last entry, beside the registry (ferry/audit.h) */
 };
 
 #define MAX_NODES FERRY_ALLOWLIST_MAX
@@ -58,6 +61,14 @@ struct controller {
 	bool no_net_hold;    /* FERRY_FAULT=no-net-hold: no early claim (bench/continuity's baseline) */
 	bool allow_postcopy; /* allow_postcopy = yes in --config */
 };
+
+/* ---- audit trail (audit.c) ---- */
+
+/* Append the outcome of one admin request to the audit log, if its operation is one that acts. */
+void audit_request(struct controller *c, const struct ferry_conn *conn, unsigned op, const struct ferry_tlv_list *l,
+                   int result, const char *message);
+/* FERRY_OP_AUDIT (the newest entries) and FERRY_OP_AUDIT_VERIFY. */
+int api_audit(struct controller *c, unsigned op, struct ferry_buf *out, struct ferry_err *err);
 
 /* ---- workloads (workload.c, migrate.c) ---- */
 

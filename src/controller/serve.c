@@ -291,9 +291,14 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 		case FERRY_OP_TICKET_ISSUE:
 			r = is_enroll ? -EPERM : api_ticket(c, l, &out, &err);
 			break;
+		case FERRY_OP_AUDIT:
+		case FERRY_OP_AUDIT_VERIFY:
+			r = is_enroll ? -EPERM : api_audit(c, op[0] << 8 | op[1], &out, &err);
+			break;
 		default:
 			r = is_enroll ? -EPERM : api_workload(c, conn, op[0] << 8 | op[1], l, &out, &err);
 		}
+		audit_request(c, conn, op[0] << 8 | op[1], l, r, err.msg);
 		if (r == -EPERM && !err.msg[0])
 			ferry_err_set(&err, -EPERM, "operation not allowed on this connection");
 		if (r < 0) {

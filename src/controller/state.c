@@ -58,6 +58,7 @@ int controller_state_load(const char *dir, struct controller_state *st, struct f
 	path_in(path, sizeof(path), dir, CTL_REGISTRY);
 	if (ferry_registry_open(&st->reg, path, err) < 0)
 		goto fail;
+	path_in(st->audit_head, sizeof(st->audit_head), dir, CTL_AUDIT_HEAD);
 	return 0;
 fail:
 	ferry_buf_free(&b);

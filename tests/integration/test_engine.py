@@ -8,6 +8,7 @@ keeps nothing.
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -364,3 +365,38 @@ def test_unconfirmed_commit_is_settled_by_the_controller(engine):
     assert e.ps()["c4"]["node"] == "n2"
     e.wait_counting("c4", before)
     assert e.leftovers("n1", "c4") == []
+
+
+def test_audit_log_records_who_did_what_and_catches_tampering(engine):
+    e = engine
+    e.run_counter("counter", "n1")
+    assert json.loads(e.f("migrate", "counter", "--to", "n2", "--json").stdout)["result"] == "ok"
+    assert e.f("migrate", "counter", "--to", "n9", check=False).returncode == 1
+    e.f("rm", "counter")
+    entries = json.loads(e.f("audit", "--json").stdout)["entries"]
+    seen = [(x["actor"].split(":")[0], x["action"], x["subject"], x["detail"]) for x in entries]
+    assert ("node", "enroll", "n1", "ok") in seen and ("node", "enroll", "n2", "ok") in seen, seen
+    assert ("admin", "run", "counter", "ok") in seen
+    assert ("admin", "migrate", "counter", "to n2; ok") in seen
+    assert any(s[1:3] == ("migrate", "counter") and s[3].startswith("to n9; refused or failed: ") for s in seen), seen
+    assert seen[-1] == ("admin", "rm", "counter", "ok"), seen
+    assert [x["seq"] for x in entries] == list(range(entries[0]["seq"], entries[0]["seq"] + len(entries)))
+    # Listings are not actions.
+    assert not [s for s in seen if s[1] in ("ps", "history", "audit")]
+    ok = e.f("audit", "verify")
+    assert ok.stdout.startswith(f"audit log intact: {entries[-1]['seq']} entries"), ok.stdout
+    # Someone with the database file changes what 'run' recorded: verify names that entry.
+    run_seq = next(x["seq"] for x in entries if x["action"] == "run")
+    db = sqlite3.connect(str(STATE_ROOT / e.c.name / "nodes" / "controller" / "registry.db"))
+    try:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute("UPDATE audit SET detail = 'nothing' WHERE seq = ?", (run_seq,))
+        db.execute("DROP TRIGGER audit_no_update")
+        db.execute("UPDATE audit SET actor = 'admin:someone-else' WHERE seq = ?", (run_seq,))
+        db.commit()
+    finally:
+        db.close()
+    bad = e.f("audit", "verify", "--json", check=False)
+    verdict = json.loads(bad.stdout)
+    assert bad.returncode == 1 and verdict["result"] == "tampered" and verdict["bad_entry"] == run_seq, verdict
+    assert "changed" in verdict["why"]

@@ -36,7 +36,15 @@ static const char schema[] = "PRAGMA journal_mode=WAL;"
                              "  restore_ms INTEGER, bytes_image INTEGER, bytes_wire INTEGER, rounds INTEGER,"
                              "  round_bytes TEXT, note TEXT);"
                              "CREATE TABLE IF NOT EXISTS retired_generations (name TEXT PRIMARY KEY,"
-                             "  generation INTEGER NOT NULL);";
+                             "  generation INTEGER NOT NULL);"
+                             /* Append-only (ferry/audit.h): the database refuses changes and deletions. */
+                             "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+                             "  actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL,"
+                             "  detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);"
+                             "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit"
+                             "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+                             "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit"
+                             "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
 /* Columns added since the first release: an older registry gains them (the error of a second add is ignored). */
 static const char *const upgrades[] = {
 	"ALTER TABLE migrations ADD COLUMN round_bytes TEXT",

@@ -114,6 +114,12 @@ enum ferry_tag {
 	FERRY_TAG_ROUND_BYTES = 53,      /* u64, repeatable: bytes of each pre-copy round in order */
 	FERRY_TAG_ROUND_BYTES_TEXT = 54, /* text "a,b,c": the same in a migration record */
 	FERRY_TAG_NOTE = 55,             /* text: why pre-copy's rounds ended */
+	FERRY_TAG_SEQ = 56,              /* u64: an audit entry's number; in a verdict, how many entries */
+	FERRY_TAG_ACTOR = 57,            /* text: who (admin:CN, node:NAME, controller) */
+	FERRY_TAG_ACTION = 58,           /* text */
+	FERRY_TAG_SUBJECT = 59,          /* text: the container, node or image acted on */
+	FERRY_TAG_DETAIL = 60,           /* text */
+	FERRY_TAG_BAD_SEQ = 61,          /* u64: the first audit entry found wrong (0: the head file) */
 };
 
 /* FLAGS of a migration (MIGRATE, MIG_OUT) */
@@ -142,6 +148,8 @@ enum ferry_op {
 	FERRY_OP_EVACUATE = 17,
 	FERRY_OP_HISTORY = 18,
 	FERRY_OP_NODES = 19,
+	FERRY_OP_AUDIT = 20,        /* the newest entries of the audit log */
+	FERRY_OP_AUDIT_VERIFY = 21, /* walk the audit log's hash chain */
 	/* node commands (ferry-ctl) */
 	FERRY_OP_NODE_INFO = 32,
 	FERRY_OP_LAYER_PUT = 33, /* followed by an unticketed bundle: layers/<digest>.tar */
