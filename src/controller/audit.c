@@ -24,11 +24,16 @@ static const struct {
 	unsigned op;
 	const char *action;
 } audited[] = {
-	{ FERRY_OP_ENROLL, "enroll" },         { FERRY_OP_TOKEN_CREATE, "token-create" },
-	{ FERRY_OP_NODE_REMOVE, "node-remove" }, { FERRY_OP_TICKET_ISSUE, "ticket-issue" },
-	{ FERRY_OP_IMAGE_IMPORT, "image-import" }, { FERRY_OP_RUN, "run" },
-	{ FERRY_OP_STOP, "stop" },             { FERRY_OP_RM, "rm" },
-	{ FERRY_OP_EXEC, "exec" },             { FERRY_OP_MIGRATE, "migrate" },
+	{ FERRY_OP_ENROLL, "enroll" },
+	{ FERRY_OP_TOKEN_CREATE, "token-create" },
+	{ FERRY_OP_NODE_REMOVE, "node-remove" },
+	{ FERRY_OP_TICKET_ISSUE, "ticket-issue" },
+	{ FERRY_OP_IMAGE_IMPORT, "image-import" },
+	{ FERRY_OP_RUN, "run" },
+	{ FERRY_OP_STOP, "stop" },
+	{ FERRY_OP_RM, "rm" },
+	{ FERRY_OP_EXEC, "exec" },
+	{ FERRY_OP_MIGRATE, "migrate" },
 	{ FERRY_OP_EVACUATE, "evacuate" },
 };
 
@@ -108,7 +113,8 @@ int api_audit(struct controller *c, unsigned op, struct ferry_buf *out, struct f
 		if (r < 0)
 			return r;
 		if (!v.intact)
-			log_warn("audit log verification failed at entry %llu: %s", (unsigned long long)v.bad_seq, v.why);
+			log_warn("audit log verification failed at entry %llu: %s", (unsigned long long)v.bad_seq,
+			         v.why);
 		r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
 		r = r ? r : ferry_tlv_add_str(out, FERRY_TAG_RESULT, v.intact ? "intact" : "tampered");
 		r = r ? r : ferry_tlv_add_u64(out, FERRY_TAG_SEQ, v.entries);

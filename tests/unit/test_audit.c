@@ -100,8 +100,7 @@ static void test_changed_entry(void **state)
 	struct fixture *f = *state;
 	struct ferry_audit_verdict v;
 
-	assert_int_equal(sql(f, "DROP TRIGGER audit_no_update; UPDATE audit SET detail = 'nothing' WHERE seq = 2"),
-	                 0);
+	assert_int_equal(sql(f, "DROP TRIGGER audit_no_update; UPDATE audit SET detail = 'nothing' WHERE seq = 2"), 0);
 	v = verify(f);
 	assert_false(v.intact);
 	assert_int_equal(v.bad_seq, 2);
@@ -140,8 +139,9 @@ static void test_rewritten_tail(void **state)
 	snprintf(recs[2].detail, sizeof(recs[2].detail), "forged");
 	ferry_audit_hash(prev, &recs[2], hash);
 	ferry_hex_encode(hash, 32, recs[2].hash);
-	snprintf(stmt, sizeof(stmt), "DROP TRIGGER audit_no_update; UPDATE audit SET detail = 'forged', hash = '%s' "
-	                             "WHERE seq = 3",
+	snprintf(stmt, sizeof(stmt),
+	         "DROP TRIGGER audit_no_update; UPDATE audit SET detail = 'forged', hash = '%s' "
+	         "WHERE seq = 3",
 	         recs[2].hash);
 	assert_int_equal(sql(f, stmt), 0);
 	v = verify(f);

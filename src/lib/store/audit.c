@@ -150,8 +150,8 @@ int ferry_audit_append(struct ferry_registry *reg, const char *head_path, const 
 		sqlite3_int64 seq = (sqlite3_int64)rec.seq, at = (sqlite3_int64)rec.at;
 		const void *vals[] = { &seq, &at, rec.actor, rec.action, rec.subject, rec.detail, prev_hex, rec.hash };
 
-		r = ferry_registry_exec(reg, "INSERT INTO audit (" COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "iissssss",
-		                        vals, err);
+		r = ferry_registry_exec(reg, "INSERT INTO audit (" COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		                        "iissssss", vals, err);
 	}
 	if (r >= 0)
 		r = write_head(head_path, rec.seq, rec.hash, err);
@@ -170,8 +170,8 @@ int ferry_audit_list(struct ferry_registry *reg, struct ferry_audit_rec *out, un
 
 	pthread_mutex_lock(&reg->lock);
 	if (sqlite3_prepare_v2(reg->db,
-	                       "SELECT * FROM (SELECT " COLUMNS " FROM audit ORDER BY seq DESC LIMIT ?) ORDER BY seq", -1,
-	                       &st, NULL) != SQLITE_OK) {
+	                       "SELECT * FROM (SELECT " COLUMNS " FROM audit ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		r = ferry_registry_db_error(reg, err, "prepare");
 		goto out;
 	}

@@ -43,9 +43,9 @@ int ferry_audit_list(struct ferry_registry *reg, struct ferry_audit_rec *out, un
 struct ferry_audit_verdict {
 	bool intact;
 	uint64_t entries;
-	uint64_t bad_seq;  /* intact == false: the first entry found wrong (0: the head file) */
-	char head[65];     /* hash of the last entry ("" when empty) */
-	char why[256];     /* intact == false: what is wrong */
+	uint64_t bad_seq; /* intact == false: the first entry found wrong (0: the head file) */
+	char head[65];    /* hash of the last entry ("" when empty) */
+	char why[256];    /* intact == false: what is wrong */
 };
 
 /* Walk the whole chain; < 0 only when it cannot be read at all. */
