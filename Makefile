@@ -56,7 +56,7 @@ fuzz: build-fuzz
 	tests/fuzz/run $(BUILD_FUZZ) $${FUZZ_SECONDS:-60}
 
 format:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	clang-format -i $$(git ls-files --cached --others --exclude-standard '*.c' '*.h')
 
 format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')

@@ -56,8 +56,8 @@ static int build(struct ferry_net *net, unsigned hosts, unsigned switches)
 	for (unsigned i = 0; i < switches / 10; i++) {
 		unsigned a = (unsigned)(next() % switches), b = (unsigned)(next() % switches);
 
-		if (a != b && ferry_net_add_link(net, a, b, caps[next() % 3], 0, (uint32_t)(50 + next() % 1950), true,
-		                                 NULL) < 0)
+		if (a != b &&
+		    ferry_net_add_link(net, a, b, caps[next() % 3], 0, (uint32_t)(50 + next() % 1950), true, NULL) < 0)
 			return -1;
 	}
 	for (unsigned i = 0; i < hosts; i++) {
@@ -133,7 +133,8 @@ int main(int argc, char **argv)
 		double *ms = malloc(decisions * sizeof(*ms)), base = 0;
 
 		if (!c || !paths || !ms || build(&net, hosts, switches) < 0) {
-			fprintf(stderr, "bench/decide: cannot build a network of %u hosts and %u switches\n", hosts, switches);
+			fprintf(stderr, "bench/decide: cannot build a network of %u hosts and %u switches\n", hosts,
+			        switches);
 			return 1;
 		}
 		for (unsigned k = 0; k < baseline_runs; k++) {
@@ -147,22 +148,28 @@ int main(int argc, char **argv)
 
 				measure(&net);
 				t0 = now_ms();
-				if (ferry_policy_rank(policies[p], &net, src, 1ULL << 30, c, hosts + switches, NULL) <= 0) {
+				if (ferry_policy_rank(policies[p], &net, src, 1ULL << 30, c, hosts + switches, NULL) <=
+				    0) {
 					fprintf(stderr, "bench/decide: no decision from %s\n", net.v[src].name);
 					return 1;
 				}
 				ms[k] = now_ms() - t0;
 			}
 			qsort(ms, decisions, sizeof(*ms), by_value);
-			fprintf(stderr, "bench/decide: %u hosts, %u switches, %s: median %.3f ms, p99 %.3f ms (baseline %.1f ms)\n",
-			        hosts, switches, policies[p]->name, ms[decisions / 2], ms[decisions * 99 / 100], base);
-			printf("%s\n {\"hosts\": %u, \"switches\": %u, \"links\": %u, \"policy\": \"%s\", \"decision_ms\": %.3f, "
+			fprintf(
+			    stderr,
+			    "bench/decide: %u hosts, %u switches, %s: median %.3f ms, p99 %.3f ms (baseline %.1f ms)\n",
+			    hosts, switches, policies[p]->name, ms[decisions / 2], ms[decisions * 99 / 100], base);
+			printf("%s\n {\"hosts\": %u, \"switches\": %u, \"links\": %u, \"policy\": \"%s\", "
+			       "\"decision_ms\": %.3f, "
 			       "\"p99_ms\": %.3f, \"baseline_ms\": %.3f, \"ratio_to_baseline\": %.5f}",
 			       first ? "" : ",", hosts, switches, net.n_e, policies[p]->name, ms[decisions / 2],
 			       ms[decisions * 99 / 100], base, ms[decisions / 2] / base);
 			first = false;
 			if (hosts == 1000 && switches == 200)
-				fprintf(stderr, "bench/decide: target <= 10 ms per decision at 1000 hosts and 200 switches (%s): %s\n",
+				fprintf(stderr,
+				        "bench/decide: target <= 10 ms per decision at 1000 hosts and 200 switches "
+				        "(%s): %s\n",
 				        policies[p]->name, ms[decisions / 2] <= 10 ? "met" : "NOT met");
 		}
 		ferry_net_free(&net);

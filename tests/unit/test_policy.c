@@ -93,9 +93,9 @@ static void test_candidates_and_errors(void **state)
 	assert_int_equal(n, 3);
 	for (int i = 0; i < n; i++)
 		assert_true(strcmp(net.v[c[i].host].name, "h2") != 0 && strcmp(net.v[c[i].host].name, "h1") != 0);
-	assert_int_equal(ferry_policy_rank(&ferry_policy_bandwidth, &net, (unsigned)ferry_net_find(&net, "h2"),
-	                                   8 * GB, c, 8, NULL),
-	                 0);
+	assert_int_equal(
+	    ferry_policy_rank(&ferry_policy_bandwidth, &net, (unsigned)ferry_net_find(&net, "h2"), 8 * GB, c, 8, NULL),
+	    0);
 	assert_null(ferry_policy_find("greedy", &err));
 	assert_string_equal(err.msg,
 	                    "unknown policy 'greedy'; expected one of random, bandwidth, shortest-path, least-loaded");
@@ -112,7 +112,7 @@ static void test_candidates_and_errors(void **state)
 	assert_true(ferry_net_add_link(&net, 0, 0, 1, 0, 0, false, &err) < 0);
 	assert_int_equal(ferry_net_add_host(&net, "b", 0, 0, true, NULL), 1);
 	assert_int_equal(ferry_net_add_link(&net, 0, 1, 10, 0, 0, false, NULL), 0); /* host to host: no switch */
-	assert_int_equal(ferry_net_add_host(&net, "c", 0, GB, true, NULL), 2);       /* isolated: unreachable */
+	assert_int_equal(ferry_net_add_host(&net, "c", 0, GB, true, NULL), 2);      /* isolated: unreachable */
 	assert_int_equal(ferry_net_finish(&net, NULL), 0);
 	assert_int_equal(ferry_policy_rank(&ferry_policy_random, &net, 0, 0, c, 8, NULL), 1);
 	assert_int_equal(c[0].host, 1);

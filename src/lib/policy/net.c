@@ -19,8 +19,9 @@ int ferry_net_init(struct ferry_net *net, unsigned max_vertices, unsigned max_li
 {
 	memset(net, 0, sizeof(*net));
 	if (max_vertices == 0 || max_vertices > FERRY_NET_VERTICES_MAX || max_links > FERRY_NET_LINKS_MAX)
-		return ferry_err_set(err, -ERANGE, "a network of %u vertices and %u links is out of range; expected at "
-		                                   "most %u and %u",
+		return ferry_err_set(err, -ERANGE,
+		                     "a network of %u vertices and %u links is out of range; expected at "
+		                     "most %u and %u",
 		                     max_vertices, max_links, FERRY_NET_VERTICES_MAX, FERRY_NET_LINKS_MAX);
 	net->v = calloc(max_vertices, sizeof(*net->v));
 	net->e = calloc(max_links ? max_links : 1, sizeof(*net->e));
@@ -59,8 +60,7 @@ static int add_vertex(struct ferry_net *net, const char *name, enum ferry_vertex
 
 	if (net->adj)
 		return ferry_err_set(err, -EBUSY, "the network is finished: no vertex can be added");
-	if ((r = ferry_check_name(name, FERRY_NODE_NAME_MAX, kind == FERRY_VERTEX_HOST ? "host" : "switch", err)) <
-	    0)
+	if ((r = ferry_check_name(name, FERRY_NODE_NAME_MAX, kind == FERRY_VERTEX_HOST ? "host" : "switch", err)) < 0)
 		return r;
 	if (net->n_v == net->max_v)
 		return ferry_err_set(err, -ENOSPC, "the network has room for %u vertices", net->max_v);
@@ -149,7 +149,7 @@ struct heap {
 	struct item {
 		uint64_t key, tie;
 		unsigned v;
-	} *items;
+	} * items;
 	unsigned n;
 };
 
@@ -206,8 +206,7 @@ static uint64_t available(const struct ferry_net_link *l)
  * smallest is the widest), ties broken by latency; else the key is latency,
  * ties broken by bandwidth (negated).
  */
-static int search(const struct ferry_net *net, unsigned src, bool widest, struct ferry_path *out,
-                  struct ferry_err *err)
+static int search(const struct ferry_net *net, unsigned src, bool widest, struct ferry_path *out, struct ferry_err *err)
 {
 	struct heap h = { 0 };
 	bool *done;
@@ -250,14 +249,16 @@ static int search(const struct ferry_net *net, unsigned src, bool widest, struct
 			else if (widest)
 				better = bw > out[w].bottleneck || (bw == out[w].bottleneck && lat < out[w].latency_us);
 			else
-				better = lat < out[w].latency_us || (lat == out[w].latency_us && bw > out[w].bottleneck);
+				better =
+				    lat < out[w].latency_us || (lat == out[w].latency_us && bw > out[w].bottleneck);
 			if (!better)
 				continue;
-			out[w] = (struct ferry_path){ .reachable = true,
-				                      .bottleneck = bw,
-				                      .latency_us = lat,
-				                      .latency_measured = out[u].latency_measured && l->latency_measured,
-				                      .hops = out[u].hops + 1 };
+			out[w] =
+			    (struct ferry_path){ .reachable = true,
+				                 .bottleneck = bw,
+				                 .latency_us = lat,
+				                 .latency_measured = out[u].latency_measured && l->latency_measured,
+				                 .hops = out[u].hops + 1 };
 			if (widest)
 				heap_push(&h, UINT64_MAX - bw, lat, w);
 			else
@@ -274,8 +275,7 @@ int ferry_net_widest_paths(const struct ferry_net *net, unsigned src, struct fer
 	return search(net, src, true, out, err);
 }
 
-int ferry_net_shortest_paths(const struct ferry_net *net, unsigned src, struct ferry_path *out,
-                             struct ferry_err *err)
+int ferry_net_shortest_paths(const struct ferry_net *net, unsigned src, struct ferry_path *out, struct ferry_err *err)
 {
 	return search(net, src, false, out, err);
 }

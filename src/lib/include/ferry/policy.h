@@ -43,7 +43,8 @@ struct ferry_net {
 	struct ferry_net_vertex *v;
 	struct ferry_net_link *e;
 	unsigned n_v, max_v, n_e, max_e;
-	unsigned *adj_start, *adj; /* built by ferry_net_finish: edges of vertex i at adj[adj_start[i]..adj_start[i+1]) */
+	unsigned *adj_start,
+	    *adj; /* built by ferry_net_finish: edges of vertex i at adj[adj_start[i]..adj_start[i+1]) */
 };
 
 int ferry_net_init(struct ferry_net *net, unsigned max_vertices, unsigned max_links, struct ferry_err *err);
@@ -70,8 +71,7 @@ struct ferry_path {
 /* Widest paths from src to every vertex (ties: the lower latency); out has n_v entries. */
 int ferry_net_widest_paths(const struct ferry_net *net, unsigned src, struct ferry_path *out, struct ferry_err *err);
 /* Lowest-latency paths from src to every vertex (ties: the wider); out has n_v entries. */
-int ferry_net_shortest_paths(const struct ferry_net *net, unsigned src, struct ferry_path *out,
-                             struct ferry_err *err);
+int ferry_net_shortest_paths(const struct ferry_net *net, unsigned src, struct ferry_path *out, struct ferry_err *err);
 
 struct ferry_candidate {
 	unsigned host;
