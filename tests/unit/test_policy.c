@@ -93,6 +93,11 @@ static void test_candidates_and_errors(void **state)
 	assert_int_equal(n, 3);
 	for (int i = 0; i < n; i++)
 		assert_true(strcmp(net.v[c[i].host].name, "h2") != 0 && strcmp(net.v[c[i].host].name, "h1") != 0);
+	/* Asked for one, the best one: every candidate is scored, max only bounds the answer. */
+	assert_int_equal(
+	    ferry_policy_rank(&ferry_policy_shortest_path, &net, (unsigned)ferry_net_find(&net, "h2"), GB, c, 1, NULL),
+	    1);
+	assert_string_equal(net.v[c[0].host].name, "h5"); /* the last host of the network */
 	assert_int_equal(
 	    ferry_policy_rank(&ferry_policy_bandwidth, &net, (unsigned)ferry_net_find(&net, "h2"), 8 * GB, c, 8, NULL),
 	    0);

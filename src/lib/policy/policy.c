@@ -44,27 +44,35 @@ int ferry_policy_rank(const struct ferry_policy_ops *p, const struct ferry_net *
                       uint64_t need_memory, struct ferry_candidate *out, unsigned max, struct ferry_err *err)
 {
 	struct ferry_path *paths = calloc(net->n_v ? net->n_v : 1, sizeof(*paths));
+	struct ferry_candidate *all = calloc(net->n_v ? net->n_v : 1, sizeof(*all));
 	unsigned n = 0;
 	int r;
 
-	if (!paths)
-		return ferry_err_set(err, -ENOMEM, "out of memory");
+	if (!paths || !all) {
+		r = ferry_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
 	/* Bandwidth and latency are part of every explanation, whichever the policy weighs. */
 	if ((r = ferry_net_widest_paths(net, source, paths, err)) < 0)
 		goto out;
-	for (unsigned i = 0; i < net->n_v && n < max; i++) {
+	for (unsigned i = 0; i < net->n_v; i++) {
 		const struct ferry_net_vertex *v = &net->v[i];
 
 		if (i == source || v->kind != FERRY_VERTEX_HOST || !v->eligible || v->mem_free < need_memory ||
 		    !paths[i].reachable)
 			continue;
-		out[n++] = (struct ferry_candidate){ .host = i, .path = paths[i] };
+		all[n++] = (struct ferry_candidate){ .host = i, .path = paths[i] };
 	}
-	if (n && (r = p->score(net, source, out, n, err)) < 0)
+	/* All of them are scored and sorted: the best may be anywhere, max only bounds the answer. */
+	if (n && (r = p->score(net, source, all, n, err)) < 0)
 		goto out;
-	qsort(out, n, sizeof(*out), by_score);
+	qsort(all, n, sizeof(*all), by_score);
+	if (n > max)
+		n = max;
+	memcpy(out, all, n * sizeof(*out));
 	r = (int)n;
 out:
 	free(paths);
+	free(all);
 	return r;
 }

@@ -96,8 +96,8 @@ const struct ferry_policy_ops *ferry_policy_find(const char *name, struct ferry_
 /*
  * One decision: every host that is eligible, is not the source, has
  * need_memory free and can be reached becomes a candidate, scored by the
- * policy, best first in out (at most max).  Returns how many, 0 when
- * there is nowhere to go.
+ * policy; the best max of them go to out, best first.  Returns how
+ * many, 0 when there is nowhere to go.
  */
 int ferry_policy_rank(const struct ferry_policy_ops *p, const struct ferry_net *net, unsigned source,
                       uint64_t need_memory, struct ferry_candidate *out, unsigned max, struct ferry_err *err);
