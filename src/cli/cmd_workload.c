@@ -40,6 +40,10 @@ struct wopts {
 	/* migrate --mode precopy */
 	uint64_t max_downtime_ms, bandwidth_bits, max_rounds;
 	bool auto_converge;
+	/* audit verify --expect SEQ:HASH */
+	bool has_expect;
+	uint64_t expect_seq;
+	uint8_t expect_hash[32];
 };
 
 enum {
@@ -59,6 +63,7 @@ enum {
 	O_BANDWIDTH = 'B',
 	O_MAX_ROUNDS = 'R',
 	O_AUTO_CONVERGE = 'a',
+	O_EXPECT = 'E',
 	O_HELP = 'h'
 };
 
@@ -79,6 +84,7 @@ static const struct option all_opts[] = {
 	{ "bandwidth", required_argument, NULL, O_BANDWIDTH },
 	{ "max-rounds", required_argument, NULL, O_MAX_ROUNDS },
 	{ "auto-converge", no_argument, NULL, O_AUTO_CONVERGE },
+	{ "expect", required_argument, NULL, O_EXPECT },
 	{ "help", no_argument, NULL, O_HELP },
 	{ 0 },
 };
@@ -121,6 +127,25 @@ static int parse_size(const char *s, uint64_t *ret, struct ferry_err *err)
 	if (v < FERRY_SPEC_MEMORY_MIN || v > FERRY_SPEC_MEMORY_MAX)
 		return ferry_err_set(err, -ERANGE, "memory '%s' is out of range; expected 4m to 1024g", s);
 	*ret = v;
+	return 0;
+}
+
+/* --expect SEQ:HASH: an audit entry's number and its 64 hex digits, as 'ferry audit verify' printed them. */
+static int parse_expect(const char *s, struct wopts *o, struct ferry_err *err)
+{
+	const char *colon = strchr(s, ':');
+	char num[24];
+
+	if (!colon || (size_t)(colon - s) >= sizeof(num) || strlen(colon + 1) != 64)
+		return ferry_err_set(err, -EINVAL, "--expect '%.80s' is not SEQ:HASH; expected e.g. 12:<64 hex digits>",
+		                     s);
+	memcpy(num, s, (size_t)(colon - s));
+	num[colon - s] = '\0';
+	if (ferry_parse_u64(num, 1, UINT64_MAX, "--expect's entry number", &o->expect_seq, err) < 0)
+		return -EINVAL;
+	if (ferry_hex_decode(colon + 1, o->expect_hash, 32) < 0)
+		return ferry_err_set(err, -EINVAL, "--expect's hash is not 64 hex digits");
+	o->has_expect = true;
 	return 0;
 }
 
@@ -206,6 +231,10 @@ static int parse(const char *cmd, int argc, char **argv, const char *allowed, co
 			break;
 		case O_AUTO_CONVERGE:
 			o->auto_converge = true;
+			break;
+		case O_EXPECT:
+			if (parse_expect(optarg, o, &err) < 0)
+				return cli_usage_error(cmd, "%s", err.msg), -1;
 			break;
 		}
 	}
@@ -456,10 +485,12 @@ static const struct field audit_fields[] = {
 };
 
 #define AUDIT_HELP                                                                                                     \
-	"Usage: ferry audit [--json]\n       ferry audit verify [--json]\n\n"                                          \
+	"Usage: ferry audit [--json]\n       ferry audit verify [--expect SEQ:HASH] [--json]\n\n"                      \
 	"List the newest entries of the controller's audit log (who asked for what, on what, and\n"                    \
 	"how it ended), or walk its whole hash chain: 'verify' exits 1 when an entry was changed,\n"                   \
 	"removed or reordered, or the newest entries were dropped, and names the first one.\n\n"                       \
+	"  --expect SEQ:HASH entry SEQ must still have this hash (keep the line 'verify' prints:\n"                    \
+	"                    a rewrite of the database and its head file together is caught then)\n"                   \
 	"  --json            one JSON object\n"
 
 static int audit_verify(int argc, char **argv)
@@ -473,7 +504,7 @@ static int audit_verify(int argc, char **argv)
 	const struct ferry_tlv *h;
 	struct ferry_json j;
 	struct wopts o;
-	int r = parse("audit verify", argc, argv, "ACj", AUDIT_HELP, &o);
+	int r = parse("audit verify", argc, argv, "ACjE", AUDIT_HELP, &o);
 
 	if (r != 0 || !l) {
 		free(l);
@@ -484,6 +515,8 @@ static int audit_verify(int argc, char **argv)
 		return cli_usage_error("audit verify", "unexpected argument '%s'", argv[optind]);
 	}
 	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_AUDIT_VERIFY);
+	if (r == 0 && o.has_expect && (r = ferry_tlv_add_u64(&req, FERRY_TAG_SEQ, o.expect_seq)) == 0)
+		r = ferry_tlv_add(&req, FERRY_TAG_HASH, o.expect_hash, 32);
 	if (r < 0 || call(&o, &req, &resp, l, 60000, &err) < 0 ||
 	    ferry_tlv_get_str(l, FERRY_TAG_RESULT, result, sizeof(result), &err) < 0 ||
 	    ferry_tlv_get_u64(l, FERRY_TAG_SEQ, &entries, &err) < 0) {
@@ -517,6 +550,10 @@ static int audit_verify(int argc, char **argv)
 	} else if (r == 0) {
 		printf("audit log intact: %llu entries%s%s\n", (unsigned long long)entries,
 		       head[0] ? ", last hash " : "", head);
+		/* Kept elsewhere, this line catches a later rewrite of the database and its head file together. */
+		if (head[0])
+			printf("to check later that none of them was rewritten: ferry audit verify --expect %llu:%s\n",
+			       (unsigned long long)entries, head);
 	} else if (bad) {
 		printf("audit log TAMPERED at entry %llu: %s\n", (unsigned long long)bad, why);
 	} else {

@@ -103,14 +103,23 @@ static int add_entry(struct ferry_buf *out, const struct ferry_audit_rec *e)
 	return r;
 }
 
-int api_audit(struct controller *c, unsigned op, struct ferry_buf *out, struct ferry_err *err)
+int api_audit(struct controller *c, unsigned op, const struct ferry_tlv_list *l, struct ferry_buf *out,
+              struct ferry_err *err)
 {
 	if (op == FERRY_OP_AUDIT_VERIFY) {
+		struct ferry_audit_anchor anchor;
 		struct ferry_audit_verdict v;
+		bool anchored = ferry_tlv_find(l, FERRY_TAG_SEQ) != NULL;
 		uint8_t head[32];
-		int r = ferry_audit_verify(&c->st.reg, c->st.audit_head, &v, err);
+		int r = 0;
 
-		if (r < 0)
+		/* An entry the operator kept: SEQ and HASH. */
+		if (anchored && ((r = ferry_tlv_get_u64(l, FERRY_TAG_SEQ, &anchor.seq, err)) < 0 ||
+		                 (r = ferry_tlv_get_fixed(l, FERRY_TAG_HASH, anchor.hash, 32, err)) < 0))
+			return r;
+		if (anchored && anchor.seq == 0)
+			return ferry_err_set(err, -EINVAL, "audit entries are numbered from 1");
+		if ((r = ferry_audit_verify(&c->st.reg, c->st.audit_head, anchored ? &anchor : NULL, &v, err)) < 0)
 			return r;
 		if (!v.intact)
 			log_warn("audit log verification failed at entry %llu: %s", (unsigned long long)v.bad_seq,

@@ -68,7 +68,8 @@ struct controller {
 void audit_request(struct controller *c, const struct ferry_conn *conn, unsigned op, const struct ferry_tlv_list *l,
                    int result, const char *message);
 /* FERRY_OP_AUDIT (the newest entries) and FERRY_OP_AUDIT_VERIFY. */
-int api_audit(struct controller *c, unsigned op, struct ferry_buf *out, struct ferry_err *err);
+int api_audit(struct controller *c, unsigned op, const struct ferry_tlv_list *l, struct ferry_buf *out,
+              struct ferry_err *err);
 
 /* ---- workloads (workload.c, migrate.c) ---- */
 

@@ -293,7 +293,7 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 			break;
 		case FERRY_OP_AUDIT:
 		case FERRY_OP_AUDIT_VERIFY:
-			r = is_enroll ? -EPERM : api_audit(c, op[0] << 8 | op[1], &out, &err);
+			r = is_enroll ? -EPERM : api_audit(c, op[0] << 8 | op[1], l, &out, &err);
 			break;
 		default:
 			r = is_enroll ? -EPERM : api_workload(c, conn, op[0] << 8 | op[1], l, &out, &err);

@@ -385,6 +385,13 @@ def test_audit_log_records_who_did_what_and_catches_tampering(engine):
     assert not [s for s in seen if s[1] in ("ps", "history", "audit")]
     ok = e.f("audit", "verify")
     assert ok.stdout.startswith(f"audit log intact: {entries[-1]['seq']} entries"), ok.stdout
+    # The line to keep elsewhere, and what it checks; a malformed one is refused.
+    keep = ok.stdout.splitlines()[-1].split("--expect ")[1]
+    assert e.f("audit", "verify", "--expect", keep).returncode == 0
+    wrong = keep.split(":")[0] + ":" + "0" * 64
+    assert e.f("audit", "verify", "--expect", wrong, check=False).returncode == 1
+    bad = e.f("audit", "verify", "--expect", "12", check=False)
+    assert bad.returncode == 2 and "is not SEQ:HASH" in bad.stderr, bad.stderr
     # Someone with the database file changes what 'run' recorded: verify names that entry.
     run_seq = next(x["seq"] for x in entries if x["action"] == "run")
     db = sqlite3.connect(str(STATE_ROOT / e.c.name / "nodes" / "controller" / "registry.db"))

@@ -70,7 +70,7 @@ static struct ferry_audit_verdict verify(struct fixture *f)
 {
 	struct ferry_audit_verdict v;
 
-	assert_int_equal(ferry_audit_verify(&f->reg, f->head, &v, NULL), 0);
+	assert_int_equal(ferry_audit_verify(&f->reg, f->head, NULL, &v, NULL), 0);
 	return v;
 }
 
@@ -129,12 +129,15 @@ static void test_rewritten_tail(void **state)
 {
 	struct fixture *f = *state;
 	struct ferry_audit_rec recs[3];
+	struct ferry_audit_anchor anchor;
 	uint8_t prev[32], hash[32];
 	char stmt[256];
 	struct ferry_audit_verdict v;
 
 	/* A consistent forgery of the last entry: right fields, right chain, its own hash. */
 	assert_int_equal(ferry_audit_list(&f->reg, recs, 3, NULL), 3);
+	anchor.seq = 3; /* what an operator kept from an earlier verify */
+	assert_int_equal(ferry_hex_decode(recs[2].hash, anchor.hash, 32), 0);
 	assert_int_equal(ferry_hex_decode(recs[1].hash, prev, 32), 0);
 	snprintf(recs[2].detail, sizeof(recs[2].detail), "forged");
 	ferry_audit_hash(prev, &recs[2], hash);
@@ -153,6 +156,18 @@ static void test_rewritten_tail(void **state)
 	v = verify(f);
 	assert_false(v.intact);
 	assert_non_null(strstr(v.why, "missing"));
+	/* The head file forged too: the log adds up again, except to an entry kept outside. */
+	snprintf(stmt, sizeof(stmt), "3 %s\n", recs[2].hash);
+	assert_int_equal(ferry_write_file_atomic(f->head, stmt, strlen(stmt), 0600, NULL), 0);
+	assert_true(verify(f).intact);
+	assert_int_equal(ferry_audit_verify(&f->reg, f->head, &anchor, &v, NULL), 0);
+	assert_false(v.intact);
+	assert_int_equal(v.bad_seq, 3);
+	assert_non_null(strstr(v.why, "kept outside"));
+	anchor.seq = 10;
+	assert_int_equal(ferry_audit_verify(&f->reg, f->head, &anchor, &v, NULL), 0);
+	assert_false(v.intact);
+	assert_non_null(strstr(v.why, "before entry 10 kept outside"));
 }
 
 static void test_hash_is_unambiguous(void **state)

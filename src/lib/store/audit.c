@@ -192,8 +192,8 @@ static void bad(struct ferry_audit_verdict *v, uint64_t seq, const char *why)
 	snprintf(v->why, sizeof(v->why), "%s", why);
 }
 
-int ferry_audit_verify(struct ferry_registry *reg, const char *head_path, struct ferry_audit_verdict *v,
-                       struct ferry_err *err)
+int ferry_audit_verify(struct ferry_registry *reg, const char *head_path, const struct ferry_audit_anchor *anchor,
+                       struct ferry_audit_verdict *v, struct ferry_err *err)
 {
 	uint8_t prev[32] = { 0 }, want[32];
 	char prev_hex[65], want_hex[65], head_hash[65] = "";
@@ -234,6 +234,10 @@ int ferry_audit_verify(struct ferry_registry *reg, const char *head_path, struct
 		memcpy(prev, want, 32);
 		v->entries = rec.seq;
 		snprintf(v->head, sizeof(v->head), "%s", rec.hash);
+		if (anchor && rec.seq == anchor->seq && memcmp(want, anchor->hash, 32) != 0) {
+			bad(v, rec.seq, "its hash differs from the one kept outside: the log was rewritten up to here");
+			break;
+		}
 		if (head == 0 && rec.seq == head_seq && strcmp(rec.hash, head_hash) != 0) {
 			bad(v, rec.seq, "its hash differs from the one the head file kept: it was rewritten");
 			break;
@@ -244,6 +248,13 @@ int ferry_audit_verify(struct ferry_registry *reg, const char *head_path, struct
 		goto out;
 	}
 	r = 0;
+	if (v->intact && anchor && anchor->seq > v->entries) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "the log ends at entry %" PRIu64 ", before entry %" PRIu64 " kept outside",
+		         v->entries, anchor->seq);
+		bad(v, v->entries + 1, why);
+	}
 	/* The newest entries gone (the chain itself still adds up): only the head file can tell. */
 	if (v->intact && head == 0 && head_seq > v->entries) {
 		char why[128];

@@ -48,9 +48,19 @@ struct ferry_audit_verdict {
 	char why[256];    /* intact == false: what is wrong */
 };
 
-/* Walk the whole chain; < 0 only when it cannot be read at all. */
-int ferry_audit_verify(struct ferry_registry *reg, const char *head_path, struct ferry_audit_verdict *v,
-                       struct ferry_err *err);
+/*
+ * An entry's number and hash kept outside the controller (an operator's
+ * note of an earlier verify): a rewrite of the log up to and past that
+ * entry, database and head file alike, no longer adds up to it.
+ */
+struct ferry_audit_anchor {
+	uint64_t seq;
+	uint8_t hash[32];
+};
+
+/* Walk the whole chain (and check anchor, if not NULL); < 0 only when it cannot be read at all. */
+int ferry_audit_verify(struct ferry_registry *reg, const char *head_path, const struct ferry_audit_anchor *anchor,
+                       struct ferry_audit_verdict *v, struct ferry_err *err);
 
 /* The hash of one entry after prev (32 bytes): pure, for tests. */
 void ferry_audit_hash(const uint8_t prev[32], const struct ferry_audit_rec *rec, uint8_t out[32]);
