@@ -102,6 +102,11 @@ void ct_release(struct ct_store *s, const char *name)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void ct_cgroup_rel(const struct ct_store *s, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", s->cgroup_parent + 1, name);
+}
+
 void ct_path(const struct ct_store *s, const char *name, const char *file, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s%s%s", s->dir, name, file ? "/" : "", file ? file : "");
@@ -524,7 +529,7 @@ int ct_remove(struct ct_store *s, const char *name, struct ferry_err *err)
 	if ((r = ferry_runtime_delete(&rt, name, err)) < 0)
 		return r;
 	/* The runtime leaves its (empty) group behind in every hierarchy. */
-	snprintf(cg, sizeof(cg), "%s/%s", s->cgroup_parent + 1, name);
+	ct_cgroup_rel(s, name, cg, sizeof(cg));
 	ferry_cgroup_destroy_everywhere(cg, 3000, NULL);
 	ctnet_destroy(s, name, NULL);
 	ct_path(s, name, NULL, path, sizeof(path));

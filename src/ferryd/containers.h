@@ -59,6 +59,8 @@ int ct_claim(struct ct_store *s, const char *name, struct ferry_err *err);
 void ct_release(struct ct_store *s, const char *name);
 
 void ct_path(const struct ct_store *s, const char *name, const char *file, char *buf, size_t len);
+/* The container's cgroup path relative to each hierarchy's root (its config.json's cgroupsPath, minus the '/'). */
+void ct_cgroup_rel(const struct ct_store *s, const char *name, char *buf, size_t len);
 void ct_runtime(const struct ct_store *s, const char *name, struct ferry_runtime *rt);
 bool ct_exists(const struct ct_store *s, const char *name);
 int ct_mark(const struct ct_store *s, const char *name, const char *marker, bool on, struct ferry_err *err);

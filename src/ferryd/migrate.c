@@ -502,7 +502,7 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 		goto fail;
 	mo.t_paused = ferry_now_ms();
 	/* The freezer directly, as the runtime's pause would: its start-up alone is some 10 ms of downtime. */
-	snprintf(cgroup_rel, sizeof(cgroup_rel), "%s/%s", node->cts.cgroup_parent + 1, mo.name);
+	ct_cgroup_rel(&node->cts, mo.name, cgroup_rel, sizeof(cgroup_rel));
 	r = ferry_cgroup_freeze(cgroup_rel, MIG_FREEZE_MS, err);
 	if (r == -ENOENT)
 		r = ferry_runtime_pause(&rt, mo.name, err);
@@ -653,7 +653,7 @@ static int start_guard(struct node *node, const char *name, int *ret_fd, struct 
 	int p[2], r;
 
 	ct_path(&node->cts, name, NULL, dir, sizeof(dir));
-	snprintf(cg, sizeof(cg), "%s/%s", node->cts.cgroup_parent + 1, name);
+	ct_cgroup_rel(&node->cts, name, cg, sizeof(cg));
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return ferry_err_sys(err, -errno, "cannot make the guard's pipe");
 	r = spawn_helper(argv, p[0], -1, err);

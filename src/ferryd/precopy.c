@@ -121,7 +121,7 @@ static int container_pids(struct node *node, const char *name, pid_t *pids, stru
 	enum ferry_ct_status st;
 	int n;
 
-	snprintf(rel, sizeof(rel), "%s/%s", node->cts.cgroup_parent + 1, name);
+	ct_cgroup_rel(&node->cts, name, rel, sizeof(rel));
 	if ((n = ferry_cgroup_pids(rel, pids, PIDS_MAX)) > 0)
 		return n;
 	ct_runtime(&node->cts, name, &rt);
