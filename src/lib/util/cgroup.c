@@ -331,11 +331,10 @@ static int freezer_dir(const char *rel, char *dir, size_t len)
 	return kind;
 }
 
-/* The state of a group whose freezer directory is known: 1, 0, or -ENOENT. */
-static int dir_frozen(const char *dir, int kind)
+int ferry_cgroup_frozen(const char *rel)
 {
-	char file[PATH_MAX + 32];
-	int r;
+	char dir[PATH_MAX], file[PATH_MAX + 32];
+	int kind = freezer_dir(rel, dir, sizeof(dir)), r;
 
 	if (kind == 1) {
 		/* FREEZING is not frozen either. */
@@ -348,14 +347,6 @@ static int dir_frozen(const char *dir, int kind)
 		return file_says(file, "frozen 1", "frozen 0");
 	}
 	return -ENOENT;
-}
-
-int ferry_cgroup_frozen(const char *rel)
-{
-	char dir[PATH_MAX];
-	int kind = freezer_dir(rel, dir, sizeof(dir));
-
-	return dir_frozen(dir, kind);
 }
 
 int ferry_cgroup_freeze(const char *rel, int timeout_ms, struct ferry_err *err)
@@ -373,8 +364,7 @@ int ferry_cgroup_freeze(const char *rel, int timeout_ms, struct ferry_err *err)
 
 		if (w < 0)
 			return ferry_err_sys(err, w, "cannot freeze %s", dir);
-		/* The directory found once: mountinfo is not read again while the container waits frozen. */
-		if (dir_frozen(dir, kind) == 1)
+		if (ferry_cgroup_frozen(rel) == 1)
 			return 0;
 		usleep(1000);
 	} while (ferry_now_ms() < deadline);
