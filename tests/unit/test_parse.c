@@ -62,6 +62,40 @@ static void test_rate(void **state)
 	assert_string_equal(ferry_format_rate(8001ULL, buf, sizeof(buf)), "8001bit");
 }
 
+static void test_latency(void **state)
+{
+	struct ferry_err err = { 0 };
+	char buf[24];
+	uint32_t us = 7;
+
+	assert_int_equal(ferry_parse_latency("2ms", &us, &err), 0);
+	assert_int_equal(us, 2000);
+	assert_int_equal(ferry_parse_latency("0.5ms", &us, &err), 0);
+	assert_int_equal(us, 500);
+	assert_int_equal(ferry_parse_latency("250us", &us, &err), 0);
+	assert_int_equal(us, 250);
+	assert_int_equal(ferry_parse_latency("1.25S", &us, &err), 0);
+	assert_int_equal(us, 1250000);
+	assert_int_equal(ferry_parse_latency("0ms", &us, &err), 0);
+	assert_int_equal(us, 0);
+	assert_int_equal(ferry_parse_latency("10s", &us, &err), 0);
+	assert_int_equal(us, 10000000);
+	assert_int_equal(ferry_parse_latency("10.001s", &us, &err), -ERANGE);
+	assert_int_equal(ferry_parse_latency("99999999999999999999s", &us, &err), -ERANGE);
+	assert_int_equal(ferry_parse_latency("5", &us, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "'5'"));
+	assert_non_null(strstr(err.msg, "us, ms or s"));
+	assert_int_equal(ferry_parse_latency("ms", &us, &err), -EINVAL);
+	assert_int_equal(ferry_parse_latency("1.0001ms", &us, &err), -EINVAL);
+	assert_int_equal(ferry_parse_latency("-1ms", &us, &err), -EINVAL);
+	assert_int_equal(ferry_parse_latency("", &us, &err), -EINVAL);
+	assert_int_equal(us, 10000000); /* failures leave it alone */
+	assert_string_equal(ferry_format_latency(2000, buf, sizeof(buf)), "2ms");
+	assert_string_equal(ferry_format_latency(1500, buf, sizeof(buf)), "1500us");
+	assert_string_equal(ferry_format_latency(3000000, buf, sizeof(buf)), "3s");
+	assert_string_equal(ferry_format_latency(0, buf, sizeof(buf)), "0ms");
+}
+
 static void test_names(void **state)
 {
 	struct ferry_err err = { 0 };
@@ -122,7 +156,7 @@ static void test_hex(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_u64),  cmocka_unit_test(test_rate), cmocka_unit_test(test_names),
+		cmocka_unit_test(test_u64),  cmocka_unit_test(test_rate), cmocka_unit_test(test_latency), cmocka_unit_test(test_names),
 		cmocka_unit_test(test_ipv4), cmocka_unit_test(test_hex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

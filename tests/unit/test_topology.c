@@ -165,11 +165,40 @@ static void test_limits(void **state)
 	ferry_buf_free(&text);
 }
 
+/* Latency is declared per link and per host link, and survives the canonical form. */
+static void test_latency(void **state)
+{
+	struct ferry_topology *t =
+	    parse_ok("switch s1\nswitch s2\nlink s1 s2 latency 5ms rate 1gbit\n"
+	             "host h1 switch s1 latency 0.5ms\nhost h2 switch s2 rate 100mbit latency 2ms\n");
+	struct ferry_topology *back;
+	struct ferry_buf text = FERRY_BUF_INIT(FERRY_TOPO_FILE_MAX);
+
+	assert_int_equal(t->links[0].latency_us, 5000);
+	assert_true(t->links[0].rate_bps == 1000000000ULL);
+	assert_int_equal(t->nodes[0].latency_us, 500);
+	assert_int_equal(t->nodes[1].latency_us, 2000);
+	assert_int_equal(ferry_topology_format(t, &text), 0);
+	assert_non_null(strstr(text.data, "link s1 s2 rate 1gbit latency 5ms\n"));
+	assert_non_null(strstr(text.data, "latency 500us\n"));
+	back = parse_ok(text.data);
+	assert_int_equal(back->links[0].latency_us, 5000);
+	assert_int_equal(back->nodes[1].latency_us, 2000);
+	parse_fails("switch s1\nswitch s2\nlink s1 s2 latency 5\n", -EINVAL, "line 3");
+	parse_fails("switch s1\nswitch s2\nlink s1 s2 latency 1ms latency 2ms\n", -EINVAL, "repeated 'latency'");
+	parse_fails("switch s1\nswitch s2\nlink s1 s2 delay 1ms\n", -EINVAL, "expected rate or latency");
+	parse_fails("switch s1\nswitch s2\nlink s1 s2 rate\n", -EINVAL, "expected 'link SWITCH SWITCH");
+	parse_fails("switch s1\nhost h1 switch s1 latency 11s\n", -ERANGE, "out of range");
+	ferry_buf_free(&text);
+	free(back);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default), cmocka_unit_test(test_multi_switch), cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_errors),  cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_errors),  cmocka_unit_test(test_limits),      cmocka_unit_test(test_latency),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -138,14 +138,23 @@ static int parse_rate_opt(struct parser *p, const char *v, uint64_t *ret)
 	return r < 0 ? wrap(p, r) : 0;
 }
 
+static int parse_latency_opt(struct parser *p, const char *v, uint32_t *ret)
+{
+	int r = ferry_parse_latency(v, ret, p->err);
+
+	return r < 0 ? wrap(p, r) : 0;
+}
+
+/* link SW SW [rate R] [latency L] */
 static int parse_link(struct parser *p, char **tok, int n)
 {
 	struct ferry_topology *t = p->t;
 	struct ferry_topo_link l = { 0 };
+	bool have_rate = false, have_latency = false;
 	int a, b, r;
 
-	if (n != 3 && !(n == 5 && strcmp(tok[3], "rate") == 0))
-		return fail(p, -EINVAL, "expected 'link SWITCH SWITCH [rate RATE]'");
+	if (n < 3 || n % 2 == 0)
+		return fail(p, -EINVAL, "expected 'link SWITCH SWITCH [rate RATE] [latency LATENCY]'");
 	if ((a = switch_arg(p, tok[1])) < 0)
 		return a;
 	if ((b = switch_arg(p, tok[2])) < 0)
@@ -158,8 +167,19 @@ static int parse_link(struct parser *p, char **tok, int n)
 			return fail(p, -EEXIST, "link %s-%s is declared twice", tok[1], tok[2]);
 	if (t->n_links >= FERRY_TOPO_MAX_SWITCHES - 1)
 		return fail(p, -E2BIG, "too many links (the switches must form a tree)");
-	if (n == 5 && (r = parse_rate_opt(p, tok[4], &l.rate_bps)) < 0)
-		return r;
+	for (int i = 3; i + 1 < n; i += 2) {
+		if (strcmp(tok[i], "rate") == 0 && !have_rate) {
+			if ((r = parse_rate_opt(p, tok[i + 1], &l.rate_bps)) < 0)
+				return r;
+			have_rate = true;
+		} else if (strcmp(tok[i], "latency") == 0 && !have_latency) {
+			if ((r = parse_latency_opt(p, tok[i + 1], &l.latency_us)) < 0)
+				return r;
+			have_latency = true;
+		} else {
+			return fail(p, -EINVAL, "unexpected or repeated '%s'; expected rate or latency", tok[i]);
+		}
+	}
 	l.a = (unsigned)a;
 	l.b = (unsigned)b;
 	t->links[t->n_links++] = l;
@@ -173,12 +193,12 @@ static int parse_address(struct parser *p, const char *s, uint32_t *ret)
 	return r < 0 ? wrap(p, r) : 0;
 }
 
-/* host NAME switch SW [address A] [rate R]  |  controller [NAME] switch SW [address A] */
+/* host NAME switch SW [address A] [rate R] [latency L]  |  controller [NAME] switch SW [address A] ... */
 static int parse_node(struct parser *p, char **tok, int n, enum ferry_node_role role)
 {
 	struct ferry_topology *t = p->t;
 	struct ferry_topo_node node = { .role = role };
-	bool have_switch = false, have_addr = false, have_rate = false;
+	bool have_switch = false, have_addr = false, have_rate = false, have_latency = false;
 	int i = 1, r;
 
 	/* "controller switch S ..." (odd word count) takes the default name. */
@@ -210,8 +230,13 @@ static int parse_node(struct parser *p, char **tok, int n, enum ferry_node_role 
 			if ((r = parse_rate_opt(p, val, &node.rate_bps)) < 0)
 				return r;
 			have_rate = true;
+		} else if (strcmp(key, "latency") == 0 && !have_latency) {
+			if ((r = parse_latency_opt(p, val, &node.latency_us)) < 0)
+				return r;
+			have_latency = true;
 		} else {
-			return fail(p, -EINVAL, "unexpected or repeated '%s'; expected switch, address or rate", key);
+			return fail(p, -EINVAL, "unexpected or repeated '%s'; expected switch, address, rate or latency",
+			            key);
 		}
 	}
 	if (!have_switch)
@@ -422,7 +447,7 @@ int ferry_topology_parse(const char *text, size_t len, struct ferry_topology *re
 
 int ferry_topology_format(const struct ferry_topology *t, struct ferry_buf *out)
 {
-	char a[16], rate[32];
+	char a[16], rate[32], lat[24];
 	int r;
 
 	r = ferry_buf_printf(out, "# ferry topology (canonical form)\nsubnet %s/%u\nfabric %s\n",
@@ -434,6 +459,8 @@ int ferry_topology_format(const struct ferry_topology *t, struct ferry_buf *out)
 		r = ferry_buf_printf(out, "link %s %s", t->switches[l->a].name, t->switches[l->b].name);
 		if (r == 0 && l->rate_bps)
 			r = ferry_buf_printf(out, " rate %s", ferry_format_rate(l->rate_bps, rate, sizeof(rate)));
+		if (r == 0 && l->latency_us)
+			r = ferry_buf_printf(out, " latency %s", ferry_format_latency(l->latency_us, lat, sizeof(lat)));
 		if (r == 0)
 			r = ferry_buf_append(out, "\n", 1);
 	}
@@ -444,6 +471,8 @@ int ferry_topology_format(const struct ferry_topology *t, struct ferry_buf *out)
 		                     t->switches[n->sw].name, ferry_format_ipv4(n->addr, a));
 		if (r == 0 && n->rate_bps)
 			r = ferry_buf_printf(out, " rate %s", ferry_format_rate(n->rate_bps, rate, sizeof(rate)));
+		if (r == 0 && n->latency_us)
+			r = ferry_buf_printf(out, " latency %s", ferry_format_latency(n->latency_us, lat, sizeof(lat)));
 		if (r == 0)
 			r = ferry_buf_append(out, "\n", 1);
 	}

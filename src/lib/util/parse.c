@@ -111,6 +111,67 @@ range:
 	return ferry_err_set(err, -ERANGE, "rate '%s' is out of range; expected 8kbit to 400gbit", quoted(s, q));
 }
 
+int ferry_parse_latency(const char *s, uint32_t *ret_us, struct ferry_err *err)
+{
+	static const char accepted[] = "a number with a unit: us, ms or s, e.g. 2ms, from 0 to 10s";
+	static const struct {
+		const char *unit;
+		uint64_t us;
+	} units[] = { { "us", 1 }, { "ms", 1000 }, { "s", 1000000 } };
+	char q[QUOTE_MAX + 4];
+	uint64_t whole = 0, frac = 0, frac_div = 1;
+	const char *p = s;
+	size_t digits = 0;
+
+	if (!s || !*s)
+		return ferry_err_set(err, -EINVAL, "latency is empty; expected %s", accepted);
+	for (; *p >= '0' && *p <= '9'; p++, digits++) {
+		if (whole > FERRY_LATENCY_MAX_US)
+			goto range;
+		whole = whole * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p == '.') {
+		p++;
+		for (; *p >= '0' && *p <= '9'; p++, digits++) {
+			if (frac_div >= 1000)
+				return ferry_err_set(err, -EINVAL, "latency '%s' has too many decimals; expected %s",
+				                     quoted(s, q), accepted);
+			frac = frac * 10 + (uint64_t)(*p - '0');
+			frac_div *= 10;
+		}
+	}
+	if (digits == 0)
+		return ferry_err_set(err, -EINVAL, "latency '%s' does not start with a number; expected %s",
+		                     quoted(s, q), accepted);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		uint64_t us;
+
+		if (strcasecmp(p, units[i].unit) != 0)
+			continue;
+		if (whole > FERRY_LATENCY_MAX_US / units[i].us)
+			goto range;
+		us = whole * units[i].us + frac * units[i].us / frac_div;
+		if (us > FERRY_LATENCY_MAX_US)
+			goto range;
+		*ret_us = (uint32_t)us;
+		return 0;
+	}
+	return ferry_err_set(err, -EINVAL, "latency '%s' has no known unit; expected %s", quoted(s, q), accepted);
+range:
+	return ferry_err_set(err, -ERANGE, "latency '%s' is out of range; expected 0 to 10s", quoted(s, q));
+}
+
+const char *ferry_format_latency(uint32_t us, char *buf, size_t len)
+{
+	if (us % 1000000 == 0 && us)
+		snprintf(buf, len, "%us", us / 1000000);
+	else if (us % 1000 == 0)
+		snprintf(buf, len, "%ums", us / 1000);
+	else
+		snprintf(buf, len, "%uus", us);
+	return buf;
+}
+
 const char *ferry_format_rate(uint64_t bps, char *buf, size_t len)
 {
 	static const struct {

@@ -10,6 +10,7 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ferry/err.h"
@@ -29,6 +30,16 @@ int ferry_parse_u64(const char *s, uint64_t min, uint64_t max, const char *what,
 int ferry_parse_rate(const char *s, uint64_t *ret_bits_per_sec, struct ferry_err *err);
 /* Format bits/s the way ferry_parse_rate reads it back ("100mbit"); returns buf. */
 const char *ferry_format_rate(uint64_t bits_per_sec, char *buf, size_t len);
+
+/*
+ * One-way link latency: a number (up to three decimals) and a unit among us,
+ * ms, s, e.g. "2ms" or "0.5ms".  Result in microseconds, 0 to
+ * FERRY_LATENCY_MAX_US.
+ */
+#define FERRY_LATENCY_MAX_US 10000000ULL /* 10 s */
+int ferry_parse_latency(const char *s, uint32_t *ret_us, struct ferry_err *err);
+/* Format microseconds the way ferry_parse_latency reads it back ("2ms", "1500us"); returns buf. */
+const char *ferry_format_latency(uint32_t us, char *buf, size_t len);
 
 /*
  * Object names (clusters, hosts, switches): 1..max_len characters of
