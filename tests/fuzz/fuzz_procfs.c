@@ -7,6 +7,7 @@
 
 #include "ferry/cgroup.h"
 #include "ferry/doctor.h"
+#include "ferry/hoststats.h"
 #include "ferry/memscan.h"
 #include "ferry/mount.h"
 #include "ferry/route.h"
@@ -40,6 +41,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* A line of /proc/PID/maps: an accepted one is page-aligned and not empty. */
 		if (ferry_maps_parse_line(s, &m) == 0 && (m.end <= m.start || m.start % 4096 || m.end % 4096))
 			abort();
+	}
+	{
+		uint64_t busy, total;
+
+		if (ferry_cpu_times_parse(s, &busy, &total) == 0 && busy > total)
+			abort();
+	}
+	{
+		/* An rtnetlink dump: names stay terminated, the count stays bounded. */
+		static struct ferry_link_stats links[4];
+		uint32_t *aligned = malloc(size + 4);
+		unsigned nl = 0;
+		bool done = false;
+
+		if (!aligned)
+			abort();
+		memcpy(aligned, data, size);
+		ferry_link_stats_parse(aligned, size, links, 4, &nl, &done, NULL);
+		if (nl > 4)
+			abort();
+		for (unsigned i = 0; i < nl; i++)
+			if (strnlen(links[i].name, sizeof(links[i].name)) == sizeof(links[i].name))
+				abort();
+		free(aligned);
 	}
 	free(s);
 	return 0;
