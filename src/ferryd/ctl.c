@@ -276,6 +276,9 @@ int ctl_containers(struct node *node, struct ferry_conn *conn, unsigned op, cons
 	case FERRY_OP_NODE_INFO:
 		r = node_info(node, &out, err);
 		break;
+	case FERRY_OP_NODE_STATS:
+		r = node_stats(node, &out, err);
+		break;
 	case FERRY_OP_LAYER_PUT:
 		r = layer_put(node, conn, err);
 		r = r ? r : ferry_tlv_add_u32(&out, FERRY_TAG_STATUS, 0);

@@ -43,12 +43,12 @@ static int run_ip(const char *const argv[], const char *netns, const char *input
 	return ferry_exec_ok(argv, &o, err);
 }
 
-static void host_veth_name(const char *name, char buf[IFNAMSIZ])
+void ctnet_veth_name(const char *name, char buf[IFNAMSIZ])
 {
 	uint8_t h[32];
 
 	ferry_sha256(name, strlen(name), h);
-	snprintf(buf, IFNAMSIZ, "fv%02x%02x%02x%02x", h[0], h[1], h[2], h[3]);
+	snprintf(buf, IFNAMSIZ, CTNET_VETH_PREFIX "%02x%02x%02x%02x", h[0], h[1], h[2], h[3]);
 }
 
 void ctnet_netns_path(const struct ct_store *s, const char *name, char *buf, size_t len)
@@ -172,7 +172,7 @@ int ctnet_create(struct ct_store *s, const struct ferry_spec *spec, bool up, str
 		                     "none in its --config)",
 		                     spec->name, ferry_format_ipv4(spec->net.addr, a));
 	ctnet_netns_path(s, spec->name, ns, sizeof(ns));
-	host_veth_name(spec->name, veth);
+	ctnet_veth_name(spec->name, veth);
 	/* Leftovers of an earlier attempt that died mid-way. */
 	ctnet_destroy(s, spec->name, NULL);
 	if ((r = make_netns(ns, err)) < 0)
@@ -207,7 +207,7 @@ int ctnet_set_link(const struct ct_store *s, const char *name, bool up, struct f
 	char veth[IFNAMSIZ];
 
 	(void)s;
-	host_veth_name(name, veth);
+	ctnet_veth_name(name, veth);
 	return ferry_link_set_up(veth, up, err);
 }
 
@@ -268,7 +268,7 @@ int ctnet_destroy(struct ct_store *s, const char *name, struct ferry_err *err)
 	int r = 0;
 
 	ctnet_unhold(s, name);
-	host_veth_name(name, veth);
+	ctnet_veth_name(name, veth);
 	/* Deleting the host end deletes eth0 inside too. */
 	if (ferry_link_exists(veth))
 		r = run_ip((const char *const[]){ "ip", "link", "del", veth, NULL }, NULL, NULL, err);

@@ -16,6 +16,7 @@
  * destination's copy before it is committed); up, it is on the fabric.
  */
 
+#include <net/if.h>
 #include <stdbool.h>
 
 #include "containers.h"
@@ -24,6 +25,9 @@
 int ctnet_fabric_init(struct ct_store *s, const char *underlay, struct ferry_err *err);
 
 void ctnet_netns_path(const struct ct_store *s, const char *name, char *buf, size_t len);
+/* The host end of a container's veth: the prefix and a hash of its name, so it fits IFNAMSIZ. */
+#define CTNET_VETH_PREFIX "fv"
+void ctnet_veth_name(const char *name, char buf[IFNAMSIZ]);
 /* Namespace, veth, address and MAC; the host end joins the bridge and is up only if up. */
 int ctnet_create(struct ct_store *s, const struct ferry_spec *spec, bool up, struct ferry_err *err);
 /* Bring the host end up or down (a few microseconds: an ioctl, no helper). */

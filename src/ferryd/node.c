@@ -348,6 +348,8 @@ static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct f
 	if ((r = ct_store_init(&node->cts, cfg->state_dir, err)) < 0 ||
 	    (r = ctnet_fabric_init(&node->cts, cfg->address, err)) < 0)
 		return r;
+	if (cfg->address && (r = ferry_parse_ipv4(cfg->address, &node->address, err)) < 0)
+		return r;
 	if (getenv("FERRY_FAULT")) {
 		snprintf(node->fault, sizeof(node->fault), "%s", getenv("FERRY_FAULT"));
 		log_warn("FERRY_FAULT=%s is set: this node injects that failure (testing only)", node->fault);

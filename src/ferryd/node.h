@@ -57,6 +57,7 @@ struct node {
 	struct ct_store cts;
 	char fault[32];           /* FERRY_FAULT: failure injection for tests, logged at start */
 	char criu_kdat[PATH_MAX]; /* CRIU's kernel probe cache this daemon made, or "" */
+	uint32_t address;         /* --address, host byte order; 0 when not given */
 };
 
 /* Whether the FERRY_FAULT named f is in force. */
@@ -65,6 +66,8 @@ bool node_fault(const struct node *node, const char *f);
 /* Commands about containers and layers (ferry-ctl), answered on conn. */
 int ctl_containers(struct node *node, struct ferry_conn *conn, unsigned op, const struct ferry_tlv_list *l,
                    struct ferry_err *err);
+/* NODE_STATS: load, memory, containers and traffic counters into out (STATUS first). */
+int node_stats(struct node *node, struct ferry_buf *out, struct ferry_err *err);
 /* The source side of a migration: the whole MIG_OUT conversation with the controller. */
 int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv_list *l, struct ferry_err *err);
 struct precopy_store;

@@ -120,6 +120,15 @@ enum ferry_tag {
 	FERRY_TAG_SUBJECT = 59,          /* text: the container, node or image acted on */
 	FERRY_TAG_DETAIL = 60,           /* text */
 	FERRY_TAG_BAD_SEQ = 61,          /* u64: the first audit entry found wrong (0: the head file) */
+	FERRY_TAG_RX_BYTES = 62,         /* u64 counter */
+	FERRY_TAG_TX_BYTES = 63,         /* u64 counter */
+	FERRY_TAG_RX_PACKETS = 64,       /* u64 counter */
+	FERRY_TAG_TX_PACKETS = 65,       /* u64 counter */
+	FERRY_TAG_CPU_BUSY = 66,         /* u64: busy CPU time since boot, USER_HZ ticks */
+	FERRY_TAG_CPU_TOTAL = 67,        /* u64: all CPU time since boot, USER_HZ ticks */
+	FERRY_TAG_IFACE = 68,            /* text: an interface name */
+	FERRY_TAG_TIME_MS = 69,          /* u64: the sender's monotonic clock, ms */
+	FERRY_TAG_COUNT = 70,            /* u64 */
 };
 
 /* FLAGS of a migration (MIGRATE, MIG_OUT) */
@@ -166,6 +175,7 @@ enum ferry_op {
 	    43,                  /* destination, before the freeze: the container's network, link down, packets held */
 	FERRY_OP_NET_CLAIM = 44, /* destination, at the freeze: link up and announce; packets wait for the copy */
 	FERRY_OP_NET_DROP = 45,  /* destination, the migration failed: give the address back */
+	FERRY_OP_NODE_STATS = 46, /* load and traffic counters, for the controller's measurement */
 };
 
 struct ferry_tlv {
