@@ -71,9 +71,9 @@ static void test_malformed_dumps(void **state)
 		struct rtattr name;
 		char text[4];
 	} m = { .h = { .nlmsg_len = sizeof(m), .nlmsg_type = RTM_NEWLINK },
-	        .ifi = { .ifi_index = 7 },
-	        .name = { .rta_len = RTA_LENGTH(4), .rta_type = IFLA_IFNAME },
-	        .text = "ab\0" };
+		.ifi = { .ifi_index = 7 },
+		.name = { .rta_len = RTA_LENGTH(4), .rta_type = IFLA_IFNAME },
+		.text = "ab\0" };
 	unsigned n = 0;
 	bool done = false;
 

@@ -156,8 +156,8 @@ static void test_hex(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_u64),  cmocka_unit_test(test_rate), cmocka_unit_test(test_latency), cmocka_unit_test(test_names),
-		cmocka_unit_test(test_ipv4), cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_u64),   cmocka_unit_test(test_rate), cmocka_unit_test(test_latency),
+		cmocka_unit_test(test_names), cmocka_unit_test(test_ipv4), cmocka_unit_test(test_hex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

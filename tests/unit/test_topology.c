@@ -198,7 +198,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default), cmocka_unit_test(test_multi_switch), cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_errors),  cmocka_unit_test(test_limits),      cmocka_unit_test(test_latency),
+		cmocka_unit_test(test_errors),  cmocka_unit_test(test_limits),       cmocka_unit_test(test_latency),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

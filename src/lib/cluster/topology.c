@@ -235,8 +235,8 @@ static int parse_node(struct parser *p, char **tok, int n, enum ferry_node_role 
 				return r;
 			have_latency = true;
 		} else {
-			return fail(p, -EINVAL, "unexpected or repeated '%s'; expected switch, address, rate or latency",
-			            key);
+			return fail(p, -EINVAL,
+			            "unexpected or repeated '%s'; expected switch, address, rate or latency", key);
 		}
 	}
 	if (!have_switch)

@@ -139,7 +139,8 @@ int ferry_link_stats_read(struct ferry_link_stats *out, unsigned max, struct fer
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got <= 0) {
-			r = got < 0 ? ferry_err_sys(err, -errno, "RTM_GETLINK") : ferry_err_set(err, -EPROTO, "netlink EOF");
+			r = got < 0 ? ferry_err_sys(err, -errno, "RTM_GETLINK")
+			            : ferry_err_set(err, -EPROTO, "netlink EOF");
 			goto out;
 		}
 		if ((r = ferry_link_stats_parse(buf, (size_t)got, out, max, &n, &done, err)) < 0)
@@ -201,8 +202,8 @@ int ferry_cpu_times_parse(const char *stat, uint64_t *ret_busy, uint64_t *ret_to
 	if (strncmp(stat, "cpu ", 4) != 0)
 		return -EINVAL;
 	/* user nice system idle iowait irq softirq steal; guest time is already in user. */
-	got = sscanf(stat + 4, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-	                       " %" SCNu64,
+	got = sscanf(stat + 4,
+	             "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
 	             &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
 	if (got < 4)
 		return -EINVAL;

@@ -96,6 +96,12 @@ int ferry_net_add_host(struct ferry_net *net, const char *name, double load, uin
 int ferry_net_add_link(struct ferry_net *net, unsigned a, unsigned b, uint64_t capacity, uint64_t used,
                        uint32_t latency_us, bool latency_measured, struct ferry_err *err)
 {
+	return ferry_net_add_link_directed(net, a, b, capacity, used, used, latency_us, latency_measured, err);
+}
+
+int ferry_net_add_link_directed(struct ferry_net *net, unsigned a, unsigned b, uint64_t capacity, uint64_t used_ab,
+                                uint64_t used_ba, uint32_t latency_us, bool latency_measured, struct ferry_err *err)
+{
 	if (net->adj)
 		return ferry_err_set(err, -EBUSY, "the network is finished: no link can be added");
 	if (a >= net->n_v || b >= net->n_v || a == b)
@@ -107,7 +113,8 @@ int ferry_net_add_link(struct ferry_net *net, unsigned a, unsigned b, uint64_t c
 	net->e[net->n_e++] = (struct ferry_net_link){ .a = a,
 		                                      .b = b,
 		                                      .capacity = capacity,
-		                                      .used = used,
+		                                      .used = used_ab,
+		                                      .used_rev = used_ba,
 		                                      .latency_us = latency_us,
 		                                      .latency_measured = latency_measured };
 	return 0;
@@ -196,9 +203,12 @@ static struct item heap_pop(struct heap *h)
 	return top;
 }
 
-static uint64_t available(const struct ferry_net_link *l)
+/* What is left of the link for traffic leaving from vertex `from`. */
+static uint64_t available(const struct ferry_net_link *l, unsigned from)
 {
-	return l->capacity > l->used ? l->capacity - l->used : 0;
+	uint64_t used = l->a == from ? l->used : l->used_rev;
+
+	return l->capacity > used ? l->capacity - used : 0;
 }
 
 /*
@@ -238,7 +248,7 @@ static int search(const struct ferry_net *net, unsigned src, bool widest, struct
 		for (unsigned k = net->adj_start[u]; k < net->adj_start[u + 1]; k++) {
 			const struct ferry_net_link *l = &net->e[net->adj[k]];
 			unsigned w = l->a == u ? l->b : l->a;
-			uint64_t bw = available(l) < out[u].bottleneck ? available(l) : out[u].bottleneck,
+			uint64_t left = available(l, u), bw = left < out[u].bottleneck ? left : out[u].bottleneck,
 			         lat = out[u].latency_us + l->latency_us;
 			bool better;
 

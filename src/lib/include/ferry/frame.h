@@ -172,9 +172,9 @@ enum ferry_op {
 	FERRY_OP_MIG_TICKET = 41, /* the controller's ticket, inside MIG_OUT */
 	FERRY_OP_CT_RESUME = 42,  /* resume a container left paused by an unfinished migration */
 	FERRY_OP_NET_PREPARE =
-	    43,                  /* destination, before the freeze: the container's network, link down, packets held */
-	FERRY_OP_NET_CLAIM = 44, /* destination, at the freeze: link up and announce; packets wait for the copy */
-	FERRY_OP_NET_DROP = 45,  /* destination, the migration failed: give the address back */
+	    43,                   /* destination, before the freeze: the container's network, link down, packets held */
+	FERRY_OP_NET_CLAIM = 44,  /* destination, at the freeze: link up and announce; packets wait for the copy */
+	FERRY_OP_NET_DROP = 45,   /* destination, the migration failed: give the address back */
 	FERRY_OP_NODE_STATS = 46, /* load and traffic counters, for the controller's measurement */
 };
 

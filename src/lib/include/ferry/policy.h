@@ -34,7 +34,8 @@ struct ferry_net_vertex {
 struct ferry_net_link {
 	unsigned a, b;         /* vertex indices */
 	uint64_t capacity;     /* bits per second */
-	uint64_t used;         /* measured bits per second (the busier direction) */
+	uint64_t used;         /* measured bits per second from a to b */
+	uint64_t used_rev;     /* ... and from b to a */
 	uint32_t latency_us;   /* one way */
 	bool latency_measured; /* from probes; else the topology file's figure */
 };
@@ -53,8 +54,16 @@ void ferry_net_free(struct ferry_net *net);
 int ferry_net_add_switch(struct ferry_net *net, const char *name, struct ferry_err *err);
 int ferry_net_add_host(struct ferry_net *net, const char *name, double load, uint64_t mem_free, bool eligible,
                        struct ferry_err *err);
+/* A link used alike both ways. */
 int ferry_net_add_link(struct ferry_net *net, unsigned a, unsigned b, uint64_t capacity, uint64_t used,
                        uint32_t latency_us, bool latency_measured, struct ferry_err *err);
+/*
+ * A full-duplex link measured per direction: a path's bandwidth counts the
+ * direction it travels (a migration leaves its source), so a host flooded
+ * with incoming traffic can still send at its link's speed.
+ */
+int ferry_net_add_link_directed(struct ferry_net *net, unsigned a, unsigned b, uint64_t capacity, uint64_t used_ab,
+                                uint64_t used_ba, uint32_t latency_us, bool latency_measured, struct ferry_err *err);
 /* Index the links by vertex; call once after the last add, before any path query. */
 int ferry_net_finish(struct ferry_net *net, struct ferry_err *err);
 int ferry_net_find(const struct ferry_net *net, const char *name);
@@ -62,7 +71,8 @@ int ferry_net_find(const struct ferry_net *net, const char *name);
 /* A path from the source host to one vertex.  Hosts never carry other hosts' traffic. */
 struct ferry_path {
 	bool reachable;
-	uint64_t bottleneck;   /* the smallest available bandwidth (capacity - used) along it, bits/s */
+	uint64_t
+	    bottleneck; /* the smallest available bandwidth (capacity - used, away from the source) along it, bits/s */
 	uint64_t latency_us;   /* the sum of its links' latencies */
 	bool latency_measured; /* every link's latency was measured */
 	unsigned hops;

@@ -33,7 +33,7 @@ struct ferry_topo_switch {
 };
 
 struct ferry_topo_link {
-	unsigned a, b;     /* switch indexes */
+	unsigned a, b;       /* switch indexes */
 	uint64_t rate_bps;   /* 0 = unshaped */
 	uint32_t latency_us; /* one way, as declared (the lab cannot emulate it); 0 = not given */
 };
@@ -41,7 +41,7 @@ struct ferry_topo_link {
 struct ferry_topo_node {
 	char name[FERRY_TOPO_NAME_MAX + 1];
 	enum ferry_node_role role;
-	unsigned sw;       /* switch index */
+	unsigned sw;         /* switch index */
 	uint32_t addr;       /* host byte order */
 	uint64_t rate_bps;   /* 0 = unshaped */
 	uint32_t latency_us; /* of its link to the switch, as declared; 0 = not given */
