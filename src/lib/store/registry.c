@@ -124,6 +124,55 @@ int ferry_registry_exec(struct ferry_registry *reg, const char *sql, const char 
 	return sqlite3_changes(reg->db);
 }
 
+void ferry_registry_col_text(struct sqlite3_stmt *st, int col, char *out, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	snprintf(out, len, "%s", t ? (const char *)t : "");
+}
+
+uint64_t ferry_registry_col_u64(struct sqlite3_stmt *st, int col)
+{
+	sqlite3_int64 v = sqlite3_column_int64(st, col);
+
+	return v < 0 ? 0 : (uint64_t)v;
+}
+
+int ferry_registry_query(struct ferry_registry *reg, const char *sql, const char *param,
+                         void (*row)(struct sqlite3_stmt *st, void *out, unsigned i), void *out, unsigned max,
+                         struct ferry_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	unsigned n = 0;
+	int r;
+
+	pthread_mutex_lock(&reg->lock);
+	if (sqlite3_prepare_v2(reg->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		r = ferry_registry_db_error(reg, err, "prepare");
+		goto out;
+	}
+	if (param)
+		sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT);
+	while (n < max && (r = sqlite3_step(st)) == SQLITE_ROW)
+		row(st, out, n++);
+	r = (n == max || r == SQLITE_DONE) ? (int)n : ferry_registry_db_error(reg, err, "read");
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&reg->lock);
+	return r;
+}
+
+int ferry_registry_write(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
+                         struct ferry_err *err)
+{
+	int r;
+
+	pthread_mutex_lock(&reg->lock);
+	r = ferry_registry_exec(reg, sql, types, vals, err);
+	pthread_mutex_unlock(&reg->lock);
+	return r;
+}
+
 static int bump_version(struct ferry_registry *reg, struct ferry_err *err)
 {
 	return ferry_registry_exec(reg, "UPDATE meta SET value = value + 1 WHERE key = 'allowlist_version'", "", NULL,

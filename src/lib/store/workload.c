@@ -9,55 +9,6 @@
 #include "ferry/hex.h"
 #include "ferry/workload.h"
 
-static void text(sqlite3_stmt *st, int col, char *out, size_t len)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	snprintf(out, len, "%s", t ? (const char *)t : "");
-}
-
-static uint64_t u64(sqlite3_stmt *st, int col)
-{
-	sqlite3_int64 v = sqlite3_column_int64(st, col);
-
-	return v < 0 ? 0 : (uint64_t)v;
-}
-
-/* Run a query with one optional text parameter; call row() per row, up to max; returns rows or < 0. */
-static int query(struct ferry_registry *reg, const char *sql, const char *param,
-                 void (*row)(sqlite3_stmt *st, void *out, unsigned i), void *out, unsigned max, struct ferry_err *err)
-{
-	sqlite3_stmt *st = NULL;
-	unsigned n = 0;
-	int r;
-
-	pthread_mutex_lock(&reg->lock);
-	if (sqlite3_prepare_v2(reg->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		r = ferry_registry_db_error(reg, err, "prepare");
-		goto out;
-	}
-	if (param)
-		sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT);
-	while (n < max && (r = sqlite3_step(st)) == SQLITE_ROW)
-		row(st, out, n++);
-	r = (n == max || r == SQLITE_DONE) ? (int)n : ferry_registry_db_error(reg, err, "read");
-out:
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&reg->lock);
-	return r;
-}
-
-static int store_write(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
-                       struct ferry_err *err)
-{
-	int r;
-
-	pthread_mutex_lock(&reg->lock);
-	r = ferry_registry_exec(reg, sql, types, vals, err);
-	pthread_mutex_unlock(&reg->lock);
-	return r;
-}
-
 /* ---- images ---- */
 
 static void image_row(sqlite3_stmt *st, void *out, unsigned i)
@@ -66,11 +17,11 @@ static void image_row(sqlite3_stmt *st, void *out, unsigned i)
 	char hex[65];
 
 	memset(img, 0, sizeof(*img));
-	text(st, 0, img->name, sizeof(img->name));
-	text(st, 1, hex, sizeof(hex));
+	ferry_registry_col_text(st, 0, img->name, sizeof(img->name));
+	ferry_registry_col_text(st, 1, hex, sizeof(hex));
 	ferry_hex_decode(hex, img->digest, 32);
-	img->size = u64(st, 2);
-	img->created_at = u64(st, 3);
+	img->size = ferry_registry_col_u64(st, 2);
+	img->created_at = ferry_registry_col_u64(st, 3);
 }
 
 int ferry_store_image_put(struct ferry_registry *reg, const struct ferry_image_rec *img, struct ferry_err *err)
@@ -81,16 +32,17 @@ int ferry_store_image_put(struct ferry_registry *reg, const struct ferry_image_r
 	int r;
 
 	ferry_hex_encode(img->digest, 32, hex);
-	r = store_write(reg, "INSERT OR REPLACE INTO images (name, digest, size, created_at) VALUES (?, ?, ?, ?)",
-	                "ssii", vals, err);
+	r = ferry_registry_write(reg,
+	                         "INSERT OR REPLACE INTO images (name, digest, size, created_at) VALUES (?, ?, ?, ?)",
+	                         "ssii", vals, err);
 	return r < 0 ? r : 0;
 }
 
 int ferry_store_image_get(struct ferry_registry *reg, const char *name, struct ferry_image_rec *ret,
                           struct ferry_err *err)
 {
-	int n = query(reg, "SELECT name, digest, size, created_at FROM images WHERE name = ?", name, image_row, ret, 1,
-	              err);
+	int n = ferry_registry_query(reg, "SELECT name, digest, size, created_at FROM images WHERE name = ?", name,
+	                             image_row, ret, 1, err);
 
 	if (n == 0)
 		return ferry_err_set(err, -ENOENT, "no image named '%s' (ferry image ls lists them)", name);
@@ -99,8 +51,8 @@ int ferry_store_image_get(struct ferry_registry *reg, const char *name, struct f
 
 int ferry_store_images(struct ferry_registry *reg, struct ferry_image_rec *out, unsigned max, struct ferry_err *err)
 {
-	return query(reg, "SELECT name, digest, size, created_at FROM images ORDER BY name", NULL, image_row, out, max,
-	             err);
+	return ferry_registry_query(reg, "SELECT name, digest, size, created_at FROM images ORDER BY name", NULL,
+	                            image_row, out, max, err);
 }
 
 /* ---- containers ---- */
@@ -113,15 +65,15 @@ static void container_row(sqlite3_stmt *st, void *out, unsigned i)
 	int len = sqlite3_column_bytes(st, 5);
 
 	memset(c, 0, sizeof(*c) - sizeof(c->spec));
-	text(st, 0, c->name, sizeof(c->name));
-	text(st, 1, c->node, sizeof(c->node));
-	text(st, 2, c->image, sizeof(c->image));
-	c->generation = u64(st, 3);
-	text(st, 4, c->state, sizeof(c->state));
+	ferry_registry_col_text(st, 0, c->name, sizeof(c->name));
+	ferry_registry_col_text(st, 1, c->node, sizeof(c->node));
+	ferry_registry_col_text(st, 2, c->image, sizeof(c->image));
+	c->generation = ferry_registry_col_u64(st, 3);
+	ferry_registry_col_text(st, 4, c->state, sizeof(c->state));
 	c->spec_len = len > 0 && len <= FERRY_SPEC_ENC_MAX ? (size_t)len : 0;
 	if (c->spec_len)
 		memcpy(c->spec, sqlite3_column_blob(st, 5), c->spec_len);
-	c->created_at = u64(st, 6);
+	c->created_at = ferry_registry_col_u64(st, 6);
 }
 
 int ferry_store_container_add(struct ferry_registry *reg, const struct ferry_container_rec *c, struct ferry_err *err)
@@ -129,8 +81,9 @@ int ferry_store_container_add(struct ferry_registry *reg, const struct ferry_con
 	sqlite3_int64 gen = (sqlite3_int64)c->generation, at = (sqlite3_int64)c->created_at;
 	struct ferry_blob spec = { c->spec, c->spec_len };
 	const void *vals[] = { c->name, c->node, c->image, &gen, c->state, &spec, &at };
-	int r = store_write(reg, "INSERT OR IGNORE INTO containers (" CT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
-	                    "sssisbi", vals, err);
+	int r =
+	    ferry_registry_write(reg, "INSERT OR IGNORE INTO containers (" CT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
+	                         "sssisbi", vals, err);
 
 	if (r == 0)
 		return ferry_err_set(err, -EEXIST, "a container named '%s' already exists", c->name);
@@ -140,7 +93,8 @@ int ferry_store_container_add(struct ferry_registry *reg, const struct ferry_con
 int ferry_store_container_get(struct ferry_registry *reg, const char *name, struct ferry_container_rec *ret,
                               struct ferry_err *err)
 {
-	int n = query(reg, "SELECT " CT_COLUMNS " FROM containers WHERE name = ?", name, container_row, ret, 1, err);
+	int n = ferry_registry_query(reg, "SELECT " CT_COLUMNS " FROM containers WHERE name = ?", name, container_row,
+	                             ret, 1, err);
 
 	if (n == 0)
 		return ferry_err_set(err, -ENOENT, "no container named '%s'", name);
@@ -150,7 +104,8 @@ int ferry_store_container_get(struct ferry_registry *reg, const char *name, stru
 int ferry_store_containers(struct ferry_registry *reg, struct ferry_container_rec *out, unsigned max,
                            struct ferry_err *err)
 {
-	return query(reg, "SELECT " CT_COLUMNS " FROM containers ORDER BY name", NULL, container_row, out, max, err);
+	return ferry_registry_query(reg, "SELECT " CT_COLUMNS " FROM containers ORDER BY name", NULL, container_row,
+	                            out, max, err);
 }
 
 int ferry_store_container_del(struct ferry_registry *reg, const char *name, struct ferry_err *err)
@@ -160,27 +115,27 @@ int ferry_store_container_del(struct ferry_registry *reg, const char *name, stru
 	 * Its last generation outlives it: nodes remember the generations they
 	 * saw of a name, and a new container of that name must go on above.
 	 */
-	int r = store_write(reg,
-	                    "INSERT INTO retired_generations (name, generation) SELECT name, generation FROM "
-	                    "containers WHERE name = ?1 ON CONFLICT (name) DO UPDATE SET generation = "
-	                    "max(generation, excluded.generation)",
-	                    "s", vals, err);
+	int r = ferry_registry_write(reg,
+	                             "INSERT INTO retired_generations (name, generation) SELECT name, generation FROM "
+	                             "containers WHERE name = ?1 ON CONFLICT (name) DO UPDATE SET generation = "
+	                             "max(generation, excluded.generation)",
+	                             "s", vals, err);
 
 	if (r >= 0)
-		r = store_write(reg, "DELETE FROM containers WHERE name = ?", "s", vals, err);
+		r = ferry_registry_write(reg, "DELETE FROM containers WHERE name = ?", "s", vals, err);
 	return r < 0 ? r : 0;
 }
 
 static void generation_row(sqlite3_stmt *st, void *out, unsigned i)
 {
-	*(uint64_t *)out = u64(st, 0);
+	*(uint64_t *)out = ferry_registry_col_u64(st, 0);
 }
 
 int ferry_store_first_generation(struct ferry_registry *reg, const char *name, uint64_t *ret, struct ferry_err *err)
 {
 	uint64_t last = 0;
-	int n = query(reg, "SELECT generation FROM retired_generations WHERE name = ?", name, generation_row, &last, 1,
-	              err);
+	int n = ferry_registry_query(reg, "SELECT generation FROM retired_generations WHERE name = ?", name,
+	                             generation_row, &last, 1, err);
 
 	if (n < 0)
 		return n;
@@ -193,7 +148,8 @@ int ferry_store_container_transition(struct ferry_registry *reg, const char *nam
 {
 	const void *vals[] = { to, name, from };
 	struct ferry_container_rec *c;
-	int r = store_write(reg, "UPDATE containers SET state = ? WHERE name = ? AND state = ?", "sss", vals, err);
+	int r =
+	    ferry_registry_write(reg, "UPDATE containers SET state = ? WHERE name = ? AND state = ?", "sss", vals, err);
 
 	if (r != 0)
 		return r < 0 ? r : 0;
@@ -212,8 +168,9 @@ int ferry_store_container_update(struct ferry_registry *reg, const struct ferry_
 	sqlite3_int64 gen = (sqlite3_int64)c->generation;
 	struct ferry_blob spec = { c->spec, c->spec_len };
 	const void *vals[] = { c->node, &gen, c->state, &spec, c->name };
-	int r = store_write(reg, "UPDATE containers SET node = ?, generation = ?, state = ?, spec = ? WHERE name = ?",
-	                    "sisbs", vals, err);
+	int r = ferry_registry_write(
+	    reg, "UPDATE containers SET node = ?, generation = ?, state = ?, spec = ? WHERE name = ?", "sisbs", vals,
+	    err);
 
 	return r < 0 ? r : 0;
 }
@@ -229,25 +186,25 @@ static void migration_row(sqlite3_stmt *st, void *out, unsigned i)
 	struct ferry_migration_rec *m = (struct ferry_migration_rec *)out + i;
 
 	memset(m, 0, sizeof(*m));
-	m->id = u64(st, 0);
-	text(st, 1, m->container, sizeof(m->container));
-	text(st, 2, m->mode, sizeof(m->mode));
-	text(st, 3, m->source, sizeof(m->source));
-	text(st, 4, m->dest, sizeof(m->dest));
-	m->started_at = u64(st, 5);
-	m->finished_at = u64(st, 6);
-	text(st, 7, m->result, sizeof(m->result));
-	text(st, 8, m->message, sizeof(m->message));
-	m->total_ms = u64(st, 9);
-	m->downtime_ms = u64(st, 10);
-	m->checkpoint_ms = u64(st, 11);
-	m->transfer_ms = u64(st, 12);
-	m->restore_ms = u64(st, 13);
-	m->bytes_image = u64(st, 14);
-	m->bytes_wire = u64(st, 15);
-	m->rounds = u64(st, 16);
-	text(st, 17, m->round_bytes, sizeof(m->round_bytes));
-	text(st, 18, m->note, sizeof(m->note));
+	m->id = ferry_registry_col_u64(st, 0);
+	ferry_registry_col_text(st, 1, m->container, sizeof(m->container));
+	ferry_registry_col_text(st, 2, m->mode, sizeof(m->mode));
+	ferry_registry_col_text(st, 3, m->source, sizeof(m->source));
+	ferry_registry_col_text(st, 4, m->dest, sizeof(m->dest));
+	m->started_at = ferry_registry_col_u64(st, 5);
+	m->finished_at = ferry_registry_col_u64(st, 6);
+	ferry_registry_col_text(st, 7, m->result, sizeof(m->result));
+	ferry_registry_col_text(st, 8, m->message, sizeof(m->message));
+	m->total_ms = ferry_registry_col_u64(st, 9);
+	m->downtime_ms = ferry_registry_col_u64(st, 10);
+	m->checkpoint_ms = ferry_registry_col_u64(st, 11);
+	m->transfer_ms = ferry_registry_col_u64(st, 12);
+	m->restore_ms = ferry_registry_col_u64(st, 13);
+	m->bytes_image = ferry_registry_col_u64(st, 14);
+	m->bytes_wire = ferry_registry_col_u64(st, 15);
+	m->rounds = ferry_registry_col_u64(st, 16);
+	ferry_registry_col_text(st, 17, m->round_bytes, sizeof(m->round_bytes));
+	ferry_registry_col_text(st, 18, m->note, sizeof(m->note));
 }
 
 int ferry_store_migration_begin(struct ferry_registry *reg, struct ferry_migration_rec *m, struct ferry_err *err)
@@ -276,7 +233,7 @@ int ferry_store_migration_end(struct ferry_registry *reg, const struct ferry_mig
 		              (sqlite3_int64)m->rounds,      (sqlite3_int64)m->id };
 	const void *vals[] = { &v[0], m->result, m->message, &v[1], &v[2],          &v[3],   &v[4],
 		               &v[5], &v[6],     &v[7],      &v[8], m->round_bytes, m->note, &v[9] };
-	int r = store_write(
+	int r = ferry_registry_write(
 	    reg,
 	    "UPDATE migrations SET finished_at = ?, result = ?, message = ?, total_ms = ?, downtime_ms = ?, "
 	    "checkpoint_ms = ?, transfer_ms = ?, restore_ms = ?, bytes_image = ?, bytes_wire = ?, rounds = ?, "
@@ -295,22 +252,22 @@ int ferry_store_migrations(struct ferry_registry *reg, struct ferry_migration_re
 	         "SELECT * FROM (SELECT " MIG_COLUMNS " FROM migrations ORDER BY id DESC LIMIT %u) "
 	         "ORDER BY id",
 	         max);
-	return query(reg, sql, NULL, migration_row, out, max, err);
+	return ferry_registry_query(reg, sql, NULL, migration_row, out, max, err);
 }
 
 int ferry_store_migrations_interrupt(struct ferry_registry *reg, uint64_t now, struct ferry_err *err)
 {
 	sqlite3_int64 at = (sqlite3_int64)now;
 	const void *vals[] = { &at };
-	int r = store_write(
+	int r = ferry_registry_write(
 	    reg,
 	    "UPDATE migrations SET finished_at = ?, result = 'interrupted', message = 'the controller stopped "
 	    "during the migration' WHERE result IS NULL",
 	    "i", vals, err);
 
 	if (r >= 0) {
-		int r2 = store_write(reg, "UPDATE containers SET state = 'running' WHERE state = 'migrating'", "", NULL,
-		                     err);
+		int r2 = ferry_registry_write(reg, "UPDATE containers SET state = 'running' WHERE state = 'migrating'",
+		                              "", NULL, err);
 		if (r2 < 0)
 			return r2;
 	}

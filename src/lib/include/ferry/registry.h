@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ferry/err.h"
@@ -17,6 +18,7 @@
 #include "ferry/trust.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 struct ferry_registry {
 	struct sqlite3 *db;
@@ -41,6 +43,16 @@ struct ferry_blob {
 int ferry_registry_exec(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
                         struct ferry_err *err);
 int ferry_registry_db_error(struct ferry_registry *reg, struct ferry_err *err, const char *what);
+/* ferry_registry_exec under the registry's lock. */
+int ferry_registry_write(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
+                         struct ferry_err *err);
+/* A query with one optional text parameter; row() per row, up to max; returns the rows or < 0. */
+int ferry_registry_query(struct ferry_registry *reg, const char *sql, const char *param,
+                         void (*row)(struct sqlite3_stmt *st, void *out, unsigned i), void *out, unsigned max,
+                         struct ferry_err *err);
+/* Column readers for row(): text cut to len, integers below 0 as 0. */
+void ferry_registry_col_text(struct sqlite3_stmt *st, int col, char *out, size_t len);
+uint64_t ferry_registry_col_u64(struct sqlite3_stmt *st, int col);
 
 int ferry_registry_open(struct ferry_registry *reg, const char *path, struct ferry_err *err);
 void ferry_registry_close(struct ferry_registry *reg);
