@@ -10,6 +10,7 @@
 #include "ferry/server.h"
 #include "ferry/spec.h"
 #include "ferry/workload.h"
+#include "manager.h"
 
 /* Files in the controller's state directory. */
 #define CTL_CA_KEY     "ca.key"
@@ -60,6 +61,7 @@ struct controller {
 	pthread_mutex_t ipam_lock;
 	bool no_net_hold;    /* FERRY_FAULT=no-net-hold: no early claim (bench/continuity's baseline) */
 	bool allow_postcopy; /* allow_postcopy = yes in --config */
+	struct manager mgr;  /* measurement and decision loop (manager.h) */
 };
 
 /* ---- audit trail (audit.c) ---- */

@@ -295,6 +295,10 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 		case FERRY_OP_AUDIT_VERIFY:
 			r = is_enroll ? -EPERM : api_audit(c, op[0] << 8 | op[1], l, &out, &err);
 			break;
+		case FERRY_OP_POLICY_EXPLAIN:
+		case FERRY_OP_DECISIONS:
+			r = is_enroll ? -EPERM : api_policy(c, op[0] << 8 | op[1], l, &out, &err);
+			break;
 		default:
 			r = is_enroll ? -EPERM : api_workload(c, conn, op[0] << 8 | op[1], l, &out, &err);
 		}
@@ -396,12 +400,32 @@ static void *push_loop(void *arg)
 
 /* ---- life cycle ---- */
 
+static bool manager_is_key(const char *key)
+{
+	return ferry_manager_is_key(key);
+}
+
+static int manager_set(void *arg, const char *key, const char *value, struct ferry_err *err)
+{
+	return ferry_manager_set(arg, key, value, err);
+}
+
 static int controller_start(const struct ferry_daemon_config *cfg, void *arg, struct ferry_err *err)
 {
 	static const char *const server_alpns[] = { FERRY_ALPN_API, FERRY_ALPN_ENROLL, NULL };
 	static const char *const client_alpns[] = { FERRY_ALPN_CTL, NULL };
 	struct controller *c = arg;
 	struct ferry_server_limits limits;
+	struct ferry_manager_config mcfg;
+	struct ferry_config_keys manager_keys = { .is_key = manager_is_key,
+		                                  .set = manager_set,
+		                                  .arg = &mcfg,
+		                                  .names = "a manager key (policy, topology, migration_mode, dry_run, "
+		                                           "sample_interval_ms, fast_sample_interval_ms, "
+		                                           "check_interval_ms, aggregate_threshold, "
+		                                           "aggregate_difference_threshold, port_threshold, "
+		                                           "hysteresis_percent, confirm_checks, cooldown_s, "
+		                                           "retention_s)" };
 	int r;
 
 	pthread_mutex_init(&c->push_lock, NULL);
@@ -413,11 +437,17 @@ static int controller_start(const struct ferry_daemon_config *cfg, void *arg, st
 		         "the commit and packets sent during the freeze are lost (a measurement baseline only)");
 	}
 	pthread_cond_init(&c->push_wake, NULL);
+	/* The whole configuration is checked before anything starts: no half-started controller. */
+	ferry_server_limits_default(&limits);
+	ferry_manager_config_default(&mcfg);
+	if ((r = ferry_config_load_with(cfg->config, &limits, &c->fabric, &manager_keys, err)) < 0 ||
+	    (r = ferry_manager_check(&mcfg, err)) < 0)
+		return r < 0 && cfg->config && !strstr(err->msg, cfg->config) ? ferry_err_wrap(err, "%s", cfg->config)
+		                                                              : r;
+	if ((r = manager_init(c, &mcfg, err)) < 0)
+		return r;
 	if ((r = controller_state_load(cfg->state_dir, &c->st, err)) < 0 ||
 	    (r = workload_init(c, cfg->state_dir, err)) < 0)
-		return r;
-	ferry_server_limits_default(&limits);
-	if ((r = ferry_config_load(cfg->config, &limits, &c->fabric, err)) < 0)
 		return r;
 	c->allow_postcopy = limits.allow_postcopy;
 	if (c->allow_postcopy)
@@ -440,6 +470,8 @@ static int controller_start(const struct ferry_daemon_config *cfg, void *arg, st
 	if (pthread_create(&c->push_thread, NULL, push_loop, c) != 0)
 		return ferry_err_set(err, -EAGAIN, "cannot start the allowlist pusher");
 	c->running = true;
+	if ((r = manager_start(c, err)) < 0)
+		return r;
 	log_info("serving %s and %s on %s", FERRY_ALPN_API, FERRY_ALPN_ENROLL,
 	         cfg->listen ? cfg->listen : c->st.listen);
 	return 0;
@@ -449,6 +481,8 @@ static void controller_stop(void *arg)
 {
 	struct controller *c = arg;
 
+	/* The manager first: its migration in flight still needs the server's clients and the registry. */
+	manager_stop(c);
 	if (c->running) {
 		/* Stop the pusher first: it checks the server's stopping flag between nodes. */
 		ferry_server_stop(&c->srv);
@@ -462,6 +496,7 @@ static void controller_stop(void *arg)
 	SSL_CTX_free(c->server_ctx);
 	SSL_CTX_free(c->client_ctx);
 	controller_state_free(&c->st);
+	manager_free(c);
 }
 
 int controller_run(int argc, char **argv)

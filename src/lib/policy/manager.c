@@ -7,6 +7,7 @@
 
 #include "ferry/manager.h"
 #include "ferry/parse.h"
+#include "ferry/ticket.h"
 
 void ferry_manager_config_default(struct ferry_manager_config *m)
 {
@@ -21,6 +22,7 @@ void ferry_manager_config_default(struct ferry_manager_config *m)
 	m->confirm_checks = 2;
 	m->cooldown_s = 120;
 	m->retention_s = 3600;
+	m->mode = FERRY_MODE_AUTO;
 }
 
 enum kind { MS, RATE, PERCENT, COUNT, SECONDS };
@@ -48,7 +50,8 @@ static const struct {
 
 bool ferry_manager_is_key(const char *key)
 {
-	if (strcmp(key, "policy") == 0 || strcmp(key, "topology") == 0 || strcmp(key, "dry_run") == 0)
+	if (strcmp(key, "policy") == 0 || strcmp(key, "topology") == 0 || strcmp(key, "dry_run") == 0 ||
+	    strcmp(key, "migration_mode") == 0)
 		return true;
 	for (size_t i = 0; i < N_KEYS; i++)
 		if (strcmp(key, keys[i].key) == 0)
@@ -70,6 +73,14 @@ int ferry_manager_set(struct ferry_manager_config *m, const char *key, const cha
 			                     "topology '%.64s' is not an absolute path shorter than %zu bytes", value,
 			                     sizeof(m->topology));
 		snprintf(m->topology, sizeof(m->topology), "%s", value);
+		return 0;
+	}
+	if (strcmp(key, "migration_mode") == 0) {
+		uint8_t mode;
+
+		if (ferry_mode_parse(value, &mode, err) < 0)
+			return ferry_err_wrap(err, "migration_mode");
+		m->mode = mode;
 		return 0;
 	}
 	if (strcmp(key, "dry_run") == 0) {

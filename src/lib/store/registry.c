@@ -44,7 +44,21 @@ static const char schema[] = "PRAGMA journal_mode=WAL;"
                              "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit"
                              "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
                              "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit"
-                             "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
+                             "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+                             /* The migration manager's measurement and decisions (ferry/decision.h). */
+                             "CREATE TABLE IF NOT EXISTS host_samples (at_ms INTEGER NOT NULL, node TEXT NOT NULL,"
+                             "  rx_bps INTEGER NOT NULL, tx_bps INTEGER NOT NULL, cpu_permille INTEGER NOT NULL,"
+                             "  mem_free INTEGER NOT NULL, containers INTEGER NOT NULL);"
+                             "CREATE INDEX IF NOT EXISTS host_samples_by_node ON host_samples(node, at_ms);"
+                             "CREATE TABLE IF NOT EXISTS switch_samples (at_ms INTEGER NOT NULL,"
+                             "  switch TEXT NOT NULL, aggregate_bps INTEGER NOT NULL,"
+                             "  difference_bps INTEGER NOT NULL, hot INTEGER NOT NULL);"
+                             "CREATE TABLE IF NOT EXISTS link_samples (at_ms INTEGER NOT NULL, a TEXT NOT NULL,"
+                             "  b TEXT NOT NULL, ab_bps INTEGER NOT NULL, ba_bps INTEGER NOT NULL);"
+                             "CREATE TABLE IF NOT EXISTS decisions (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                             "  at INTEGER NOT NULL, policy TEXT NOT NULL, container TEXT NOT NULL,"
+                             "  source TEXT NOT NULL, dest TEXT NOT NULL, action TEXT NOT NULL,"
+                             "  detail TEXT NOT NULL, migration INTEGER NOT NULL, inputs TEXT NOT NULL);";
 /* Columns added since the first release: an older registry gains them (the error of a second add is ignored). */
 static const char *const upgrades[] = {
 	"ALTER TABLE migrations ADD COLUMN round_bytes TEXT",

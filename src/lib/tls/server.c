@@ -79,11 +79,19 @@ int ferry_server_limits_set(struct ferry_server_limits *l, const char *key, cons
 	    key);
 }
 
-static int set_key(struct ferry_server_limits *l, struct ferry_fabric *f, const char *key, const char *value,
-                   struct ferry_err *err)
+#define UNKNOWN_KEY_LIST                                                                                               \
+	"a limit (max_handshakes, max_handshakes_per_source, handshake_timeout_ms, handshakes_per_sec, "               \
+	"handshakes_per_sec_per_source, penalty_failures, penalty_ms, max_connections, idle_timeout_ms, max_streams, " \
+	"max_streams_per_peer), allow_postcopy, or a fabric key (fabric, fabric_bridge, fabric_address, vxlan_id, "    \
+	"vxlan_port, vxlan_peer, fabric_subnet, fabric_pool)"
+
+static int set_key(struct ferry_server_limits *l, struct ferry_fabric *f, const struct ferry_config_keys *more,
+                   const char *key, const char *value, struct ferry_err *err)
 {
 	int r;
 
+	if (more && more->is_key(key))
+		return more->set(more->arg, key, value, err);
 	if (f && ferry_fabric_is_key(key))
 		return ferry_fabric_set(f, key, value, err);
 	if (strcmp(key, "allow_postcopy") == 0) {
@@ -94,43 +102,61 @@ static int set_key(struct ferry_server_limits *l, struct ferry_fabric *f, const 
 	}
 	r = ferry_server_limits_set(l, key, value, err);
 	if (r < 0 && f && strncmp(err->msg, "unknown limit", 13) == 0)
-		r = ferry_err_set(err, -EINVAL,
-		                  "unknown key '%.64s'; expected a limit (max_handshakes, max_handshakes_per_source, "
-		                  "handshake_timeout_ms, handshakes_per_sec, handshakes_per_sec_per_source, "
-		                  "penalty_failures, penalty_ms, max_connections, idle_timeout_ms, max_streams, "
-		                  "max_streams_per_peer), allow_postcopy, or a fabric key (fabric, fabric_bridge, "
-		                  "fabric_address, vxlan_id, vxlan_port, vxlan_peer, fabric_subnet, fabric_pool)",
-		                  key);
+		r = ferry_err_set(err, -EINVAL, "unknown key '%.64s'; expected " UNKNOWN_KEY_LIST "%s%s", key,
+		                  more ? ", or " : "", more ? more->names : "");
 	return r;
 }
 
-int ferry_config_parse(const char *text, struct ferry_server_limits *l, struct ferry_fabric *f, struct ferry_err *err)
+#define CONFIG_LINE_MAX  1024
+#define CONFIG_VALUE_MAX 511
+
+static int load(const char *path, struct ferry_server_limits *l, struct ferry_fabric *f,
+                const struct ferry_config_keys *more, bool may_include, struct ferry_err *err);
+
+static int parse(const char *text, struct ferry_server_limits *l, struct ferry_fabric *f,
+                 const struct ferry_config_keys *more, bool may_include, struct ferry_err *err)
 {
 	unsigned line_no = 0;
 
 	for (const char *line = text; line && *line;) {
 		const char *eol = strchr(line, '\n');
 		size_t len = eol ? (size_t)(eol - line) : strlen(line);
-		char buf[256], key[64], value[64], extra[2];
+		char buf[CONFIG_LINE_MAX], key[64], value[CONFIG_VALUE_MAX + 1], extra[2];
 		int n, r;
 
 		line_no++;
 		if (len >= sizeof(buf))
-			return ferry_err_set(err, -EINVAL, "line %u is too long", line_no);
+			return ferry_err_set(err, -EINVAL, "line %u is too long (at most %d bytes)", line_no,
+			                     CONFIG_LINE_MAX - 1);
 		memcpy(buf, line, len);
 		buf[len] = '\0';
 		line = eol ? eol + 1 : NULL;
 		if (strchr(buf, '#'))
 			*strchr(buf, '#') = '\0';
-		n = sscanf(buf, " %63[a-z_] = %63s %1s", key, value, extra);
+		n = sscanf(buf, " %63[a-z_] = %511s %1s", key, value, extra);
 		if (n == EOF || (n <= 0 && strspn(buf, " \t\r") == strlen(buf)))
 			continue;
 		if (n != 2)
 			return ferry_err_set(err, -EINVAL, "line %u: expected 'key = value'", line_no);
-		if ((r = set_key(l, f, key, value, err)) < 0)
+		if (strcmp(key, "include") == 0) {
+			if (!may_include)
+				return ferry_err_set(
+				    err, -EINVAL, "line %u: include: only the file given may include another", line_no);
+			r = load(value, l, f, more, false, err);
+		} else {
+			r = set_key(l, f, more, key, value, err);
+		}
+		if (r < 0)
 			return ferry_err_wrap(err, "line %u", line_no);
 	}
-	return f ? ferry_fabric_check(f, err) : 0;
+	return 0;
+}
+
+int ferry_config_parse(const char *text, struct ferry_server_limits *l, struct ferry_fabric *f, struct ferry_err *err)
+{
+	int r = parse(text, l, f, NULL, false, err);
+
+	return r < 0 ? r : f ? ferry_fabric_check(f, err) : 0;
 }
 
 int ferry_server_limits_parse(struct ferry_server_limits *l, const char *text, struct ferry_err *err)
@@ -138,20 +164,39 @@ int ferry_server_limits_parse(struct ferry_server_limits *l, const char *text, s
 	return ferry_config_parse(text, l, NULL, err);
 }
 
-int ferry_config_load(const char *path, struct ferry_server_limits *l, struct ferry_fabric *f, struct ferry_err *err)
+static int load(const char *path, struct ferry_server_limits *l, struct ferry_fabric *f,
+                const struct ferry_config_keys *more, bool may_include, struct ferry_err *err)
 {
 	struct ferry_buf b = FERRY_BUF_INIT(64 * 1024);
 	int r;
 
-	if (!path)
-		return 0;
 	r = ferry_read_file(path, 64 * 1024, &b, err);
 	if (r == 0)
-		r = ferry_config_parse(b.data ? b.data : "", l, f, err);
+		r = parse(b.data ? b.data : "", l, f, more, may_include, err);
 	if (r < 0)
 		ferry_err_wrap(err, "%s", path);
 	ferry_buf_free(&b);
 	return r;
+}
+
+int ferry_config_load_with(const char *path, struct ferry_server_limits *l, struct ferry_fabric *f,
+                           const struct ferry_config_keys *more, struct ferry_err *err)
+{
+	int r;
+
+	if (!path)
+		return 0;
+	if ((r = load(path, l, f, more, true, err)) < 0)
+		return r;
+	/* The fabric's keys hang together across the files: checked once, at the end. */
+	if (f && (r = ferry_fabric_check(f, err)) < 0)
+		return ferry_err_wrap(err, "%s", path);
+	return 0;
+}
+
+int ferry_config_load(const char *path, struct ferry_server_limits *l, struct ferry_fabric *f, struct ferry_err *err)
+{
+	return ferry_config_load_with(path, l, f, NULL, err);
 }
 
 int ferry_server_init(struct ferry_server *srv, const char *hostport, SSL_CTX *ctx,

@@ -129,6 +129,13 @@ enum ferry_tag {
 	FERRY_TAG_IFACE = 68,            /* text: an interface name */
 	FERRY_TAG_TIME_MS = 69,          /* u64: the sender's monotonic clock, ms */
 	FERRY_TAG_COUNT = 70,            /* u64 */
+	FERRY_TAG_POLICY = 71,           /* text: a placement policy's name */
+	FERRY_TAG_SCORE = 72,            /* text: a decimal, higher is better */
+	FERRY_TAG_BOTTLENECK_BPS = 73,   /* u64 bits/s */
+	FERRY_TAG_LATENCY_US = 74,       /* u64 */
+	FERRY_TAG_LATENCY_FROM = 75,     /* text: "measured" or "file" */
+	FERRY_TAG_HOPS = 76,             /* u64 */
+	FERRY_TAG_LOAD_PERMILLE = 77,    /* u64: CPU load, 0 to 1000 */
 };
 
 /* FLAGS of a migration (MIGRATE, MIG_OUT) */
@@ -157,8 +164,10 @@ enum ferry_op {
 	FERRY_OP_EVACUATE = 17,
 	FERRY_OP_HISTORY = 18,
 	FERRY_OP_NODES = 19,
-	FERRY_OP_AUDIT = 20,        /* the newest entries of the audit log */
-	FERRY_OP_AUDIT_VERIFY = 21, /* walk the audit log's hash chain */
+	FERRY_OP_AUDIT = 20,          /* the newest entries of the audit log */
+	FERRY_OP_AUDIT_VERIFY = 21,   /* walk the audit log's hash chain */
+	FERRY_OP_POLICY_EXPLAIN = 22, /* a container's candidate destinations, scored, with their data */
+	FERRY_OP_DECISIONS = 23,      /* the manager's newest decisions, or one (SEQ) with its inputs */
 	/* node commands (ferry-ctl) */
 	FERRY_OP_NODE_INFO = 32,
 	FERRY_OP_LAYER_PUT = 33, /* followed by an unticketed bundle: layers/<digest>.tar */

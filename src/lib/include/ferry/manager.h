@@ -37,6 +37,7 @@ struct ferry_manager_config {
 	unsigned cooldown_s;                     /* after a container moved, it and its old host rest */
 	unsigned retention_s;                    /* how long samples and decisions are kept */
 	bool dry_run;                            /* decide and record, move nothing */
+	uint8_t mode;                            /* how the loop's migrations move (ferry/ticket.h) */
 };
 
 void ferry_manager_config_default(struct ferry_manager_config *m);

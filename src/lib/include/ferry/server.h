@@ -51,6 +51,22 @@ int ferry_server_limits_parse(struct ferry_server_limits *l, const char *text, s
 int ferry_config_parse(const char *text, struct ferry_server_limits *l, struct ferry_fabric *f, struct ferry_err *err);
 int ferry_config_load(const char *path, struct ferry_server_limits *l, struct ferry_fabric *f, struct ferry_err *err);
 
+/* A daemon's own keys beyond the limits and the fabric (the controller's manager keys). */
+struct ferry_config_keys {
+	bool (*is_key)(const char *key);
+	int (*set)(void *arg, const char *key, const char *value, struct ferry_err *err);
+	void *arg;
+	const char *names; /* for the unknown-key error: "a manager key (policy, ...)" */
+};
+
+/*
+ * ferry_config_load with more keys (NULL: none), and "include = PATH" in the
+ * file given (not in an included one): the included file's lines are read
+ * there, and its errors name it and its line.
+ */
+int ferry_config_load_with(const char *path, struct ferry_server_limits *l, struct ferry_fabric *f,
+                           const struct ferry_config_keys *more, struct ferry_err *err);
+
 struct ferry_server;
 /* Runs in the connection's thread after a successful handshake; the server closes conn afterwards. */
 typedef void (*ferry_server_handler_fn)(struct ferry_server *srv, struct ferry_conn *conn, void *arg);
