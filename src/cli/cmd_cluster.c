@@ -87,7 +87,8 @@ static void up_usage(FILE *out)
 {
 	fprintf(out,
 	        "Usage: ferry cluster up [--name CLUSTER] [--nodes N | --topology FILE] [--subnet CIDR]\n"
-	        "                        [--fabric bridge|vxlan|none] [--allow-postcopy] [--no-daemons]\n\n"
+	        "                        [--fabric bridge|vxlan|none] [--allow-postcopy]\n"
+	        "                        [--controller-config FILE] [--no-daemons]\n\n"
 	        "Build a local cluster on this machine: one network namespace per host on a shared L2\n"
 	        "fabric (Linux bridges), each with its own address, state directory (a private 0700\n"
 	        "tmpfs under tmp/), cgroup and daemon (ferryd on hosts, ferry-controller on the\n"
@@ -101,6 +102,10 @@ static void up_usage(FILE *out)
 	        "                    vxlan (ferryd builds a VXLAN overlay %s), or none (containers get\n"
 	        "                    loopback only); default: the topology's 'fabric' line, else bridge\n"
 	        "  --allow-postcopy  the controller may migrate by post-copy (allow_postcopy = yes)\n"
+	        "  --controller-config FILE\n"
+	        "                    more keys for the controller (its migration manager: policy = ...;\n"
+	        "                    see docs/ARCHITECTURE.md), included into the configuration up writes;\n"
+	        "                    a bad key stops up with the file, line and key named\n"
 	        "  --no-daemons      build the network and state only, start no daemons\n"
 	        "  -h, --help        show this help\n",
 	        FERRY_CLUSTER_DEFAULT_NAME, FERRY_TOPO_MAX_NODES - 1, FERRY_TOPO_DEFAULT_SUBNET, FERRY_CLUSTER_OVERLAY);
@@ -109,19 +114,15 @@ static void up_usage(FILE *out)
 static int cluster_up(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'c' },
-		{ "nodes", required_argument, NULL, 'n' },
-		{ "topology", required_argument, NULL, 't' },
-		{ "subnet", required_argument, NULL, 's' },
-		{ "fabric", required_argument, NULL, 'f' },
-		{ "no-daemons", no_argument, NULL, 'D' },
-		{ "allow-postcopy", no_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{ "name", required_argument, NULL, 'c' },     { "nodes", required_argument, NULL, 'n' },
+		{ "topology", required_argument, NULL, 't' }, { "subnet", required_argument, NULL, 's' },
+		{ "fabric", required_argument, NULL, 'f' },   { "no-daemons", no_argument, NULL, 'D' },
+		{ "allow-postcopy", no_argument, NULL, 'P' }, { "controller-config", required_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },           { 0 },
 	};
 	const char *name = FERRY_CLUSTER_DEFAULT_NAME, *topo_file = NULL, *subnet = NULL, *nodes_arg = NULL;
-	const char *fabric = NULL;
-	char ferryd[PATH_MAX], controller[PATH_MAX];
+	const char *fabric = NULL, *controller_config = NULL;
+	char ferryd[PATH_MAX], controller[PATH_MAX], config_path[PATH_MAX];
 	struct ferry_cluster_daemons daemons = { 0 };
 	struct ferry_err err = { 0 };
 	struct ferry_topology topo;
@@ -154,6 +155,9 @@ static int cluster_up(int argc, char **argv)
 			break;
 		case 'P':
 			allow_postcopy = true;
+			break;
+		case 'x':
+			controller_config = optarg;
 			break;
 		case 'h':
 			up_usage(stdout);
@@ -192,6 +196,16 @@ static int cluster_up(int argc, char **argv)
 		topo.fabric = f.kind;
 	}
 	topo.allow_postcopy = allow_postcopy;
+	if (controller_config) {
+		/* Absolute, because the controller reads it from its own directory. */
+		if (!realpath(controller_config, config_path))
+			return cli_usage_error("cluster up", "--controller-config %.200s: %s", controller_config,
+			                       strerror(errno));
+		if (strlen(config_path) >= sizeof(topo.controller_config))
+			return cli_usage_error("cluster up", "--controller-config %.200s: the path is too long",
+			                       config_path);
+		snprintf(topo.controller_config, sizeof(topo.controller_config), "%s", config_path);
+	}
 	if (start_daemons) {
 		if (cli_find_program("ferryd", "FERRY_FERRYD", ferryd, sizeof(ferryd)) < 0 ||
 		    cli_find_program("ferry-controller", "FERRY_CONTROLLER", controller, sizeof(controller)) < 0) {
@@ -331,7 +345,7 @@ static int status_json(const struct ferry_cluster *cl, const struct ferry_topolo
 		ferry_json_key(&j, "name");
 		ferry_json_string(&j, t->nodes[i].name);
 		ferry_json_key(&j, "role");
-		ferry_json_string(&j, t->nodes[i].role == FERRY_NODE_HOST ? "host" : "controller");
+		ferry_json_string(&j, ferry_topology_role_name(t->nodes[i].role));
 		ferry_json_key(&j, "switch");
 		ferry_json_string(&j, t->switches[t->nodes[i].sw].name);
 		ferry_json_key(&j, "address");
@@ -380,7 +394,7 @@ static void status_table(const struct ferry_cluster *cl, const struct ferry_topo
 		else
 			snprintf(daemon, sizeof(daemon), "%s", st[i].pid ? "dead" : "none");
 		printf("%-16s %-10s %-8s %-15s %-6s %-16s %s\n", t->nodes[i].name,
-		       t->nodes[i].role == FERRY_NODE_HOST ? "host" : "controller", t->switches[t->nodes[i].sw].name,
+		       ferry_topology_role_name(t->nodes[i].role), t->switches[t->nodes[i].sw].name,
 		       ferry_format_ipv4(t->nodes[i].addr, a), st[i].netns ? "yes" : "MISSING", daemon,
 		       st[i].link_up ? rate_text(st[i].rate_bps, rate, sizeof(rate)) : "MISSING");
 	}

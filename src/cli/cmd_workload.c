@@ -28,12 +28,13 @@
 #include "ferry/json.h"
 #include "ferry/layer.h"
 #include "ferry/parse.h"
+#include "ferry/policy.h"
 #include "ferry/spec.h"
 
 #define LONG_CALL_MS 600000
 
 struct wopts {
-	const char *admin_dir, *cluster, *node, *image, *name, *probe, *to[16], *mode;
+	const char *admin_dir, *cluster, *node, *image, *name, *probe, *to[16], *mode, *policy;
 	unsigned n_to;
 	uint64_t memory, parallel;
 	bool json, stateless, progress;
@@ -64,6 +65,7 @@ enum {
 	O_MAX_ROUNDS = 'R',
 	O_AUTO_CONVERGE = 'a',
 	O_EXPECT = 'E',
+	O_POLICY = 'p',
 	O_HELP = 'h'
 };
 
@@ -85,6 +87,7 @@ static const struct option all_opts[] = {
 	{ "max-rounds", required_argument, NULL, O_MAX_ROUNDS },
 	{ "auto-converge", no_argument, NULL, O_AUTO_CONVERGE },
 	{ "expect", required_argument, NULL, O_EXPECT },
+	{ "policy", required_argument, NULL, O_POLICY },
 	{ "help", no_argument, NULL, O_HELP },
 	{ 0 },
 };
@@ -235,6 +238,11 @@ static int parse(const char *cmd, int argc, char **argv, const char *allowed, co
 		case O_EXPECT:
 			if (parse_expect(optarg, o, &err) < 0)
 				return cli_usage_error(cmd, "%s", err.msg), -1;
+			break;
+		case O_POLICY:
+			if (!ferry_policy_find(optarg, &err))
+				return cli_usage_error(cmd, "--policy: %s", err.msg), -1;
+			o->policy = optarg;
 			break;
 		}
 	}
@@ -572,6 +580,153 @@ int cmd_audit(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "verify") == 0)
 		return audit_verify(argc - 1, argv + 1);
 	return listing("audit", argc, argv, FERRY_OP_AUDIT, audit_fields, "entries", AUDIT_HELP);
+}
+
+/* ---- policy ---- */
+
+static const struct field explain_fields[] = {
+	{ FERRY_TAG_SEQ, "rank", "RANK", F_U64, 6 },
+	{ FERRY_TAG_NODE, "node", "NODE", F_STR, 12 },
+	{ FERRY_TAG_SCORE, "score", "SCORE", F_STR, 16 },
+	{ FERRY_TAG_BOTTLENECK_BPS, "bottleneck_bps", "BOTTLENECK", F_U64, 13 },
+	{ FERRY_TAG_LATENCY_US, "latency_us", "LATENCY_US", F_U64, 12 },
+	{ FERRY_TAG_LATENCY_FROM, "latency_from", "FROM", F_STR, 10 },
+	{ FERRY_TAG_HOPS, "hops", "HOPS", F_U64, 6 },
+	{ FERRY_TAG_LOAD_PERMILLE, "load_permille", "LOAD", F_U64, 6 },
+	{ FERRY_TAG_MEMORY, "mem_free", "MEM_FREE", F_U64, 13 },
+	{ FERRY_TAG_RESULT, "result", "RESULT", F_STR, 10 },
+	{ FERRY_TAG_MESSAGE, "why", "WHY", F_STR, 1 },
+	{ 0 },
+};
+
+static const struct field decision_fields[] = {
+	{ FERRY_TAG_SEQ, "id", "ID", F_U64, 6 },
+	{ FERRY_TAG_TIME, "time", "TIME", F_U64, 12 },
+	{ FERRY_TAG_POLICY, "policy", "POLICY", F_STR, 15 },
+	{ FERRY_TAG_CONTAINER, "container", "CONTAINER", F_STR, 14 },
+	{ FERRY_TAG_SOURCE, "source", "SOURCE", F_STR, 9 },
+	{ FERRY_TAG_DEST, "destination", "DEST", F_STR, 9 },
+	{ FERRY_TAG_ACTION, "action", "ACTION", F_STR, 11 },
+	{ FERRY_TAG_MIGRATION, "migration", "MIG", F_U64, 5 },
+	{ FERRY_TAG_DETAIL, "detail", "DETAIL", F_STR, 1 },
+	{ FERRY_TAG_DATA, "inputs", NULL, F_STR, 0 },
+	{ 0 },
+};
+
+#define POLICY_HELP                                                                                                    \
+	"Usage: ferry policy explain CONTAINER [--policy NAME] [--json]\n"                                             \
+	"       ferry policy decisions [--json]\n"                                                                     \
+	"       ferry policy show ID [--json]\n\n"                                                                     \
+	"explain: where the controller's migration manager would move CONTAINER now, and why: every\n"                 \
+	"candidate host, best first, with its score and the data behind it (the path's available\n"                    \
+	"bandwidth in bits/s, its latency and whether that was measured or taken from the topology\n"                  \
+	"file, hops, CPU load in per mille, free memory), and every other host with why it is not one.\n"              \
+	"Nothing moves.  Without a policy in the controller's configuration, name one.\n"                              \
+	"decisions: the manager's newest decisions (100) and how they ended.\n"                                        \
+	"show: one decision with the inputs it was taken on (JSON, under \"inputs\").\n\n"                             \
+	"  --policy NAME     random, bandwidth, shortest-path or least-loaded (explain only)\n"                        \
+	"  --json            one JSON object\n"
+
+static int policy_explain(int argc, char **argv)
+{
+	struct ferry_buf req = FERRY_BUF_INIT(256), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	char policy[32] = "", source[FERRY_NODE_NAME_MAX + 1] = "", note[160] = "";
+	struct ferry_err err = { 0 };
+	uint64_t need = 0;
+	struct wopts o;
+	int r = parse("policy explain", argc, argv, "ACjp", POLICY_HELP, &o);
+
+	if (r != 0 || !l) {
+		free(l);
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	}
+	if (optind + 1 != argc ||
+	    check_name_arg("policy explain", "container", argv[optind], FERRY_CONTAINER_NAME_MAX) != 0) {
+		free(l);
+		return optind + 1 == argc ? CLI_EXIT_USAGE
+		                          : cli_usage_error("policy explain", "expected one container name");
+	}
+	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_POLICY_EXPLAIN);
+	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, argv[optind]);
+	if (r == 0 && o.policy)
+		r = ferry_tlv_add_str(&req, FERRY_TAG_POLICY, o.policy);
+	if (r < 0 || call(&o, &req, &resp, l, 60000, &err) < 0) {
+		r = cli_fail(&err);
+		goto out;
+	}
+	ferry_tlv_get_str(l, FERRY_TAG_POLICY, policy, sizeof(policy), NULL);
+	ferry_tlv_get_str(l, FERRY_TAG_SOURCE, source, sizeof(source), NULL);
+	ferry_tlv_get_str(l, FERRY_TAG_NOTE, note, sizeof(note), NULL);
+	ferry_tlv_get_u64(l, FERRY_TAG_MEMORY, &need, NULL);
+	if (!o.json)
+		printf("policy %s: container %s on %s needs %llu MiB; %s\n\n", policy, argv[optind], source,
+		       (unsigned long long)(need >> 20), note);
+	r = print_records(l, explain_fields, o.json, "candidates");
+out:
+	free(l);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+static int policy_show(int argc, char **argv)
+{
+	struct ferry_buf req = FERRY_BUF_INIT(64), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	struct ferry_err err = { 0 };
+	uint64_t id;
+	struct wopts o;
+	int r = parse("policy show", argc, argv, "ACj", POLICY_HELP, &o);
+
+	if (r != 0 || !l) {
+		free(l);
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	}
+	if (optind + 1 != argc || ferry_parse_u64(argv[optind], 1, INT64_MAX, "decision ID", &id, &err) < 0) {
+		free(l);
+		return optind + 1 != argc ? cli_usage_error("policy show", "expected one decision ID")
+		                          : cli_usage_error("policy show", "%s", err.msg);
+	}
+	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_DECISIONS);
+	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_SEQ, id);
+	if (r < 0 || call(&o, &req, &resp, l, 60000, &err) < 0)
+		r = cli_fail(&err);
+	else if (o.json)
+		r = print_records(l, decision_fields, true, "decisions");
+	else {
+		r = print_records(l, decision_fields, false, "decisions");
+		for (unsigned i = 0; i < l->n; i++) {
+			struct ferry_tlv_list rl;
+			const struct ferry_tlv *in;
+
+			if (l->items[i].tag == FERRY_TAG_RECORD &&
+			    ferry_tlv_parse(l->items[i].value, l->items[i].len, &rl, NULL) == 0 &&
+			    (in = ferry_tlv_find(&rl, FERRY_TAG_DATA)))
+				printf("\ninputs: %.*s\n", (int)in->len, (const char *)in->value);
+		}
+	}
+	free(l);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+int cmd_policy(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "explain") == 0)
+		return policy_explain(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "decisions") == 0)
+		return listing("policy decisions", argc - 1, argv + 1, FERRY_OP_DECISIONS, decision_fields, "decisions",
+		               POLICY_HELP);
+	if (argc > 1 && strcmp(argv[1], "show") == 0)
+		return policy_show(argc - 1, argv + 1);
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("%s" COMMON_HELP, POLICY_HELP);
+		return 0;
+	}
+	return cli_usage_error("policy", "expected explain, decisions or show%s%s", argc > 1 ? ", not " : "",
+	                       argc > 1 ? argv[1] : "");
 }
 
 /* ---- image ---- */

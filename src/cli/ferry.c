@@ -32,6 +32,7 @@ static const struct cli_command commands[] = {
 	{ "evacuate", cmd_evacuate, "move every container off a node" },
 	{ "history", cmd_history, "list past migrations and their metrics" },
 	{ "audit", cmd_audit, "the controller's audit log; 'audit verify' checks its hash chain" },
+	{ "policy", cmd_policy, "where the migration manager would move a container and why; its decisions" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "show this help" },
 	{ 0 },

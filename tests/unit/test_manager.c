@@ -118,6 +118,13 @@ static void test_traffic_view(void **state)
 	assert_true(tr.aggregate[0] == 90 * MBIT + 90 * MBIT / 50); /* s1: H1's port, and the acks from s2 */
 	assert_true(tr.aggregate[1] == 90 * MBIT + 90 * MBIT / 50); /* s2: the flood from s1, and H2's acks */
 	assert_true(tr.aggregate[4] == 0);
+	/* H1 unmeasured (a client): S1's side gives no bound, what S2's side received does. */
+	load(t, &tr, 90 * MBIT);
+	tr.seen[node(t, "h1")] = false;
+	ferry_traffic_compute(t, &tr);
+	assert_true(tr.link_ba[0] == 90 * MBIT);
+	assert_true(tr.link_ab[0] == 90 * MBIT / 50); /* what S2's side sent bounds it alone */
+	assert_true(tr.aggregate[1] == 90 * MBIT + 90 * MBIT / 50);
 	free(t);
 }
 

@@ -189,6 +189,15 @@ static void test_latency(void **state)
 	parse_fails("switch s1\nswitch s2\nlink s1 s2 delay 1ms\n", -EINVAL, "expected rate or latency");
 	parse_fails("switch s1\nswitch s2\nlink s1 s2 rate\n", -EINVAL, "expected 'link SWITCH SWITCH");
 	parse_fails("switch s1\nhost h1 switch s1 latency 11s\n", -ERANGE, "out of range");
+	/* A client is on the fabric with an address, runs nothing, and does not count as a host. */
+	free(back);
+	back = parse_ok("switch s1\nclient load switch s1 rate 1gbit\nhost h1 switch s1\n");
+	assert_int_equal(back->nodes[0].role, FERRY_NODE_CLIENT);
+	assert_string_equal(ferry_topology_role_name(back->nodes[0].role), "client");
+	ferry_buf_reset(&text);
+	assert_int_equal(ferry_topology_format(back, &text), 0);
+	assert_non_null(strstr(text.data, "client load switch s1 address 10.77.0.11 rate 1gbit\n"));
+	parse_fails("switch s1\nclient load switch s1\n", -EINVAL, "declares no host");
 	ferry_buf_free(&text);
 	free(back);
 	free(t);

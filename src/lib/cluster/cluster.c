@@ -515,7 +515,6 @@ static int write_daemon_config(const struct ferry_cluster *c, const struct ferry
 	char a[16];
 	int r = 0;
 
-	(void)c;
 	ferry_parse_ipv4_prefix(FERRY_CLUSTER_OVERLAY, 16, 16, &overlay, &overlay_len, NULL);
 	if (t->fabric == FERRY_FABRIC_VXLAN) {
 		subnet = overlay;
@@ -543,6 +542,11 @@ static int write_daemon_config(const struct ferry_cluster *c, const struct ferry
 	}
 	if (t->allow_postcopy && t->nodes[i].role == FERRY_NODE_CONTROLLER)
 		r = r ? r : ferry_buf_printf(&b, "allow_postcopy = yes\n");
+	/* The migration manager decides on the layout the cluster was built from. */
+	if (t->nodes[i].role == FERRY_NODE_CONTROLLER && c->dir[0] == '/')
+		r = r ? r : ferry_buf_printf(&b, "topology = %s/topology\n", c->dir);
+	if (t->nodes[i].role == FERRY_NODE_CONTROLLER && t->controller_config[0])
+		r = r ? r : ferry_buf_printf(&b, "include = %s\n", t->controller_config);
 	r = r < 0 ? ferry_err_set(err, r, "cannot format %s", path)
 	          : ferry_write_file_atomic(path, b.data, b.len, 0600, err);
 	ferry_buf_free(&b);
@@ -670,7 +674,9 @@ static int make_node(const struct ferry_cluster *c, const struct ferry_topology 
                      const struct ferry_cluster_daemons *daemons, struct ferry_err *err)
 {
 	const struct ferry_topo_node *n = &t->nodes[i];
-	const char *bin = n->role == FERRY_NODE_HOST ? daemons->ferryd : daemons->controller;
+	const char *bin = n->role == FERRY_NODE_HOST         ? daemons->ferryd
+	                  : n->role == FERRY_NODE_CONTROLLER ? daemons->controller
+	                                                     : NULL; /* a client runs no daemon */
 	char dir[PATH_MAX], tmp[PATH_MAX + 8];
 	int r;
 
@@ -737,6 +743,8 @@ int ferry_cluster_restart(const struct ferry_cluster *c, const struct ferry_topo
 
 	if (i < 0)
 		return ferry_err_set(err, -ENOENT, "cluster '%s' has no node '%s'", c->name, node);
+	if (t->nodes[i].role == FERRY_NODE_CLIENT)
+		return ferry_err_set(err, -EINVAL, "'%s' is a client: it runs no daemon", node);
 	bin = t->nodes[i].role == FERRY_NODE_HOST ? daemons->ferryd : daemons->controller;
 	if (!bin)
 		return ferry_err_set(err, -EINVAL, "no daemon binary for %s", node);

@@ -104,7 +104,7 @@ static int parse_subnet(struct parser *p, char **tok, int n)
 	if (p->have_subnet)
 		return fail(p, -EINVAL, "subnet is given twice");
 	if (p->t->n_nodes > 0)
-		return fail(p, -EINVAL, "subnet must come before the first host or controller");
+		return fail(p, -EINVAL, "subnet must come before the first host, client or controller");
 	/* /16 .. /29: big enough for a lab, small enough to keep address math simple. */
 	r = ferry_parse_ipv4_prefix(tok[1], 16, 29, &p->t->subnet, &p->t->prefix_len, p->err);
 	if (r < 0)
@@ -193,7 +193,10 @@ static int parse_address(struct parser *p, const char *s, uint32_t *ret)
 	return r < 0 ? wrap(p, r) : 0;
 }
 
-/* host NAME switch SW [address A] [rate R] [latency L]  |  controller [NAME] switch SW [address A] ... */
+/*
+ * host NAME switch SW [address A] [rate R] [latency L]; client NAME ... the same;
+ * controller [NAME] switch SW [address A] ...
+ */
 static int parse_node(struct parser *p, char **tok, int n, enum ferry_node_role role)
 {
 	struct ferry_topology *t = p->t;
@@ -207,7 +210,7 @@ static int parse_node(struct parser *p, char **tok, int n, enum ferry_node_role 
 	} else {
 		if (n < 2)
 			return fail(p, -EINVAL, "expected a name after '%s'", tok[0]);
-		if ((r = name_arg(p, tok[1], role == FERRY_NODE_HOST ? "host" : "controller")) < 0)
+		if ((r = name_arg(p, tok[1], ferry_topology_role_name(role))) < 0)
 			return r;
 		snprintf(node.name, sizeof(node.name), "%s", tok[1]);
 		i = 2;
@@ -287,9 +290,12 @@ static int parse_line(struct parser *p, char *line)
 		return parse_node(p, tok, n, FERRY_NODE_HOST);
 	if (strcmp(tok[0], "controller") == 0)
 		return parse_node(p, tok, n, FERRY_NODE_CONTROLLER);
+	if (strcmp(tok[0], "client") == 0)
+		return parse_node(p, tok, n, FERRY_NODE_CLIENT);
 	char q[24];
 	snprintf(q, sizeof(q), "%s", tok[0]);
-	return fail(p, -EINVAL, "unknown keyword '%s'; expected subnet, fabric, switch, link, host or controller", q);
+	return fail(p, -EINVAL,
+	            "unknown keyword '%s'; expected subnet, fabric, switch, link, host, client or controller", q);
 }
 
 /* Switch links must join all switches into one tree: one L2 domain, no loops (no STP here). */
@@ -423,7 +429,11 @@ static int parse_text(struct parser *p, const char *text, size_t len)
 		t->fabric = FERRY_FABRIC_BRIDGE;
 	if (t->n_switches == 0)
 		return ferry_err_set(p->err, -EINVAL, "topology declares no switch; add 'switch NAME'");
-	if (t->n_nodes == 0 || (t->n_nodes == 1 && t->nodes[0].role == FERRY_NODE_CONTROLLER))
+	unsigned hosts = 0;
+
+	for (unsigned i = 0; i < t->n_nodes; i++)
+		hosts += t->nodes[i].role == FERRY_NODE_HOST;
+	if (hosts == 0)
 		return ferry_err_set(p->err, -EINVAL, "topology declares no host; add 'host NAME switch SWITCH'");
 	if ((r = check_tree(p)) < 0)
 		return r;
@@ -443,6 +453,11 @@ int ferry_topology_parse(const char *text, size_t len, struct ferry_topology *re
 		*ret = *t;
 	free(t);
 	return r;
+}
+
+const char *ferry_topology_role_name(enum ferry_node_role role)
+{
+	return role == FERRY_NODE_HOST ? "host" : role == FERRY_NODE_CONTROLLER ? "controller" : "client";
 }
 
 int ferry_topology_format(const struct ferry_topology *t, struct ferry_buf *out)
@@ -466,8 +481,7 @@ int ferry_topology_format(const struct ferry_topology *t, struct ferry_buf *out)
 	}
 	for (unsigned i = 0; r == 0 && i < t->n_nodes; i++) {
 		const struct ferry_topo_node *n = &t->nodes[i];
-		r = ferry_buf_printf(out, "%s %s switch %s address %s",
-		                     n->role == FERRY_NODE_HOST ? "host" : "controller", n->name,
+		r = ferry_buf_printf(out, "%s %s switch %s address %s", ferry_topology_role_name(n->role), n->name,
 		                     t->switches[n->sw].name, ferry_format_ipv4(n->addr, a));
 		if (r == 0 && n->rate_bps)
 			r = ferry_buf_printf(out, " rate %s", ferry_format_rate(n->rate_bps, rate, sizeof(rate)));

@@ -30,6 +30,14 @@ static void side_of(const struct ferry_topology *t, unsigned start, unsigned cut
 	}
 }
 
+/* The smaller of the bounds that are known (a side wholly measured), 0 with none. */
+static double bound(bool known_sent, double sent, bool known_received, double received)
+{
+	if (known_sent && known_received)
+		return sent < received ? sent : received;
+	return known_sent ? sent : known_received ? received : 0;
+}
+
 void ferry_traffic_compute(const struct ferry_topology *t, struct ferry_traffic *tr)
 {
 	bool side_b[FERRY_TOPO_MAX_SWITCHES];
@@ -39,21 +47,23 @@ void ferry_traffic_compute(const struct ferry_topology *t, struct ferry_traffic 
 	memset(tr->aggregate, 0, sizeof(tr->aggregate));
 	for (unsigned i = 0; i < t->n_links; i++) {
 		double tx_a = 0, rx_a = 0, tx_b = 0, rx_b = 0;
+		bool whole_a = true, whole_b = true;
 
 		side_of(t, t->links[i].b, i, side_b);
 		for (unsigned k = 0; k < t->n_nodes; k++) {
-			if (!tr->seen[k])
+			bool b = side_b[t->nodes[k].sw];
+
+			if (t->nodes[k].role == FERRY_NODE_CONTROLLER)
 				continue;
-			if (side_b[t->nodes[k].sw]) {
-				tx_b += tr->host_tx[k];
-				rx_b += tr->host_rx[k];
-			} else {
-				tx_a += tr->host_tx[k];
-				rx_a += tr->host_rx[k];
+			if (!tr->seen[k]) {
+				*(b ? &whole_b : &whole_a) = false;
+				continue;
 			}
+			*(b ? &tx_b : &tx_a) += tr->host_tx[k];
+			*(b ? &rx_b : &rx_a) += tr->host_rx[k];
 		}
-		tr->link_ab[i] = tx_a < rx_b ? tx_a : rx_b;
-		tr->link_ba[i] = tx_b < rx_a ? tx_b : rx_a;
+		tr->link_ab[i] = bound(whole_a, tx_a, whole_b, rx_b);
+		tr->link_ba[i] = bound(whole_b, tx_b, whole_a, rx_a);
 	}
 	/* Every bit enters a switch through exactly one of its ports. */
 	for (unsigned k = 0; k < t->n_nodes; k++)

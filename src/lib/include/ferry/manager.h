@@ -56,7 +56,10 @@ int ferry_manager_check(const struct ferry_manager_config *m, struct ferry_err *
  * to side B crosses it, and can be no more than what A's hosts sent nor
  * more than what B's hosts received.  The estimate is the smaller of the
  * two: exact when one flow dominates (the thesis' experiments), an upper
- * bound otherwise.
+ * bound otherwise.  A side with a node that is not measured (a client, a
+ * host that did not answer) gives no bound; the controller's own node is
+ * ignored (its traffic is control only).  With no bound at all the link
+ * counts as idle.
  */
 struct ferry_traffic {
 	bool seen[FERRY_TOPO_MAX_NODES];      /* host measured in this check */

@@ -26,7 +26,11 @@
 enum ferry_node_role {
 	FERRY_NODE_HOST,
 	FERRY_NODE_CONTROLLER,
+	FERRY_NODE_CLIENT, /* a namespace on the fabric with no daemon: users, load generators */
 };
+
+/* "host", "controller" or "client". */
+const char *ferry_topology_role_name(enum ferry_node_role role);
 
 struct ferry_topo_switch {
 	char name[FERRY_TOPO_NAME_MAX + 1];
@@ -53,6 +57,7 @@ struct ferry_topology {
 	uint32_t gateway;              /* the operator's address on the first switch */
 	enum ferry_fabric_kind fabric; /* containers' network across hosts (default bridge) */
 	bool allow_postcopy;           /* the controller may migrate by post-copy (ferry cluster up --allow-postcopy) */
+	char controller_config[256];   /* absolute path the controller's config includes (--controller-config), or "" */
 	unsigned n_switches, n_links, n_nodes;
 	struct ferry_topo_switch switches[FERRY_TOPO_MAX_SWITCHES];
 	struct ferry_topo_link links[FERRY_TOPO_MAX_SWITCHES];
