@@ -593,9 +593,18 @@ static int start_daemon(const struct ferry_cluster *c, const struct ferry_topolo
 		                     n->name, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	/* Ready when the daemon has written and locked its pid file. */
 	deadline = ferry_now_ms() + DAEMON_START_MS;
+	bool exited = false;
+
 	while (ferry_now_ms() < deadline) {
+		pid_t any;
+
 		if (ferry_pidfile_read(pidfile, &pid, NULL) == 0 && owned_pid(c, n->name, pid))
 			return 0;
+		/* Its cgroup emptied: the daemon gave up (a bad --config, say); no use waiting out the deadline. */
+		if (cgroup && ferry_cgroup_pids(rel, &any, 1) == 0) {
+			exited = true;
+			break;
+		}
 		usleep(20 * 1000);
 	}
 	/* The log goes with the rollback: quote its last line. */
@@ -607,8 +616,12 @@ static int start_daemon(const struct ferry_cluster *c, const struct ferry_topolo
 			text.data[text.len - 1] = '\0';
 			last = strrchr(text.data, '\n') ? strrchr(text.data, '\n') + 1 : text.data;
 		}
-		r = ferry_err_set(err, -ETIMEDOUT, "%s on %s did not start within %d ms: %.300s", bin, n->name,
-		                  DAEMON_START_MS, last[0] ? last : "(its log is empty)");
+		if (exited)
+			r = ferry_err_set(err, -EIO, "%s on %s exited at start: %.400s", bin, n->name,
+			                  last[0] ? last : "(its log is empty)");
+		else
+			r = ferry_err_set(err, -ETIMEDOUT, "%s on %s did not start within %d ms: %.300s", bin, n->name,
+			                  DAEMON_START_MS, last[0] ? last : "(its log is empty)");
 		ferry_buf_free(&text);
 	}
 	return r;
