@@ -244,6 +244,8 @@ static void decision_inputs(const struct controller *c, const struct explanation
 
 	ferry_json_init(&j, &b, false);
 	ferry_json_object_begin(&j);
+	ferry_json_key(&j, "decided_at_ms");
+	ferry_json_uint(&j, ferry_wall_ms());
 	ferry_json_key(&j, "trigger");
 	ferry_json_object_begin(&j);
 	ferry_json_key(&j, "switch");
@@ -389,18 +391,10 @@ static void mark_movable(struct controller *c, const struct ferry_topology *t, s
 	free(cts);
 }
 
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void record_series(struct controller *c, const struct ferry_topology *t, const struct ferry_traffic *tr,
                           const double *before)
 {
-	uint64_t at = wall_ms();
+	uint64_t at = ferry_wall_ms();
 	struct ferry_err err = { 0 };
 
 	for (unsigned s = 0; s < t->n_switches; s++) {

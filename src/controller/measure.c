@@ -182,14 +182,6 @@ static void fold(struct host_meas *h, const struct stats *s, long long now)
 	h->sampled_ms = now;
 }
 
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int manager_sample(struct controller *c, const char *node, struct ferry_err *err)
 {
 	struct manager *m = &c->mgr;
@@ -215,7 +207,7 @@ int manager_sample(struct controller *c, const char *node, struct ferry_err *err
 	if ((h = host_slot(m, node))) {
 		fold(h, s, ferry_now_ms());
 		if (h->have_rate) {
-			row = (struct ferry_host_sample){ .at_ms = wall_ms(),
+			row = (struct ferry_host_sample){ .at_ms = ferry_wall_ms(),
 				                          .rx_bps = h->rx_bps,
 				                          .tx_bps = h->tx_bps,
 				                          .cpu = h->cpu,
