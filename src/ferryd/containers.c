@@ -485,6 +485,13 @@ int ct_start(struct ct_store *s, const struct ferry_spec *spec, struct ferry_err
 	close(fd);
 	if (r == 0)
 		r = ct_wait_ready(s, spec, CT_READY_MS, err);
+	/*
+	 * An address is reused once its container is gone, and the switches and
+	 * neighbours may still place it where the last holder ran: say where it
+	 * is now (a lost announcement only costs the first packets a resolution).
+	 */
+	if (r == 0 && !ctnet_held(s, spec->name, spec->generation))
+		ctnet_announce(s, spec, NULL);
 	if (r == 0)
 		return 0;
 fail:

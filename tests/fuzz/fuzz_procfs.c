@@ -10,6 +10,7 @@
 #include "ferry/hoststats.h"
 #include "ferry/memscan.h"
 #include "ferry/mount.h"
+#include "ferry/probe.h"
 #include "ferry/route.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -66,6 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		free(aligned);
 	}
+	/* An ICMP packet from a raw socket: never read past it. */
+	ferry_icmp_is_reply(data, size, 0x0a000001U, 7, 1);
 	free(s);
 	return 0;
 }
