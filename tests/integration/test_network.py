@@ -160,6 +160,34 @@ def test_udp_service_and_containers_talking_to_each_other(net):
     assert values == list(range(values[0], values[0] + len(values))), "a reply was lost or repeated"
 
 
+CONNECT = """
+import socket, sys, time
+t0 = time.monotonic()
+s = socket.create_connection((sys.argv[1], 6379), timeout=float(sys.argv[2]))
+s.sendall(b"PING\\r\\n")
+assert s.recv(16).startswith(b"+PONG"), "no PONG"
+print(round((time.monotonic() - t0) * 1000))
+"""
+
+
+def test_a_reused_address_reaches_its_new_holder_at_once(net):
+    n = net
+    n.f("run", "--name", "kv1", "--image", "redis", "--node", "n1", "--ready", "tcp:6379", "--", *REDIS)
+    address = n.address("kv1")
+    # Traffic while it runs on n2 teaches the switches that its MAC lives there.
+    client = n.probe("n3", "redis", address, 6379)
+    assert n.migrate("kv1", "n2")["result"] == "ok"
+    assert_clean(n.probe_result(client))
+    n.f("stop", "kv1")
+    n.f("rm", "kv1")
+    n.f("run", "--name", "kv2", "--image", "redis", "--node", "n1", "--ready", "tcp:6379", "--", *REDIS)
+    assert n.address("kv2") == address  # the same address, and so the same MAC, on another host
+    # The new holder announced itself: the first SYN gets through (no retransmission after 1 s).
+    proc = run("ip", "netns", "exec", n.netns("n3"), "/usr/bin/python3", "-c", CONNECT, address, "3", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) < 900, proc.stdout
+
+
 def test_failed_migration_gives_the_address_back(make_cluster, images):
     n = Net(make_cluster(), images, "bridge")
     n.up()
