@@ -49,15 +49,20 @@ static uint64_t unix_now(void)
 	return (uint64_t)time(NULL);
 }
 
-/* Sample every host of the layout twice, ON_DEMAND_GAP_MS apart: explain while no loop measures. */
-static void sample_on_demand(struct controller *c, const struct ferry_topology *t)
+/*
+ * Sample every host of the layout twice, ON_DEMAND_GAP_MS apart, and probe
+ * round trips on the first pass: explain while no loop measures.
+ */
+static void sample_on_demand(struct controller *c, const struct ferry_topology *t, const struct ferry_registry_node *ns,
+                             int n_ns)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass)
 			usleep(ON_DEMAND_GAP_MS * 1000);
 		for (unsigned k = 0; k < t->n_nodes; k++)
 			if (t->nodes[k].role == FERRY_NODE_HOST)
-				manager_sample(c, t->nodes[k].name, &(struct ferry_err){ 0 });
+				manager_sample(c, t->nodes[k].name, pass == 0 && c->mgr.cfg.probe_ms ? ns : NULL, n_ns,
+				               &(struct ferry_err){ 0 });
 	}
 }
 
@@ -69,9 +74,12 @@ static bool is_active(const struct ferry_registry_node *ns, int n, const char *n
 	return false;
 }
 
-/* The traffic view and host views of layout t from the measurements; fresh ones only. */
+/*
+ * The traffic view and host views of layout t from the measurements; fresh
+ * ones only.  With a source, the round trips measured from it too.
+ */
 static void views(struct controller *c, const struct ferry_topology *t, const struct ferry_registry_node *ns, int n_ns,
-                  struct ferry_traffic *tr, struct ferry_host_view *hv)
+                  const char *source, struct ferry_traffic *tr, struct ferry_host_view *hv)
 {
 	long long now = ferry_now_ms();
 
@@ -87,6 +95,10 @@ static void views(struct controller *c, const struct ferry_topology *t, const st
 			                          .eligible = is_active(ns, n_ns, t->nodes[k].name),
 			                          .load = h.cpu,
 			                          .mem_free = h.mem_free };
+		if (source) {
+			hv[k].is_source = strcmp(source, t->nodes[k].name) == 0;
+			hv[k].rtt_us = hv[k].is_source ? 0 : manager_rtt(c, source, t->nodes[k].name);
+		}
 		if (h.have_rate) {
 			tr->seen[k] = true;
 			tr->host_rx[k] = h.rx_bps;
@@ -137,8 +149,8 @@ static int explain(struct controller *c, const struct ferry_policy_ops *p, const
 		goto out;
 	}
 	if (!c->mgr.running)
-		sample_on_demand(c, t);
-	views(c, t, ns, n_ns, tr, hv);
+		sample_on_demand(c, t, ns, n_ns);
+	views(c, t, ns, n_ns, ct->node, tr, hv);
 	if ((r = ferry_manager_net(t, tr, hv, &net, vertex_of, err)) < 0)
 		goto out;
 	if ((n = r = ferry_policy_rank(p, &net, (unsigned)vertex_of[src], spec->memory, cand, MGR_HOSTS, err)) < 0)
@@ -218,7 +230,7 @@ static void json_rows(struct ferry_json *j, const struct explanation *x)
 			ferry_json_key(j, "latency_us");
 			ferry_json_uint(j, row->latency_us);
 			ferry_json_key(j, "latency_from");
-			ferry_json_string(j, row->latency_measured ? "measured" : "topology file");
+			ferry_json_string(j, row->latency_measured ? "measured round trip" : "topology file");
 			ferry_json_key(j, "hops");
 			ferry_json_uint(j, row->hops);
 		} else {
@@ -516,7 +528,7 @@ void manager_check(struct controller *c)
 	if (!t || !ns || !tr || !hv || manager_layout(c, t, NULL) < 0)
 		goto out;
 	n_ns = ferry_registry_nodes(&c->st.reg, ns, MAX_NODES, &version, NULL);
-	views(c, t, ns, n_ns < 0 ? 0 : n_ns, tr, hv);
+	views(c, t, ns, n_ns < 0 ? 0 : n_ns, NULL, tr, hv);
 	mark_movable(c, t, tr, now);
 	pthread_mutex_lock(&m->lock);
 	memcpy(before, m->det.last_aggregate, sizeof(before));

@@ -32,6 +32,12 @@ struct ct_meas {
 	double rx_bps, tx_bps;
 };
 
+struct peer_rtt {
+	char name[FERRY_NODE_NAME_MAX + 1];
+	uint32_t rtt_us;
+	long long at_ms;
+};
+
 struct host_meas {
 	char name[FERRY_NODE_NAME_MAX + 1];
 	bool have_prev, have_rate;
@@ -42,6 +48,9 @@ struct host_meas {
 	char iface[IFNAMSIZ];
 	struct ct_meas cts[MGR_CTS];
 	unsigned n_cts;
+	struct peer_rtt rtt[MGR_HOSTS]; /* round trips to other nodes, as this node measured them */
+	unsigned n_rtt;
+	long long probed_ms; /* when this node was last asked to probe */
 };
 
 struct cooldown {
@@ -79,12 +88,18 @@ void manager_free(struct controller *c);
 
 /* The layout to decide on: the topology file's, or every enrolled node on one switch "default". */
 int manager_layout(struct controller *c, struct ferry_topology *t, struct ferry_err *err);
-/* Sample one node now (the lock is taken inside, not held across the call). */
-int manager_sample(struct controller *c, const char *node, struct ferry_err *err);
+/*
+ * Sample one node now (the lock is taken inside, not held across the call);
+ * with peers, it also measures its round trips to them (the others of the n).
+ */
+int manager_sample(struct controller *c, const char *node, const struct ferry_registry_node *peers, int n,
+                   struct ferry_err *err);
 /* The node's measurement (copied under the lock); false if never sampled. */
 bool manager_host(struct controller *c, const char *node, struct host_meas *ret);
 /* Whether this sample is recent enough to decide on. */
 bool manager_fresh(const struct manager *m, const struct host_meas *h, long long now);
+/* The round trip between two nodes either of them measured lately (µs), or 0. */
+uint32_t manager_rtt(struct controller *c, const char *a, const char *b);
 void *manager_loop(void *arg);
 
 /* ---- decide.c ---- */

@@ -104,10 +104,12 @@ static bool rate(uint64_t now, uint64_t before, uint64_t dt_ms, double *ret)
 
 struct stats {
 	uint64_t node_ms, busy, total, mem, running, rx, tx;
-	bool have_port;
+	bool have_port, probed;
 	char iface[IFNAMSIZ];
 	struct ct_meas cts[MGR_CTS];
 	unsigned n_cts;
+	struct peer_rtt rtt[MGR_HOSTS];
+	unsigned n_rtt;
 };
 
 static int read_stats(const struct ferry_tlv_list *l, struct stats *s, struct ferry_err *err)
@@ -131,16 +133,27 @@ static int read_stats(const struct ferry_tlv_list *l, struct stats *s, struct fe
 			goto out;
 		s->have_port = true;
 	}
-	for (unsigned i = 0; i < l->n && s->n_cts < MGR_CTS; i++) {
+	for (unsigned i = 0; i < l->n; i++) {
 		struct ct_meas *ct = &s->cts[s->n_cts];
+		struct peer_rtt *p = &s->rtt[s->n_rtt];
+		uint64_t us;
 
 		if (l->items[i].tag != FERRY_TAG_RECORD ||
-		    ferry_tlv_parse(l->items[i].value, l->items[i].len, rl, NULL) < 0 ||
-		    ferry_tlv_get_str(rl, FERRY_TAG_CONTAINER, ct->name, sizeof(ct->name), NULL) < 0 ||
-		    ferry_tlv_get_u64(rl, FERRY_TAG_RX_BYTES, &ct->rx, NULL) < 0 ||
-		    ferry_tlv_get_u64(rl, FERRY_TAG_TX_BYTES, &ct->tx, NULL) < 0)
+		    ferry_tlv_parse(l->items[i].value, l->items[i].len, rl, NULL) < 0)
 			continue;
-		s->n_cts++;
+		/* A container's counters, or a round trip to a peer. */
+		if (s->n_cts < MGR_CTS && ferry_tlv_find(rl, FERRY_TAG_CONTAINER)) {
+			if (ferry_tlv_get_str(rl, FERRY_TAG_CONTAINER, ct->name, sizeof(ct->name), NULL) == 0 &&
+			    ferry_tlv_get_u64(rl, FERRY_TAG_RX_BYTES, &ct->rx, NULL) == 0 &&
+			    ferry_tlv_get_u64(rl, FERRY_TAG_TX_BYTES, &ct->tx, NULL) == 0)
+				s->n_cts++;
+		} else if (s->n_rtt < MGR_HOSTS && ferry_tlv_find(rl, FERRY_TAG_NODE)) {
+			if (ferry_tlv_get_str(rl, FERRY_TAG_NODE, p->name, sizeof(p->name), NULL) == 0 &&
+			    ferry_tlv_get_u64(rl, FERRY_TAG_LATENCY_US, &us, NULL) == 0 && us > 0 && us < 10000000) {
+				p->rtt_us = (uint32_t)us;
+				s->n_rtt++;
+			}
+		}
 	}
 	r = 0;
 out:
@@ -170,6 +183,22 @@ static void fold(struct host_meas *h, const struct stats *s, long long now)
 	}
 	memcpy(h->cts, cts, s->n_cts * sizeof(cts[0]));
 	h->n_cts = s->n_cts;
+	/* Round trips are kept between probes, each with its own time. */
+	for (unsigned i = 0; i < s->n_rtt; i++) {
+		unsigned k = 0;
+
+		while (k < h->n_rtt && strcmp(h->rtt[k].name, s->rtt[i].name) != 0)
+			k++;
+		if (k == h->n_rtt) {
+			if (h->n_rtt == MGR_HOSTS)
+				continue;
+			h->n_rtt++;
+		}
+		h->rtt[k] = s->rtt[i];
+		h->rtt[k].at_ms = now;
+	}
+	if (s->probed)
+		h->probed_ms = now;
 	h->have_prev = true;
 	h->node_ms = s->node_ms;
 	h->rx = s->rx;
@@ -182,7 +211,29 @@ static void fold(struct host_meas *h, const struct stats *s, long long now)
 	h->sampled_ms = now;
 }
 
-int manager_sample(struct controller *c, const char *node, struct ferry_err *err)
+/* Probe targets: every other node, by the address it enrolled with ("a.b.c.d:port"). */
+static int add_targets(struct ferry_buf *req, const char *node, const struct ferry_registry_node *peers, int n)
+{
+	int r = 0;
+
+	for (int i = 0; r == 0 && i < n; i++) {
+		struct ferry_buf rec = FERRY_BUF_INIT(128);
+		char host[20];
+		size_t len = strcspn(peers[i].address, ":");
+
+		if (strcmp(peers[i].name, node) == 0 || len == 0 || len >= sizeof(host))
+			continue;
+		snprintf(host, sizeof(host), "%.*s", (int)len, peers[i].address);
+		r = ferry_tlv_add_str(&rec, FERRY_TAG_NODE, peers[i].name);
+		r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_ADDRESS, host);
+		r = r ? r : ferry_tlv_add(req, FERRY_TAG_RECORD, rec.data, rec.len);
+		ferry_buf_free(&rec);
+	}
+	return r;
+}
+
+int manager_sample(struct controller *c, const char *node, const struct ferry_registry_node *peers, int n,
+                   struct ferry_err *err)
 {
 	struct manager *m = &c->mgr;
 	struct ferry_buf req = FERRY_BUF_INIT(64), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
@@ -198,9 +249,13 @@ int manager_sample(struct controller *c, const char *node, struct ferry_err *err
 		goto out;
 	}
 	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_NODE_STATS);
+	if (r == 0 && peers)
+		r = add_targets(&req, node, peers, n);
 	r = r ? r : node_call(c, node, &req, &resp, l, STATS_CALL_MS, err);
 	if (r == 0)
 		r = read_stats(l, s, err);
+	if (r == 0)
+		s->probed = peers != NULL;
 	if (r < 0)
 		goto out;
 	pthread_mutex_lock(&m->lock);
@@ -220,6 +275,10 @@ int manager_sample(struct controller *c, const char *node, struct ferry_err *err
 	pthread_mutex_unlock(&m->lock);
 	if (store && ferry_store_host_sample_add(&c->st.reg, &row, err) < 0)
 		log_warn("cannot store a sample of '%s': %s", node, err->msg);
+	for (unsigned i = 0; i < s->n_rtt; i++)
+		if (ferry_store_rtt_sample_add(&c->st.reg, ferry_wall_ms(), node, s->rtt[i].name, s->rtt[i].rtt_us,
+		                               err) < 0)
+			log_warn("cannot store a round trip of '%s': %s", node, err->msg);
 out:
 	free(l);
 	free(s);
@@ -240,6 +299,26 @@ bool manager_host(struct controller *c, const char *node, struct host_meas *ret)
 		}
 	pthread_mutex_unlock(&c->mgr.lock);
 	return found;
+}
+
+uint32_t manager_rtt(struct controller *c, const char *a, const char *b)
+{
+	struct manager *m = &c->mgr;
+	long long now = ferry_now_ms(), stale = (long long)m->cfg.probe_ms * MGR_STALE_RUNS;
+	uint32_t rtt = 0;
+
+	pthread_mutex_lock(&m->lock);
+	for (unsigned i = 0; i < m->n_hosts; i++) {
+		const struct host_meas *h = &m->hosts[i];
+		const char *other = strcmp(h->name, a) == 0 ? b : strcmp(h->name, b) == 0 ? a : NULL;
+
+		for (unsigned k = 0; other && k < h->n_rtt; k++)
+			if (strcmp(h->rtt[k].name, other) == 0 && (!m->running || now - h->rtt[k].at_ms <= stale) &&
+			    (rtt == 0 || h->rtt[k].rtt_us < rtt))
+				rtt = h->rtt[k].rtt_us;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rtt;
 }
 
 bool manager_fresh(const struct manager *m, const struct host_meas *h, long long now)
@@ -283,7 +362,10 @@ void *manager_loop(void *arg)
 				wake = h.next_ms < wake ? h.next_ms : wake;
 				continue;
 			}
-			if (manager_sample(c, ns[i].name, &err) < 0)
+			/* Round trips every probe_interval_ms: ICMP to every other node, all at once. */
+			bool probe = m->cfg.probe_ms && (!known || now - h.probed_ms >= (long long)m->cfg.probe_ms);
+
+			if (manager_sample(c, ns[i].name, probe ? ns : NULL, n, &err) < 0)
 				log_debug("no sample of '%s': %s", ns[i].name, err.msg);
 			pthread_mutex_lock(&m->lock);
 			fast = on_hot_switch(m, ns[i].name);

@@ -277,7 +277,7 @@ int ctl_containers(struct node *node, struct ferry_conn *conn, unsigned op, cons
 		r = node_info(node, &out, err);
 		break;
 	case FERRY_OP_NODE_STATS:
-		r = node_stats(node, &out, err);
+		r = node_stats(node, l, &out, err);
 		break;
 	case FERRY_OP_LAYER_PUT:
 		r = layer_put(node, conn, err);

@@ -66,8 +66,8 @@ bool node_fault(const struct node *node, const char *f);
 /* Commands about containers and layers (ferry-ctl), answered on conn. */
 int ctl_containers(struct node *node, struct ferry_conn *conn, unsigned op, const struct ferry_tlv_list *l,
                    struct ferry_err *err);
-/* NODE_STATS: load, memory, containers and traffic counters into out (STATUS first). */
-int node_stats(struct node *node, struct ferry_buf *out, struct ferry_err *err);
+/* NODE_STATS: load, memory, containers, traffic counters and probes of l's targets into out (STATUS first). */
+int node_stats(struct node *node, const struct ferry_tlv_list *l, struct ferry_buf *out, struct ferry_err *err);
 /* The source side of a migration: the whole MIG_OUT conversation with the controller. */
 int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv_list *l, struct ferry_err *err);
 struct precopy_store;

@@ -219,3 +219,22 @@ def test_bad_manager_configuration_stops_the_controller_naming_file_line_and_key
         assert "manager.conf: " + needle.split(":")[0] in proc.stderr, proc.stderr
     # Nothing half-done: the cluster is gone (the fixture checks for leftovers too).
     assert not (STATE_ROOT / lab.c.name).exists()
+
+
+def test_explain_measures_round_trips_where_the_topology_declares_no_latency(make_cluster, busybox):
+    c = make_cluster()
+    c.up("--nodes", "3", "--subnet", c.subnet)
+    lab = Lab(c, None, busybox)
+    lab.sink(node="n1")
+    # No policy in this controller's configuration: explain needs one named.
+    bad = lab.f("policy", "explain", "sink", check=False)
+    assert bad.returncode == 1 and "no policy configured" in bad.stderr, bad.stderr
+    out = json.loads(lab.f("policy", "explain", "sink", "--policy", "shortest-path", "--json").stdout)
+    rows = [r for r in out["candidates"] if r["result"] == "candidate"]
+    assert sorted(r["node"] for r in rows) == ["n2", "n3"], out
+    # Half the ICMP round trip n1 measured to each: real, and on one machine well under a millisecond.
+    assert all(r["latency_from"] == "measured" and 0 < r["latency_us"] < 5000 for r in rows), rows
+    assert lab.decisions() == []
+    with lab.registry() as db:
+        pairs = {(a, b) for a, b in db.execute("SELECT a, b FROM rtt_samples WHERE rtt_us > 0")}
+    assert {("n1", "n2"), ("n1", "n3"), ("n2", "n1")} <= pairs, pairs

@@ -114,8 +114,9 @@ static void test_cpu_times(void **state)
 static void test_icmp_probe(void **state)
 {
 	struct ferry_err err = { 0 };
-	uint8_t pkt[28] = { 0x45, 0, 0, 28, 0, 0, 0, 0, 64, IPPROTO_ICMP, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
-		            0 /* echo reply */, 0, 0, 0, 0x12, 0x34, 0, 5 };
+	uint8_t pkt[28] = { 0x45, 0,   0,    28,   0, 0,   0, 0, 64, IPPROTO_ICMP,       0,
+		            0,    127, 0,    0,    1, 127, 0, 0, 1,  0 /* echo reply */, 0,
+		            0,    0,   0x12, 0x34, 0, 5 };
 	uint32_t us = 0;
 
 	assert_int_equal(ferry_icmp_rtt(INADDR_LOOPBACK, 3, 500, &us, &err), 0);
@@ -124,7 +125,7 @@ static void test_icmp_probe(void **state)
 	assert_int_equal(ferry_icmp_rtt(INADDR_LOOPBACK, 1, 5000, &us, &err), -EINVAL);
 	assert_int_equal(ferry_icmp_is_reply(pkt, sizeof(pkt), INADDR_LOOPBACK, 0x1234, 5), 1);
 	assert_int_equal(ferry_icmp_is_reply(pkt, sizeof(pkt), INADDR_LOOPBACK, 0x1234, 6), 0); /* another seq */
-	assert_int_equal(ferry_icmp_is_reply(pkt, sizeof(pkt), 0x0a000001U, 0x1234, 5), 0);    /* another host */
+	assert_int_equal(ferry_icmp_is_reply(pkt, sizeof(pkt), 0x0a000001U, 0x1234, 5), 0);     /* another host */
 	pkt[20] = 8; /* an echo request, not a reply */
 	assert_int_equal(ferry_icmp_is_reply(pkt, sizeof(pkt), INADDR_LOOPBACK, 0x1234, 5), 0);
 	pkt[0] = 0x4f; /* header longer than the packet */

@@ -220,13 +220,42 @@ static void test_thesis_decisions(void **state)
 	free(t);
 }
 
+/* Where the file declares no latency, half the round trip measured from the source stands in, marked measured. */
+static void test_measured_latency(void **state)
+{
+	static const char text[] = "switch s1\nhost a switch s1\nhost b switch s1\nhost c switch s1 latency 2ms\n";
+	struct ferry_topology *t = calloc(1, sizeof(*t));
+	struct ferry_host_view hv[FERRY_TOPO_MAX_NODES] = { 0 };
+	struct ferry_traffic tr = { 0 };
+	struct ferry_candidate c[4];
+	int vertex_of[FERRY_TOPO_MAX_NODES], n;
+	struct ferry_net net;
+
+	assert_int_equal(ferry_topology_parse(text, strlen(text), t, NULL), 0);
+	for (unsigned k = 0; k < 3; k++)
+		hv[k] = (struct ferry_host_view){ .known = true, .eligible = true, .mem_free = 4 * GB };
+	hv[0].is_source = true;
+	hv[1].rtt_us = 600; /* a <-> b measured */
+	hv[2].rtt_us = 100; /* c's link declares 2 ms: the file wins */
+	assert_int_equal(ferry_manager_net(t, &tr, hv, &net, vertex_of, NULL), 0);
+	n = ferry_policy_rank(ferry_policy_find("shortest-path", NULL), &net, (unsigned)vertex_of[0], GB, c, 4, NULL);
+	assert_int_equal(n, 2);
+	assert_string_equal(net.v[c[0].host].name, "b");
+	assert_int_equal(c[0].path.latency_us, 300);
+	assert_true(c[0].path.latency_measured);
+	assert_string_equal(net.v[c[1].host].name, "c");
+	assert_int_equal(c[1].path.latency_us, 2000);
+	assert_false(c[1].path.latency_measured);
+	ferry_net_free(&net);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config),
-		cmocka_unit_test(test_traffic_view),
-		cmocka_unit_test(test_detector),
-		cmocka_unit_test(test_thesis_decisions),
+		cmocka_unit_test(test_config),           cmocka_unit_test(test_traffic_view),
+		cmocka_unit_test(test_detector),         cmocka_unit_test(test_thesis_decisions),
+		cmocka_unit_test(test_measured_latency),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

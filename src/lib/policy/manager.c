@@ -22,6 +22,7 @@ void ferry_manager_config_default(struct ferry_manager_config *m)
 	m->confirm_checks = 2;
 	m->cooldown_s = 120;
 	m->retention_s = 3600;
+	m->probe_ms = 5000;
 	m->mode = FERRY_MODE_AUTO;
 }
 
@@ -44,6 +45,7 @@ static const struct {
 	{ "confirm_checks", COUNT, offsetof(struct ferry_manager_config, confirm_checks), 1, 100 },
 	{ "cooldown_s", SECONDS, offsetof(struct ferry_manager_config, cooldown_s), 0, 86400 },
 	{ "retention_s", SECONDS, offsetof(struct ferry_manager_config, retention_s), 60, 30 * 86400 },
+	{ "probe_interval_ms", MS, offsetof(struct ferry_manager_config, probe_ms), 0, 3600000 },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -104,6 +106,12 @@ int ferry_manager_set(struct ferry_manager_config *m, const char *key, const cha
 		}
 		if ((r = ferry_parse_u64(value, keys[i].min, keys[i].max, key, &v, err)) < 0)
 			return r;
+		/* 0 turns probing off; otherwise not more often than twice a second. */
+		if (keys[i].offset == offsetof(struct ferry_manager_config, probe_ms) && v && v < 500)
+			return ferry_err_set(err, -ERANGE,
+			                     "probe_interval_ms %llu is too often; expected 0 (never) or "
+			                     "500 to 3600000",
+			                     (unsigned long long)v);
 		*(unsigned *)field = (unsigned)v;
 		return 0;
 	}

@@ -166,7 +166,7 @@ int ferry_manager_net(const struct ferry_topology *t, const struct ferry_traffic
 
 		vertex_of[k] = -1;
 		if (n->role != FERRY_NODE_HOST)
-			continue;
+			continue; /* the controller and clients receive no containers and carry no paths */
 		/* A host that does not answer stays in the model (paths cross switches, not hosts) but may not receive.
 		 */
 		v = ferry_net_add_host(net, n->name, h->known ? h->load : 1.0, h->known ? h->mem_free : 0,
@@ -177,10 +177,10 @@ int ferry_manager_net(const struct ferry_topology *t, const struct ferry_traffic
 		}
 		vertex_of[k] = v;
 		/* host -> switch is what the host sends. */
-		r = ferry_net_add_link_directed(net, (unsigned)v, n->sw,
-		                                n->rate_bps ? n->rate_bps : FERRY_MANAGER_UNSHAPED_BPS,
-		                                tr->seen[k] ? bps(tr->host_tx[k]) : 0,
-		                                tr->seen[k] ? bps(tr->host_rx[k]) : 0, n->latency_us, false, err);
+		r = ferry_net_add_link_directed(
+		    net, (unsigned)v, n->sw, n->rate_bps ? n->rate_bps : FERRY_MANAGER_UNSHAPED_BPS,
+		    tr->seen[k] ? bps(tr->host_tx[k]) : 0, tr->seen[k] ? bps(tr->host_rx[k]) : 0,
+		    n->latency_us ? n->latency_us : h->rtt_us / 2, !n->latency_us && (h->rtt_us || h->is_source), err);
 		if (r < 0)
 			goto fail;
 	}

@@ -51,6 +51,17 @@ int ferry_store_link_sample_add(struct ferry_registry *reg, const struct ferry_l
 	return r < 0 ? r : 0;
 }
 
+int ferry_store_rtt_sample_add(struct ferry_registry *reg, uint64_t at_ms, const char *a, const char *b,
+                               uint32_t rtt_us, struct ferry_err *err)
+{
+	sqlite3_int64 v[] = { (sqlite3_int64)at_ms, (sqlite3_int64)rtt_us };
+	const void *vals[] = { &v[0], a, b, &v[1] };
+	int r = ferry_registry_write(reg, "INSERT INTO rtt_samples (at_ms, a, b, rtt_us) VALUES (?, ?, ?, ?)", "issi",
+	                             vals, err);
+
+	return r < 0 ? r : 0;
+}
+
 static void host_sample_row(sqlite3_stmt *st, void *out, unsigned i)
 {
 	struct ferry_host_sample *s = (struct ferry_host_sample *)out + i;
@@ -79,7 +90,7 @@ int ferry_store_host_samples(struct ferry_registry *reg, const char *node, struc
 
 int ferry_store_prune(struct ferry_registry *reg, uint64_t before_ms, struct ferry_err *err)
 {
-	static const char *const tables[] = { "host_samples", "switch_samples", "link_samples" };
+	static const char *const tables[] = { "host_samples", "switch_samples", "link_samples", "rtt_samples" };
 	sqlite3_int64 ms = (sqlite3_int64)before_ms, s = (sqlite3_int64)(before_ms / 1000);
 	const void *by_ms[] = { &ms }, *by_s[] = { &s };
 	char sql[96];

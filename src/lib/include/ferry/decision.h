@@ -5,8 +5,8 @@
 /*
  * The migration manager's records in the controller's store: the time
  * series of its measurement (hosts' ports and load, switches' aggregates,
- * the estimated links between switches) and every decision with the inputs
- * it was taken on.  Samples and decisions older than the retention go.
+ * the estimated links between switches, round trips between nodes) and
+ * every decision with the inputs it was taken on.  Samples and decisions older than the retention go.
  */
 
 #include <stdbool.h>
@@ -53,6 +53,9 @@ int ferry_store_host_sample_add(struct ferry_registry *reg, const struct ferry_h
 int ferry_store_switch_sample_add(struct ferry_registry *reg, const struct ferry_switch_sample *s,
                                   struct ferry_err *err);
 int ferry_store_link_sample_add(struct ferry_registry *reg, const struct ferry_link_sample *s, struct ferry_err *err);
+/* A round trip node a measured to node b (ICMP echo), µs. */
+int ferry_store_rtt_sample_add(struct ferry_registry *reg, uint64_t at_ms, const char *a, const char *b,
+                               uint32_t rtt_us, struct ferry_err *err);
 /* The newest samples of one node, oldest first (at most max). */
 int ferry_store_host_samples(struct ferry_registry *reg, const char *node, struct ferry_host_sample *out, unsigned max,
                              struct ferry_err *err);

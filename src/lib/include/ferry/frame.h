@@ -132,7 +132,7 @@ enum ferry_tag {
 	FERRY_TAG_POLICY = 71,           /* text: a placement policy's name */
 	FERRY_TAG_SCORE = 72,            /* text: a decimal, higher is better */
 	FERRY_TAG_BOTTLENECK_BPS = 73,   /* u64 bits/s */
-	FERRY_TAG_LATENCY_US = 74,       /* u64 */
+	FERRY_TAG_LATENCY_US = 74,       /* u64 µs: a path's latency; in NODE_STATS, a round trip */
 	FERRY_TAG_LATENCY_FROM = 75,     /* text: "measured" or "file" */
 	FERRY_TAG_HOPS = 76,             /* u64 */
 	FERRY_TAG_LOAD_PERMILLE = 77,    /* u64: CPU load, 0 to 1000 */

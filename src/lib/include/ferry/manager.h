@@ -36,6 +36,7 @@ struct ferry_manager_config {
 	unsigned confirm_checks;                 /* checks in a row the same host must be singled out */
 	unsigned cooldown_s;                     /* after a container moved, it and its old host rest */
 	unsigned retention_s;                    /* how long samples and decisions are kept */
+	unsigned probe_ms;                       /* how often each node measures round trips to the others; 0 = never */
 	bool dry_run;                            /* decide and record, move nothing */
 	uint8_t mode;                            /* how the loop's migrations move (ferry/ticket.h) */
 };
@@ -105,12 +106,17 @@ struct ferry_host_view {
 	bool eligible;     /* may receive (active, not quarantined) */
 	double load;       /* CPU, 0..1 */
 	uint64_t mem_free; /* bytes */
+	uint32_t rtt_us;   /* measured round trip from the decision's source host, 0 = none */
+	bool is_source;    /* the decision's source host */
 };
 
 /*
  * The policies' network model of topology t with this check's traffic:
- * switches, then the hosts (controller excluded) in topology order; links
- * carry their use per direction.  hosts has t->n_nodes entries;
+ * switches, then the hosts (controller and clients excluded) in topology
+ * order; links carry their use per direction.  A link's latency is the
+ * topology file's when it declares one; a host link that declares none
+ * takes half the round trip measured from the source instead (so a path's
+ * latency from the source is its measured one-way delay), and says so.  hosts has t->n_nodes entries;
  * vertex_of maps node index to vertex index (-1 for the controller).
  */
 int ferry_manager_net(const struct ferry_topology *t, const struct ferry_traffic *tr,
