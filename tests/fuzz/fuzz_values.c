@@ -4,11 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ferry/manager.h"
 #include "ferry/parse.h"
 #include "ferry/server.h"
 #include "ferry/trust.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool manager_is_key(const char *key)
+{
+	return ferry_manager_is_key(key);
+}
+
+static int manager_set(void *arg, const char *key, const char *value, struct ferry_err *err)
+{
+	return ferry_manager_set(arg, key, value, err);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -62,6 +73,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 		ferry_parse_duration(s, 10, 3600, "ttl", &v, &err);
+		/* The controller's configuration with the migration manager's keys: what it accepts holds together. */
+		{
+			struct ferry_manager_config m;
+			struct ferry_config_keys keys = {
+				.is_key = manager_is_key, .set = manager_set, .arg = &m, .names = "manager keys"
+			};
+			struct ferry_fabric f;
+			uint32_t us;
+
+			ferry_fabric_default(&f);
+			ferry_manager_config_default(&m);
+			if (ferry_config_parse_with(s, &l, &f, &keys, &err) == 0 &&
+			    ferry_manager_check(&m, &err) == 0 &&
+			    (m.fast_sample_ms > m.sample_ms || m.check_ms < m.fast_sample_ms ||
+			     m.hysteresis_percent > 90 || (m.policy[0] && !ferry_policy_find(m.policy, NULL))))
+				abort();
+			if (ferry_parse_latency(s, &us, &err) == 0 && us > FERRY_LATENCY_MAX_US)
+				abort();
+		}
 	}
 	return 0;
 }

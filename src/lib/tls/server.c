@@ -152,11 +152,17 @@ static int parse(const char *text, struct ferry_server_limits *l, struct ferry_f
 	return 0;
 }
 
-int ferry_config_parse(const char *text, struct ferry_server_limits *l, struct ferry_fabric *f, struct ferry_err *err)
+int ferry_config_parse_with(const char *text, struct ferry_server_limits *l, struct ferry_fabric *f,
+                            const struct ferry_config_keys *more, struct ferry_err *err)
 {
-	int r = parse(text, l, f, NULL, false, err);
+	int r = parse(text, l, f, more, false, err);
 
 	return r < 0 ? r : f ? ferry_fabric_check(f, err) : 0;
+}
+
+int ferry_config_parse(const char *text, struct ferry_server_limits *l, struct ferry_fabric *f, struct ferry_err *err)
+{
+	return ferry_config_parse_with(text, l, f, NULL, err);
 }
 
 int ferry_server_limits_parse(struct ferry_server_limits *l, const char *text, struct ferry_err *err)

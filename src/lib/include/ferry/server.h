@@ -66,6 +66,9 @@ struct ferry_config_keys {
  */
 int ferry_config_load_with(const char *path, struct ferry_server_limits *l, struct ferry_fabric *f,
                            const struct ferry_config_keys *more, struct ferry_err *err);
+/* The pure parse of one file's text with more keys (no include: that reads files); for fuzzing. */
+int ferry_config_parse_with(const char *text, struct ferry_server_limits *l, struct ferry_fabric *f,
+                            const struct ferry_config_keys *more, struct ferry_err *err);
 
 struct ferry_server;
 /* Runs in the connection's thread after a successful handshake; the server closes conn afterwards. */
