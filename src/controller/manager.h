@@ -51,6 +51,7 @@ struct host_meas {
 	struct peer_rtt rtt[MGR_HOSTS]; /* round trips to other nodes, as this node measured them */
 	unsigned n_rtt;
 	long long probed_ms; /* when this node was last asked to probe */
+	bool failing;        /* its last sample failed (said once in the log, and once when it answers again) */
 };
 
 struct cooldown {

@@ -236,7 +236,7 @@ int manager_sample(struct controller *c, const char *node, const struct ferry_re
                    struct ferry_err *err)
 {
 	struct manager *m = &c->mgr;
-	struct ferry_buf req = FERRY_BUF_INIT(64), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_buf req = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
 	struct stats *s = malloc(sizeof(*s));
 	struct ferry_host_sample row = { 0 };
@@ -251,15 +251,26 @@ int manager_sample(struct controller *c, const char *node, const struct ferry_re
 	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_NODE_STATS);
 	if (r == 0 && peers)
 		r = add_targets(&req, node, peers, n);
+	if (r < 0)
+		ferry_err_set(err, r, "the request does not fit one frame");
 	r = r ? r : node_call(c, node, &req, &resp, l, STATS_CALL_MS, err);
 	if (r == 0)
 		r = read_stats(l, s, err);
 	if (r == 0)
 		s->probed = peers != NULL;
-	if (r < 0)
-		goto out;
 	pthread_mutex_lock(&m->lock);
-	if ((h = host_slot(m, node))) {
+	if ((h = host_slot(m, node)) && (r < 0) != h->failing) {
+		h->failing = r < 0;
+		if (r < 0)
+			log_warn("node '%s' gives no measurement: %s", node, err->msg);
+		else
+			log_info("node '%s' gives measurements again", node);
+	}
+	if (r < 0) {
+		pthread_mutex_unlock(&m->lock);
+		goto out;
+	}
+	if (h) {
 		fold(h, s, ferry_now_ms());
 		if (h->have_rate) {
 			row = (struct ferry_host_sample){ .at_ms = ferry_wall_ms(),
