@@ -444,6 +444,8 @@ static int controller_start(const struct ferry_daemon_config *cfg, void *arg, st
 	    (r = ferry_manager_check(&mcfg, err)) < 0)
 		return r < 0 && cfg->config && !strstr(err->msg, cfg->config) ? ferry_err_wrap(err, "%s", cfg->config)
 		                                                              : r;
+	if (cfg->dry_run)
+		mcfg.dry_run = true;
 	if ((r = manager_init(c, &mcfg, err)) < 0)
 		return r;
 	if ((r = controller_state_load(cfg->state_dir, &c->st, err)) < 0 ||
@@ -501,7 +503,7 @@ static void controller_stop(void *arg)
 
 int controller_run(int argc, char **argv)
 {
-	struct ferry_daemon_config cfg = { .prog = "ferry-controller" };
+	struct ferry_daemon_config cfg = { .prog = "ferry-controller", .wants_dry_run = true };
 	static struct controller c;
 	struct ferry_daemon_service svc = { .start = controller_start, .stop = controller_stop, .arg = &c };
 	int r = ferry_daemon_parse_args(argc, argv, &cfg,

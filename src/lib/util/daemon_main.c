@@ -22,35 +22,39 @@ static void usage(FILE *out, const struct ferry_daemon_config *cfg, const char *
 {
 	fprintf(out,
 	        "Usage: %s --name NAME --state-dir DIR [--address ADDR]%s [--listen A.B.C.D:PORT]\n"
-	        "       [--config FILE] [--pid-file FILE] [--log-level LEVEL]\n\n"
+	        "       [--config FILE] [--pid-file FILE] [--log-level LEVEL]%s\n\n"
 	        "%s\n\n"
 	        "  --name NAME        this node's name (a-z, 0-9, '-'; up to %d)\n"
 	        "  --state-dir DIR    absolute path of the node's state directory (created 0700)\n"
 	        "  --address ADDR     this node's IPv4 address on the cluster fabric\n"
 	        "%s"
 	        "  --listen ADDR:PORT where to serve (default: --address, or what the state directory says)\n"
-	        "  --config FILE      limits and fabric keys, one 'key = value' per line (docs/PROTOCOL.md section 8)\n"
+	        "  --config FILE      one 'key = value' per line: limits and fabric keys (docs/PROTOCOL.md\n"
+	        "                     section 8)%s\n"
+	        "%s"
 	        "  --pid-file FILE    pid file, locked while running (default DIR/daemon.pid)\n"
 	        "  --log-level LEVEL  error, warn, info (default) or debug\n"
 	        "  --version          print the version\n",
-	        cfg->prog, cfg->wants_controller ? " [--controller ADDR]" : "", summary, FERRY_TOPO_NAME_MAX,
-	        cfg->wants_controller ? "  --controller ADDR  the controller's IPv4 address\n" : "");
+	        cfg->prog, cfg->wants_controller ? " [--controller ADDR]" : "",
+	        cfg->wants_dry_run ? " [--dry-run]" : "", summary, FERRY_TOPO_NAME_MAX,
+	        cfg->wants_controller ? "  --controller ADDR  the controller's IPv4 address\n" : "",
+	        cfg->wants_dry_run
+	            ? "\n                     and the migration manager's (docs/ARCHITECTURE.md, \"Decision loop\")"
+	            : "",
+	        cfg->wants_dry_run
+	            ? "  --dry-run          the migration manager decides and records, and moves nothing\n"
+	            : "");
 }
 
 int ferry_daemon_parse_args(int argc, char **argv, struct ferry_daemon_config *cfg, const char *summary)
 {
 	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "address", required_argument, NULL, 'a' },
-		{ "controller", required_argument, NULL, 'c' },
-		{ "pid-file", required_argument, NULL, 'p' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "config", required_argument, NULL, 'f' },
-		{ "listen", required_argument, NULL, 'L' },
-		{ 0 },
+		{ "name", required_argument, NULL, 'n' },     { "state-dir", required_argument, NULL, 's' },
+		{ "address", required_argument, NULL, 'a' },  { "controller", required_argument, NULL, 'c' },
+		{ "pid-file", required_argument, NULL, 'p' }, { "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },           { "version", no_argument, NULL, 'V' },
+		{ "config", required_argument, NULL, 'f' },   { "listen", required_argument, NULL, 'L' },
+		{ "dry-run", no_argument, NULL, 'D' },        { 0 },
 	};
 	struct ferry_err err = { 0 };
 	enum ferry_log_level level;
@@ -77,6 +81,13 @@ int ferry_daemon_parse_args(int argc, char **argv, struct ferry_daemon_config *c
 			break;
 		case 'p':
 			cfg->pid_file = optarg;
+			break;
+		case 'D':
+			if (!cfg->wants_dry_run) {
+				fprintf(stderr, "%s: --dry-run is not an option of %s\n", cfg->prog, cfg->prog);
+				return 2;
+			}
+			cfg->dry_run = true;
 			break;
 		case 'f':
 			cfg->config = optarg;

@@ -21,8 +21,10 @@ struct ferry_daemon_config {
 	const char *controller; /* controller address (ferryd only), or NULL */
 	const char *pid_file;   /* default: <state_dir>/daemon.pid */
 	bool wants_controller;  /* accept --controller */
-	const char *config;     /* --config FILE of limits, or NULL */
-	const char *listen;     /* --listen a.b.c.d:port, or NULL for the default */
+	bool wants_dry_run;     /* accept --dry-run (the controller's manager) */
+	bool dry_run;
+	const char *config; /* --config FILE of limits, or NULL */
+	const char *listen; /* --listen a.b.c.d:port, or NULL for the default */
 };
 
 /*
