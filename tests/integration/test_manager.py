@@ -238,3 +238,10 @@ def test_explain_measures_round_trips_where_the_topology_declares_no_latency(mak
     with lab.registry() as db:
         pairs = {(a, b) for a, b in db.execute("SELECT a, b FROM rtt_samples WHERE rtt_us > 0")}
     assert {("n1", "n2"), ("n1", "n3"), ("n2", "n1")} <= pairs, pairs
+
+
+def test_dry_run_flag_is_the_controllers_only():
+    from conftest import CONTROLLER, FERRYD
+    assert "--dry-run" in run(CONTROLLER, "--help").stdout
+    proc = run(FERRYD, "--dry-run", "--name", "n1", "--state-dir", "/nonexistent", check=False)
+    assert proc.returncode == 2 and "--dry-run is not an option of ferryd" in proc.stderr, proc.stderr
