@@ -64,43 +64,61 @@ static const struct {
 	{ "kbps", 8000ULL },       { "mbps", 8000000ULL },       { "gbps", 8000000000ULL },
 };
 
+/* A decimal with a fraction, e.g. 1.25; the rest of the text (the unit) is left at *end. */
+struct decimal {
+	uint64_t whole, frac, frac_div; /* value = whole + frac / frac_div */
+	const char *end;
+};
+
+/* 0, or -ERANGE (whole part past whole_max), -EINVAL (no digits, or more than max_decimals decimals). */
+static int parse_decimal(const char *s, uint64_t whole_max, unsigned max_decimals, struct decimal *d)
+{
+	const char *p = s;
+	size_t digits = 0;
+
+	*d = (struct decimal){ .frac_div = 1 };
+	for (; *p >= '0' && *p <= '9'; p++, digits++) {
+		if (d->whole > whole_max)
+			return -ERANGE;
+		d->whole = d->whole * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p == '.') {
+		p++;
+		for (unsigned n = 0; *p >= '0' && *p <= '9'; p++, digits++, n++) {
+			if (n == max_decimals)
+				return -EINVAL;
+			d->frac = d->frac * 10 + (uint64_t)(*p - '0');
+			d->frac_div *= 10;
+		}
+	}
+	d->end = p;
+	return digits ? 0 : -EINVAL;
+}
+
 int ferry_parse_rate(const char *s, uint64_t *ret_bits_per_sec, struct ferry_err *err)
 {
 	static const char accepted[] = "a number with a unit: bit, kbit, mbit, gbit, tbit (bits/s) or bps, kbps, "
 	                               "mbps, gbps (bytes/s), e.g. 100mbit";
 	char q[QUOTE_MAX + 4];
-	uint64_t whole = 0, frac = 0, frac_div = 1;
-	const char *p = s;
-	size_t digits = 0;
+	struct decimal d;
+	int r;
 
 	if (!s || !*s)
 		return ferry_err_set(err, -EINVAL, "rate is empty; expected %s", accepted);
-	for (; *p >= '0' && *p <= '9'; p++, digits++) {
-		if (whole > (UINT64_MAX / 10) - 10)
-			goto range;
-		whole = whole * 10 + (uint64_t)(*p - '0');
-	}
-	if (*p == '.') {
-		p++;
-		for (; *p >= '0' && *p <= '9'; p++, digits++) {
-			if (frac_div >= 1000000000ULL)
-				return ferry_err_set(err, -EINVAL, "rate '%s' has too many decimals; expected %s",
-				                     quoted(s, q), accepted);
-			frac = frac * 10 + (uint64_t)(*p - '0');
-			frac_div *= 10;
-		}
-	}
-	if (digits == 0)
-		return ferry_err_set(err, -EINVAL, "rate '%s' does not start with a number; expected %s", quoted(s, q),
-		                     accepted);
+	if ((r = parse_decimal(s, (UINT64_MAX / 10) - 10, 9, &d)) == -ERANGE)
+		goto range;
+	if (r < 0)
+		return ferry_err_set(err, -EINVAL,
+		                     "rate '%s' is not a number (up to 9 decimals) with a unit; expected %s",
+		                     quoted(s, q), accepted);
 	for (size_t i = 0; i < sizeof(rate_units) / sizeof(rate_units[0]); i++) {
 		uint64_t mult = rate_units[i].bits, bits;
 
-		if (strcasecmp(p, rate_units[i].unit) != 0)
+		if (strcasecmp(d.end, rate_units[i].unit) != 0)
 			continue;
-		if (whole > FERRY_RATE_MAX / mult + 1)
+		if (d.whole > FERRY_RATE_MAX / mult + 1)
 			goto range;
-		bits = whole * mult + (frac * mult) / frac_div;
+		bits = d.whole * mult + (d.frac * mult) / d.frac_div;
 		if (bits < FERRY_RATE_MIN || bits > FERRY_RATE_MAX)
 			goto range;
 		*ret_bits_per_sec = bits;
@@ -119,38 +137,25 @@ int ferry_parse_latency(const char *s, uint32_t *ret_us, struct ferry_err *err)
 		uint64_t us;
 	} units[] = { { "us", 1 }, { "ms", 1000 }, { "s", 1000000 } };
 	char q[QUOTE_MAX + 4];
-	uint64_t whole = 0, frac = 0, frac_div = 1;
-	const char *p = s;
-	size_t digits = 0;
+	struct decimal d;
+	int r;
 
 	if (!s || !*s)
 		return ferry_err_set(err, -EINVAL, "latency is empty; expected %s", accepted);
-	for (; *p >= '0' && *p <= '9'; p++, digits++) {
-		if (whole > FERRY_LATENCY_MAX_US)
-			goto range;
-		whole = whole * 10 + (uint64_t)(*p - '0');
-	}
-	if (*p == '.') {
-		p++;
-		for (; *p >= '0' && *p <= '9'; p++, digits++) {
-			if (frac_div >= 1000)
-				return ferry_err_set(err, -EINVAL, "latency '%s' has too many decimals; expected %s",
-				                     quoted(s, q), accepted);
-			frac = frac * 10 + (uint64_t)(*p - '0');
-			frac_div *= 10;
-		}
-	}
-	if (digits == 0)
-		return ferry_err_set(err, -EINVAL, "latency '%s' does not start with a number; expected %s",
+	if ((r = parse_decimal(s, FERRY_LATENCY_MAX_US, 3, &d)) == -ERANGE)
+		goto range;
+	if (r < 0)
+		return ferry_err_set(err, -EINVAL,
+		                     "latency '%s' is not a number (up to 3 decimals) with a unit; expected %s",
 		                     quoted(s, q), accepted);
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		uint64_t us;
 
-		if (strcasecmp(p, units[i].unit) != 0)
+		if (strcasecmp(d.end, units[i].unit) != 0)
 			continue;
-		if (whole > FERRY_LATENCY_MAX_US / units[i].us)
+		if (d.whole > FERRY_LATENCY_MAX_US / units[i].us)
 			goto range;
-		us = whole * units[i].us + frac * units[i].us / frac_div;
+		us = d.whole * units[i].us + d.frac * units[i].us / d.frac_div;
 		if (us > FERRY_LATENCY_MAX_US)
 			goto range;
 		*ret_us = (uint32_t)us;
