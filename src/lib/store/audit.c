@@ -10,13 +10,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <sqlite3.h>
 
 #include "ferry/audit.h"
 #include "ferry/fs.h"
@@ -61,26 +60,17 @@ void ferry_audit_hash(const uint8_t prev[32], const struct ferry_audit_rec *rec,
 	EVP_MD_CTX_free(md);
 }
 
-static void column_text(sqlite3_stmt *st, int col, char *out, size_t len)
+static void read_row(const struct ferry_row *row, struct ferry_audit_rec *rec, char prev[65])
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	snprintf(out, len, "%s", t ? (const char *)t : "");
-}
-
-static void read_row(sqlite3_stmt *st, struct ferry_audit_rec *rec, char prev[65])
-{
-	sqlite3_int64 seq = sqlite3_column_int64(st, 0), at = sqlite3_column_int64(st, 1);
-
 	memset(rec, 0, sizeof(*rec));
-	rec->seq = seq < 0 ? 0 : (uint64_t)seq;
-	rec->at = at < 0 ? 0 : (uint64_t)at;
-	column_text(st, 2, rec->actor, sizeof(rec->actor));
-	column_text(st, 3, rec->action, sizeof(rec->action));
-	column_text(st, 4, rec->subject, sizeof(rec->subject));
-	column_text(st, 5, rec->detail, sizeof(rec->detail));
-	column_text(st, 6, prev, 65);
-	column_text(st, 7, rec->hash, sizeof(rec->hash));
+	rec->seq = ferry_row_u64(row, 0);
+	rec->at = ferry_row_u64(row, 1);
+	ferry_row_text(row, 2, rec->actor, sizeof(rec->actor));
+	ferry_row_text(row, 3, rec->action, sizeof(rec->action));
+	ferry_row_text(row, 4, rec->subject, sizeof(rec->subject));
+	ferry_row_text(row, 5, rec->detail, sizeof(rec->detail));
+	ferry_row_text(row, 6, prev, 65);
+	ferry_row_text(row, 7, rec->hash, sizeof(rec->hash));
 }
 
 #define COLUMNS "seq, at, actor, action, subject, detail, prev, hash"
@@ -107,13 +97,26 @@ static int read_head(const char *path, uint64_t *seq, char hash[65])
 	return r;
 }
 
+struct last_entry {
+	uint64_t seq;
+	char hash[65];
+};
+
+static void last_row(const struct ferry_row *row, void *out, unsigned i)
+{
+	struct last_entry *e = out;
+
+	e->seq = ferry_row_u64(row, 0);
+	ferry_row_text(row, 1, e->hash, sizeof(e->hash));
+}
+
 int ferry_audit_append(struct ferry_registry *reg, const char *head_path, const char *actor, const char *action,
                        const char *subject, const char *detail, struct ferry_err *err)
 {
 	struct ferry_audit_rec rec = { 0 };
+	struct last_entry last = { 0 };
 	uint8_t prev[32] = { 0 }, hash[32];
 	char prev_hex[65] = { 0 };
-	sqlite3_stmt *st = NULL;
 	int r;
 
 	snprintf(rec.actor, sizeof(rec.actor), "%s", actor);
@@ -123,31 +126,25 @@ int ferry_audit_append(struct ferry_registry *reg, const char *head_path, const 
 	rec.at = (uint64_t)time(NULL);
 	pthread_mutex_lock(&reg->lock);
 	/* One writer at a time (the lock): the chain's end cannot move between reading it and adding to it. */
-	if (sqlite3_prepare_v2(reg->db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		r = ferry_registry_db_error(reg, err, "prepare");
+	r = ferry_registry_select(reg, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", "", NULL, last_row,
+	                          &last, 1, err);
+	if (r < 0)
 		goto out;
-	}
 	rec.seq = 1;
-	if ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		rec.seq = (uint64_t)sqlite3_column_int64(st, 0) + 1;
-		column_text(st, 1, prev_hex, sizeof(prev_hex));
+	if (r == 1) {
+		rec.seq = last.seq + 1;
+		snprintf(prev_hex, sizeof(prev_hex), "%s", last.hash);
 		if (ferry_hex_decode(prev_hex, prev, 32) < 0) {
 			r = ferry_err_set(err, -EBADMSG, "the audit log's last entry has no valid hash");
 			goto out;
 		}
-	} else if (r != SQLITE_DONE) {
-		r = ferry_registry_db_error(reg, err, "read");
-		goto out;
 	}
-	sqlite3_finalize(st);
-	st = NULL;
 	if (!prev_hex[0])
 		memset(prev_hex, '0', 64);
 	ferry_audit_hash(prev, &rec, hash);
 	ferry_hex_encode(hash, 32, rec.hash);
 	{
-		sqlite3_int64 seq = (sqlite3_int64)rec.seq, at = (sqlite3_int64)rec.at;
+		int64_t seq = (int64_t)rec.seq, at = (int64_t)rec.at;
 		const void *vals[] = { &seq, &at, rec.actor, rec.action, rec.subject, rec.detail, prev_hex, rec.hash };
 
 		r = ferry_registry_exec(reg, "INSERT INTO audit (" COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -156,33 +153,26 @@ int ferry_audit_append(struct ferry_registry *reg, const char *head_path, const 
 	if (r >= 0)
 		r = write_head(head_path, rec.seq, rec.hash, err);
 out:
-	sqlite3_finalize(st);
 	pthread_mutex_unlock(&reg->lock);
 	return r < 0 ? r : 0;
 }
 
+static void list_row(const struct ferry_row *row, void *out, unsigned i)
+{
+	char prev[65];
+
+	read_row(row, (struct ferry_audit_rec *)out + i, prev);
+}
+
 int ferry_audit_list(struct ferry_registry *reg, struct ferry_audit_rec *out, unsigned max, struct ferry_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	char prev[65];
-	unsigned n = 0;
-	int r;
+	int64_t limit = max;
+	const void *vals[] = { &limit };
 
-	pthread_mutex_lock(&reg->lock);
-	if (sqlite3_prepare_v2(reg->db,
-	                       "SELECT * FROM (SELECT " COLUMNS " FROM audit ORDER BY seq DESC LIMIT ?) ORDER BY seq",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		r = ferry_registry_db_error(reg, err, "prepare");
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
-	while (n < max && (r = sqlite3_step(st)) == SQLITE_ROW)
-		read_row(st, &out[n++], prev);
-	r = (n == max || r == SQLITE_DONE) ? (int)n : ferry_registry_db_error(reg, err, "read");
-out:
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&reg->lock);
-	return r;
+	return ferry_registry_query(reg,
+	                            "SELECT * FROM (SELECT " COLUMNS " FROM audit ORDER BY seq DESC LIMIT ?) AS newest "
+	                            "ORDER BY seq",
+	                            "i", vals, list_row, out, max, err);
 }
 
 static void bad(struct ferry_audit_verdict *v, uint64_t seq, const char *why)
@@ -192,61 +182,78 @@ static void bad(struct ferry_audit_verdict *v, uint64_t seq, const char *why)
 	snprintf(v->why, sizeof(v->why), "%s", why);
 }
 
+struct walk {
+	struct ferry_audit_verdict *v;
+	const struct ferry_audit_anchor *anchor;
+	uint8_t prev[32];
+	int head;
+	uint64_t head_seq;
+	char head_hash[65];
+	bool stop; /* the first wrong entry is named; the rest of the rows pass by */
+};
+
+/* One entry of the chain, in order. */
+static void walk_row(const struct ferry_row *row, void *out, unsigned i)
+{
+	struct walk *w = out;
+	struct ferry_audit_verdict *v = w->v;
+	char prev_hex[65], want_hex[65];
+	struct ferry_audit_rec rec;
+	uint8_t want[32];
+
+	if (w->stop)
+		return;
+	read_row(row, &rec, prev_hex);
+	ferry_hex_encode(w->prev, 32, want_hex);
+	if (rec.seq != v->entries + 1) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "entry %" PRIu64 " follows entry %" PRIu64 ": entries are missing", rec.seq,
+		         v->entries);
+		bad(v, v->entries + 1, why);
+		w->stop = true;
+		return;
+	}
+	if (strcmp(prev_hex, want_hex) != 0) {
+		bad(v, rec.seq, "it does not name the hash of the entry before it");
+		w->stop = true;
+		return;
+	}
+	ferry_audit_hash(w->prev, &rec, want);
+	ferry_hex_encode(want, 32, want_hex);
+	if (strcmp(rec.hash, want_hex) != 0) {
+		bad(v, rec.seq, "its fields do not match its hash: it was changed");
+		w->stop = true;
+		return;
+	}
+	memcpy(w->prev, want, 32);
+	v->entries = rec.seq;
+	snprintf(v->head, sizeof(v->head), "%s", rec.hash);
+	if (w->anchor && rec.seq == w->anchor->seq && memcmp(want, w->anchor->hash, 32) != 0) {
+		bad(v, rec.seq, "its hash differs from the one kept outside: the log was rewritten up to here");
+		w->stop = true;
+	} else if (w->head == 0 && rec.seq == w->head_seq && strcmp(rec.hash, w->head_hash) != 0) {
+		bad(v, rec.seq, "its hash differs from the one the head file kept: it was rewritten");
+		w->stop = true;
+	}
+}
+
 int ferry_audit_verify(struct ferry_registry *reg, const char *head_path, const struct ferry_audit_anchor *anchor,
                        struct ferry_audit_verdict *v, struct ferry_err *err)
 {
-	uint8_t prev[32] = { 0 }, want[32];
-	char prev_hex[65], want_hex[65], head_hash[65] = "";
-	struct ferry_audit_rec rec;
-	uint64_t head_seq = 0;
-	sqlite3_stmt *st = NULL;
+	struct walk w = { .v = v, .anchor = anchor };
+	uint64_t head_seq;
 	int r, head;
 
 	memset(v, 0, sizeof(*v));
 	v->intact = true;
 	pthread_mutex_lock(&reg->lock);
-	head = read_head(head_path, &head_seq, head_hash);
-	if (sqlite3_prepare_v2(reg->db, "SELECT " COLUMNS " FROM audit ORDER BY seq", -1, &st, NULL) != SQLITE_OK) {
-		r = ferry_registry_db_error(reg, err, "prepare");
+	head = w.head = read_head(head_path, &w.head_seq, w.head_hash);
+	head_seq = w.head_seq;
+	r = ferry_registry_select(reg, "SELECT " COLUMNS " FROM audit ORDER BY seq", "", NULL, walk_row, &w, UINT_MAX,
+	                          err);
+	if (r < 0)
 		goto out;
-	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		read_row(st, &rec, prev_hex);
-		ferry_hex_encode(prev, 32, want_hex);
-		if (rec.seq != v->entries + 1) {
-			char why[96];
-
-			snprintf(why, sizeof(why), "entry %" PRIu64 " follows entry %" PRIu64 ": entries are missing",
-			         rec.seq, v->entries);
-			bad(v, v->entries + 1, why);
-			break;
-		}
-		if (strcmp(prev_hex, want_hex) != 0) {
-			bad(v, rec.seq, "it does not name the hash of the entry before it");
-			break;
-		}
-		ferry_audit_hash(prev, &rec, want);
-		ferry_hex_encode(want, 32, want_hex);
-		if (strcmp(rec.hash, want_hex) != 0) {
-			bad(v, rec.seq, "its fields do not match its hash: it was changed");
-			break;
-		}
-		memcpy(prev, want, 32);
-		v->entries = rec.seq;
-		snprintf(v->head, sizeof(v->head), "%s", rec.hash);
-		if (anchor && rec.seq == anchor->seq && memcmp(want, anchor->hash, 32) != 0) {
-			bad(v, rec.seq, "its hash differs from the one kept outside: the log was rewritten up to here");
-			break;
-		}
-		if (head == 0 && rec.seq == head_seq && strcmp(rec.hash, head_hash) != 0) {
-			bad(v, rec.seq, "its hash differs from the one the head file kept: it was rewritten");
-			break;
-		}
-	}
-	if (r != SQLITE_ROW && r != SQLITE_DONE) {
-		r = ferry_registry_db_error(reg, err, "read");
-		goto out;
-	}
 	r = 0;
 	if (v->intact && anchor && anchor->seq > v->entries) {
 		char why[128];
@@ -268,7 +275,6 @@ int ferry_audit_verify(struct ferry_registry *reg, const char *head_path, const 
 		bad(v, 0, "the head file is missing");
 	}
 out:
-	sqlite3_finalize(st);
 	pthread_mutex_unlock(&reg->lock);
 	return r;
 }

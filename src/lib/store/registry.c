@@ -67,7 +67,7 @@ static const char *const upgrades[] = {
 	"ALTER TABLE migrations ADD COLUMN note TEXT",
 };
 
-int ferry_registry_db_error(struct ferry_registry *reg, struct ferry_err *err, const char *what)
+static int db_error(struct ferry_registry *reg, struct ferry_err *err, const char *what)
 {
 	return ferry_err_set(err, -EIO, "registry: %s: %s", what, sqlite3_errmsg(reg->db));
 }
@@ -115,67 +115,99 @@ static void hex32(const uint8_t in[32], char out[65])
 	ferry_id_hex(in, out);
 }
 
-/* Run one statement with text/int parameters ("s" text, "i" int64); returns sqlite3_changes or < 0. */
-int ferry_registry_exec(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
-                        struct ferry_err *err)
+struct ferry_row {
+	sqlite3_stmt *st;
+};
+
+static int prepare(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
+                   sqlite3_stmt **ret, struct ferry_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int r;
 
 	if (sqlite3_prepare_v2(reg->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return ferry_registry_db_error(reg, err, "prepare");
+		return db_error(reg, err, "prepare");
 	for (int i = 0; types[i]; i++) {
 		if (types[i] == 's') {
 			sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_TRANSIENT);
 		} else if (types[i] == 'b') {
 			const struct ferry_blob *b = vals[i];
 			sqlite3_bind_blob(st, i + 1, b->data, (int)b->len, SQLITE_TRANSIENT);
-		} else
-			sqlite3_bind_int64(st, i + 1, *(const sqlite3_int64 *)vals[i]);
+		} else {
+			sqlite3_bind_int64(st, i + 1, *(const int64_t *)vals[i]);
+		}
 	}
+	*ret = st;
+	return 0;
+}
+
+int ferry_registry_exec(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
+                        struct ferry_err *err)
+{
+	sqlite3_stmt *st;
+	int r = prepare(reg, sql, types, vals, &st, err);
+
+	if (r < 0)
+		return r;
 	r = sqlite3_step(st);
 	sqlite3_finalize(st);
-	if (r != SQLITE_DONE)
-		return ferry_registry_db_error(reg, err, "write");
+	if (r != SQLITE_DONE && r != SQLITE_ROW)
+		return db_error(reg, err, "write");
 	return sqlite3_changes(reg->db);
 }
 
-void ferry_registry_col_text(struct sqlite3_stmt *st, int col, char *out, size_t len)
+static void id_row(const struct ferry_row *row, void *out, unsigned i)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	snprintf(out, len, "%s", t ? (const char *)t : "");
+	*(uint64_t *)out = ferry_row_u64(row, 0);
 }
 
-uint64_t ferry_registry_col_u64(struct sqlite3_stmt *st, int col)
+int ferry_registry_insert(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
+                          uint64_t *ret_id, struct ferry_err *err)
 {
-	sqlite3_int64 v = sqlite3_column_int64(st, col);
+	int r = ferry_registry_select(reg, sql, types, vals, id_row, ret_id, 1, err);
 
-	return v < 0 ? 0 : (uint64_t)v;
+	if (r == 0)
+		return ferry_err_set(err, -EIO, "registry: the insert returned no key");
+	return r < 0 ? r : 0;
 }
 
-int ferry_registry_query(struct ferry_registry *reg, const char *sql, const char *param,
-                         void (*row)(struct sqlite3_stmt *st, void *out, unsigned i), void *out, unsigned max,
-                         struct ferry_err *err)
+int ferry_registry_select(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
+                          ferry_row_fn row, void *out, unsigned max, struct ferry_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct ferry_row rw;
 	unsigned n = 0;
-	int r;
+	int r = prepare(reg, sql, types, vals, &rw.st, err);
 
-	pthread_mutex_lock(&reg->lock);
-	if (sqlite3_prepare_v2(reg->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		r = ferry_registry_db_error(reg, err, "prepare");
-		goto out;
-	}
-	if (param)
-		sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT);
-	while (n < max && (r = sqlite3_step(st)) == SQLITE_ROW)
-		row(st, out, n++);
-	r = (n == max || r == SQLITE_DONE) ? (int)n : ferry_registry_db_error(reg, err, "read");
-out:
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&reg->lock);
+	if (r < 0)
+		return r;
+	while (n < max && (r = sqlite3_step(rw.st)) == SQLITE_ROW)
+		row(&rw, out, n++);
+	/* An INSERT ... RETURNING is done only when stepped to its end. */
+	if (n == max && r == SQLITE_ROW)
+		while ((r = sqlite3_step(rw.st)) == SQLITE_ROW)
+			;
+	r = (r == SQLITE_DONE || (n == max && max == 0)) ? (int)n : db_error(reg, err, "read");
+	sqlite3_finalize(rw.st);
 	return r;
+}
+
+int ferry_registry_begin(struct ferry_registry *reg, struct ferry_err *err)
+{
+	/* IMMEDIATE: the write lock now, not at the first write (no deadlock between two upgrading readers). */
+	int r = ferry_registry_exec(reg, "BEGIN IMMEDIATE", "", NULL, err);
+
+	return r < 0 ? r : 0;
+}
+
+int ferry_registry_commit(struct ferry_registry *reg, struct ferry_err *err)
+{
+	int r = ferry_registry_exec(reg, "COMMIT", "", NULL, err);
+
+	return r < 0 ? r : 0;
+}
+
+void ferry_registry_rollback(struct ferry_registry *reg)
+{
+	ferry_registry_exec(reg, "ROLLBACK", "", NULL, NULL);
 }
 
 int ferry_registry_write(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
@@ -189,6 +221,47 @@ int ferry_registry_write(struct ferry_registry *reg, const char *sql, const char
 	return r;
 }
 
+int ferry_registry_query(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
+                         ferry_row_fn row, void *out, unsigned max, struct ferry_err *err)
+{
+	int r;
+
+	pthread_mutex_lock(&reg->lock);
+	r = ferry_registry_select(reg, sql, types, vals, row, out, max, err);
+	pthread_mutex_unlock(&reg->lock);
+	return r;
+}
+
+void ferry_row_text(const struct ferry_row *row, int col, char *out, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(row->st, col);
+
+	snprintf(out, len, "%s", t ? (const char *)t : "");
+}
+
+uint64_t ferry_row_u64(const struct ferry_row *row, int col)
+{
+	int64_t v = sqlite3_column_int64(row->st, col);
+
+	return v < 0 ? 0 : (uint64_t)v;
+}
+
+size_t ferry_row_blob(const struct ferry_row *row, int col, void *out, size_t max)
+{
+	const void *p = sqlite3_column_blob(row->st, col);
+	int len = sqlite3_column_bytes(row->st, col);
+
+	if (!p || len <= 0 || (size_t)len > max)
+		return 0;
+	memcpy(out, p, (size_t)len);
+	return (size_t)len;
+}
+
+bool ferry_row_has(const struct ferry_row *row, int col)
+{
+	return col < sqlite3_column_count(row->st);
+}
+
 static int bump_version(struct ferry_registry *reg, struct ferry_err *err)
 {
 	return ferry_registry_exec(reg, "UPDATE meta SET value = value + 1 WHERE key = 'allowlist_version'", "", NULL,
@@ -199,7 +272,7 @@ int ferry_registry_token_add(struct ferry_registry *reg, const char *node, const
                              uint64_t expires_at, uint64_t now, struct ferry_err *err)
 {
 	char hex[65];
-	sqlite3_int64 exp = (sqlite3_int64)expires_at, created = (sqlite3_int64)now;
+	int64_t exp = (int64_t)expires_at, created = (int64_t)now;
 	const void *vals[] = { hex, node, &created, &exp };
 	int r;
 
@@ -212,39 +285,44 @@ int ferry_registry_token_add(struct ferry_registry *reg, const char *node, const
 	return r < 0 ? r : 0;
 }
 
+struct token_row {
+	char owner[64];
+	uint64_t expires, used;
+};
+
+static void token_row(const struct ferry_row *row, void *out, unsigned i)
+{
+	struct token_row *t = out;
+
+	ferry_row_text(row, 0, t->owner, sizeof(t->owner));
+	t->expires = ferry_row_u64(row, 1);
+	t->used = ferry_row_u64(row, 2);
+}
+
 int ferry_registry_token_consume(struct ferry_registry *reg, const char *node, const uint8_t secret_hash[32],
                                  uint64_t now, struct ferry_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	char hex[65], owner[64] = "";
-	sqlite3_int64 expires = 0, used = 0, ts = (sqlite3_int64)now;
-	bool found = false;
-	int r = 0;
+	struct token_row t = { 0 };
+	char hex[65];
+	int64_t ts = (int64_t)now;
+	const void *key[] = { hex };
+	int r;
 
 	hex32(secret_hash, hex);
 	pthread_mutex_lock(&reg->lock);
-	if (sqlite3_prepare_v2(reg->db,
-	                       "SELECT node, expires_at, COALESCE(used_at, 0) FROM tokens WHERE secret_hash = ?", -1,
-	                       &st, NULL) != SQLITE_OK) {
-		r = ferry_registry_db_error(reg, err, "prepare");
+	r = ferry_registry_select(reg,
+	                          "SELECT node, expires_at, COALESCE(used_at, 0) FROM tokens WHERE secret_hash = ?",
+	                          "s", key, token_row, &t, 1, err);
+	if (r < 0)
 		goto out;
-	}
-	sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		found = true;
-		snprintf(owner, sizeof(owner), "%s", (const char *)sqlite3_column_text(st, 0));
-		expires = sqlite3_column_int64(st, 1);
-		used = sqlite3_column_int64(st, 2);
-	}
-	sqlite3_finalize(st);
-	if (!found)
+	if (r == 0)
 		r = ferry_err_set(err, -EPERM, "token is unknown (forged or never issued)");
-	else if (used)
+	else if (t.used)
 		r = ferry_err_set(err, -EPERM, "token was already used");
-	else if ((sqlite3_int64)now >= expires)
+	else if (now >= t.expires)
 		r = ferry_err_set(err, -EPERM, "token expired");
-	else if (strcmp(owner, node) != 0)
-		r = ferry_err_set(err, -EPERM, "token was issued for node '%s', not '%s'", owner, node);
+	else if (strcmp(t.owner, node) != 0)
+		r = ferry_err_set(err, -EPERM, "token was issued for node '%s', not '%s'", t.owner, node);
 	else {
 		const void *vals[] = { &ts, hex };
 		/* "used_at IS NULL" makes consumption atomic even if two enrollments race. */
@@ -264,7 +342,7 @@ static int add_identity(struct ferry_registry *reg, const char *name, const uint
                         const char *address, uint64_t now, struct ferry_err *err)
 {
 	char hex[65];
-	sqlite3_int64 ts = (sqlite3_int64)now;
+	int64_t ts = (int64_t)now;
 	const void *retire[] = { &ts, name, role };
 	const void *drop_same[] = { hex };
 	const void *add[] = { name, hex, role, address, &ts };
@@ -272,8 +350,7 @@ static int add_identity(struct ferry_registry *reg, const char *name, const uint
 
 	hex32(id, hex);
 	pthread_mutex_lock(&reg->lock);
-	r = ferry_registry_exec(reg, "BEGIN IMMEDIATE", "", NULL, err);
-	if (r < 0)
+	if ((r = ferry_registry_begin(reg, err)) < 0)
 		goto out;
 	/* A re-enrolled name replaces its earlier identity, which is revoked. */
 	if ((r = ferry_registry_exec(
@@ -288,10 +365,10 @@ static int add_identity(struct ferry_registry *reg, const char *name, const uint
 	         "'active', ?)",
 	         "ssssi", add, err)) < 0 ||
 	    (r = bump_version(reg, err)) < 0) {
-		ferry_registry_exec(reg, "ROLLBACK", "", NULL, NULL);
+		ferry_registry_rollback(reg);
 		goto out;
 	}
-	r = ferry_registry_exec(reg, "COMMIT", "", NULL, err);
+	r = ferry_registry_commit(reg, err);
 out:
 	pthread_mutex_unlock(&reg->lock);
 	return r < 0 ? r : 0;
@@ -311,7 +388,7 @@ int ferry_registry_admin_add(struct ferry_registry *reg, const char *name, const
 
 int ferry_registry_node_remove(struct ferry_registry *reg, const char *name, uint64_t now, struct ferry_err *err)
 {
-	sqlite3_int64 ts = (sqlite3_int64)now;
+	int64_t ts = (int64_t)now;
 	const void *vals[] = { &ts, name };
 	int r;
 
@@ -329,59 +406,60 @@ int ferry_registry_node_remove(struct ferry_registry *reg, const char *name, uin
 	return r < 0 ? r : 0;
 }
 
+static void version_row(const struct ferry_row *row, void *out, unsigned i)
+{
+	*(uint64_t *)out = ferry_row_u64(row, 0);
+}
+
+struct nodes_out {
+	struct ferry_registry_node *nodes;
+	unsigned n;
+};
+
+static void node_row(const struct ferry_row *row, void *out, unsigned i)
+{
+	struct nodes_out *o = out;
+	struct ferry_registry_node *node = &o->nodes[o->n];
+	char hex[80];
+
+	ferry_row_text(row, 0, node->name, sizeof(node->name));
+	ferry_row_text(row, 1, hex, sizeof(hex));
+	ferry_row_text(row, 2, node->address, sizeof(node->address));
+	if (ferry_id_from_hex(hex, node->id) == 0)
+		o->n++;
+}
+
 int ferry_registry_nodes(struct ferry_registry *reg, struct ferry_registry_node *out, unsigned max,
                          uint64_t *ret_version, struct ferry_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	unsigned n = 0;
-	int r = 0;
+	struct nodes_out o = { .nodes = out };
+	int r;
 
 	pthread_mutex_lock(&reg->lock);
-	if (sqlite3_prepare_v2(reg->db, "SELECT value FROM meta WHERE key = 'allowlist_version'", -1, &st, NULL) !=
-	        SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		r = ferry_registry_db_error(reg, err, "read version");
-		sqlite3_finalize(st);
-		goto out;
-	}
-	*ret_version = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(reg->db,
-	                       "SELECT name, id, address FROM identities WHERE role = 'node' AND status = 'active' "
-	                       "ORDER BY name",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		r = ferry_registry_db_error(reg, err, "prepare");
-		goto out;
-	}
-	while (sqlite3_step(st) == SQLITE_ROW && n < max) {
-		snprintf(out[n].name, sizeof(out[n].name), "%s", (const char *)sqlite3_column_text(st, 0));
-		if (ferry_id_from_hex((const char *)sqlite3_column_text(st, 1), out[n].id) < 0)
-			continue;
-		snprintf(out[n].address, sizeof(out[n].address), "%s", (const char *)sqlite3_column_text(st, 2));
-		n++;
-	}
-	sqlite3_finalize(st);
-	r = (int)n;
-out:
+	r = ferry_registry_select(reg, "SELECT value FROM meta WHERE key = 'allowlist_version'", "", NULL, version_row,
+	                          ret_version, 1, err);
+	if (r == 0)
+		r = ferry_err_set(err, -EIO, "registry: no allowlist version");
+	if (r > 0)
+		r = ferry_registry_select(reg,
+		                          "SELECT name, id, address FROM identities WHERE role = 'node' AND status = "
+		                          "'active' ORDER BY name",
+		                          "", NULL, node_row, &o, max, err);
 	pthread_mutex_unlock(&reg->lock);
-	return r;
+	return r < 0 ? r : (int)o.n;
+}
+
+static void one_row(const struct ferry_row *row, void *out, unsigned i)
+{
 }
 
 bool ferry_registry_is_admin(struct ferry_registry *reg, const uint8_t id[FERRY_ID_LEN])
 {
-	sqlite3_stmt *st = NULL;
 	char hex[65];
-	bool yes = false;
+	const void *key[] = { hex };
 
 	hex32(id, hex);
-	pthread_mutex_lock(&reg->lock);
-	if (sqlite3_prepare_v2(reg->db,
-	                       "SELECT 1 FROM identities WHERE id = ? AND role = 'admin' AND status = 'active'", -1,
-	                       &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
-		yes = sqlite3_step(st) == SQLITE_ROW;
-	}
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&reg->lock);
-	return yes;
+	return ferry_registry_query(reg,
+	                            "SELECT 1 FROM identities WHERE id = ? AND role = 'admin' AND status = 'active'",
+	                            "s", key, one_row, NULL, 1, NULL) == 1;
 }

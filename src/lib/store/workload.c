@@ -4,44 +4,45 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "ferry/hex.h"
 #include "ferry/workload.h"
 
 /* ---- images ---- */
 
-static void image_row(sqlite3_stmt *st, void *out, unsigned i)
+static void image_row(const struct ferry_row *row, void *out, unsigned i)
 {
 	struct ferry_image_rec *img = (struct ferry_image_rec *)out + i;
 	char hex[65];
 
 	memset(img, 0, sizeof(*img));
-	ferry_registry_col_text(st, 0, img->name, sizeof(img->name));
-	ferry_registry_col_text(st, 1, hex, sizeof(hex));
+	ferry_row_text(row, 0, img->name, sizeof(img->name));
+	ferry_row_text(row, 1, hex, sizeof(hex));
 	ferry_hex_decode(hex, img->digest, 32);
-	img->size = ferry_registry_col_u64(st, 2);
-	img->created_at = ferry_registry_col_u64(st, 3);
+	img->size = ferry_row_u64(row, 2);
+	img->created_at = ferry_row_u64(row, 3);
 }
 
 int ferry_store_image_put(struct ferry_registry *reg, const struct ferry_image_rec *img, struct ferry_err *err)
 {
 	char hex[65];
-	sqlite3_int64 size = (sqlite3_int64)img->size, at = (sqlite3_int64)img->created_at;
+	int64_t size = (int64_t)img->size, at = (int64_t)img->created_at;
 	const void *vals[] = { img->name, hex, &size, &at };
 	int r;
 
 	ferry_hex_encode(img->digest, 32, hex);
-	r = ferry_registry_write(reg,
-	                         "INSERT OR REPLACE INTO images (name, digest, size, created_at) VALUES (?, ?, ?, ?)",
-	                         "ssii", vals, err);
+	r = ferry_registry_write(
+	    reg,
+	    "INSERT INTO images (name, digest, size, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) "
+	    "DO UPDATE SET digest = excluded.digest, size = excluded.size, created_at = excluded.created_at",
+	    "ssii", vals, err);
 	return r < 0 ? r : 0;
 }
 
 int ferry_store_image_get(struct ferry_registry *reg, const char *name, struct ferry_image_rec *ret,
                           struct ferry_err *err)
 {
-	int n = ferry_registry_query(reg, "SELECT name, digest, size, created_at FROM images WHERE name = ?", name,
+	const void *key[] = { name };
+	int n = ferry_registry_query(reg, "SELECT name, digest, size, created_at FROM images WHERE name = ?", "s", key,
 	                             image_row, ret, 1, err);
 
 	if (n == 0)
@@ -51,7 +52,7 @@ int ferry_store_image_get(struct ferry_registry *reg, const char *name, struct f
 
 int ferry_store_images(struct ferry_registry *reg, struct ferry_image_rec *out, unsigned max, struct ferry_err *err)
 {
-	return ferry_registry_query(reg, "SELECT name, digest, size, created_at FROM images ORDER BY name", NULL,
+	return ferry_registry_query(reg, "SELECT name, digest, size, created_at FROM images ORDER BY name", "", NULL,
 	                            image_row, out, max, err);
 }
 
@@ -59,31 +60,29 @@ int ferry_store_images(struct ferry_registry *reg, struct ferry_image_rec *out, 
 
 #define CT_COLUMNS "name, node, image, generation, state, spec, created_at"
 
-static void container_row(sqlite3_stmt *st, void *out, unsigned i)
+static void container_row(const struct ferry_row *row, void *out, unsigned i)
 {
 	struct ferry_container_rec *c = (struct ferry_container_rec *)out + i;
-	int len = sqlite3_column_bytes(st, 5);
 
 	memset(c, 0, sizeof(*c) - sizeof(c->spec));
-	ferry_registry_col_text(st, 0, c->name, sizeof(c->name));
-	ferry_registry_col_text(st, 1, c->node, sizeof(c->node));
-	ferry_registry_col_text(st, 2, c->image, sizeof(c->image));
-	c->generation = ferry_registry_col_u64(st, 3);
-	ferry_registry_col_text(st, 4, c->state, sizeof(c->state));
-	c->spec_len = len > 0 && len <= FERRY_SPEC_ENC_MAX ? (size_t)len : 0;
-	if (c->spec_len)
-		memcpy(c->spec, sqlite3_column_blob(st, 5), c->spec_len);
-	c->created_at = ferry_registry_col_u64(st, 6);
+	ferry_row_text(row, 0, c->name, sizeof(c->name));
+	ferry_row_text(row, 1, c->node, sizeof(c->node));
+	ferry_row_text(row, 2, c->image, sizeof(c->image));
+	c->generation = ferry_row_u64(row, 3);
+	ferry_row_text(row, 4, c->state, sizeof(c->state));
+	c->spec_len = ferry_row_blob(row, 5, c->spec, sizeof(c->spec));
+	c->created_at = ferry_row_u64(row, 6);
 }
 
 int ferry_store_container_add(struct ferry_registry *reg, const struct ferry_container_rec *c, struct ferry_err *err)
 {
-	sqlite3_int64 gen = (sqlite3_int64)c->generation, at = (sqlite3_int64)c->created_at;
+	int64_t gen = (int64_t)c->generation, at = (int64_t)c->created_at;
 	struct ferry_blob spec = { c->spec, c->spec_len };
 	const void *vals[] = { c->name, c->node, c->image, &gen, c->state, &spec, &at };
-	int r =
-	    ferry_registry_write(reg, "INSERT OR IGNORE INTO containers (" CT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
-	                         "sssisbi", vals, err);
+	int r = ferry_registry_write(reg,
+	                             "INSERT INTO containers (" CT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?) "
+	                             "ON CONFLICT DO NOTHING",
+	                             "sssisbi", vals, err);
 
 	if (r == 0)
 		return ferry_err_set(err, -EEXIST, "a container named '%s' already exists", c->name);
@@ -93,8 +92,9 @@ int ferry_store_container_add(struct ferry_registry *reg, const struct ferry_con
 int ferry_store_container_get(struct ferry_registry *reg, const char *name, struct ferry_container_rec *ret,
                               struct ferry_err *err)
 {
-	int n = ferry_registry_query(reg, "SELECT " CT_COLUMNS " FROM containers WHERE name = ?", name, container_row,
-	                             ret, 1, err);
+	const void *key[] = { name };
+	int n = ferry_registry_query(reg, "SELECT " CT_COLUMNS " FROM containers WHERE name = ?", "s", key,
+	                             container_row, ret, 1, err);
 
 	if (n == 0)
 		return ferry_err_set(err, -ENOENT, "no container named '%s'", name);
@@ -104,7 +104,7 @@ int ferry_store_container_get(struct ferry_registry *reg, const char *name, stru
 int ferry_store_containers(struct ferry_registry *reg, struct ferry_container_rec *out, unsigned max,
                            struct ferry_err *err)
 {
-	return ferry_registry_query(reg, "SELECT " CT_COLUMNS " FROM containers ORDER BY name", NULL, container_row,
+	return ferry_registry_query(reg, "SELECT " CT_COLUMNS " FROM containers ORDER BY name", "", NULL, container_row,
 	                            out, max, err);
 }
 
@@ -126,15 +126,16 @@ int ferry_store_container_del(struct ferry_registry *reg, const char *name, stru
 	return r < 0 ? r : 0;
 }
 
-static void generation_row(sqlite3_stmt *st, void *out, unsigned i)
+static void generation_row(const struct ferry_row *row, void *out, unsigned i)
 {
-	*(uint64_t *)out = ferry_registry_col_u64(st, 0);
+	*(uint64_t *)out = ferry_row_u64(row, 0);
 }
 
 int ferry_store_first_generation(struct ferry_registry *reg, const char *name, uint64_t *ret, struct ferry_err *err)
 {
 	uint64_t last = 0;
-	int n = ferry_registry_query(reg, "SELECT generation FROM retired_generations WHERE name = ?", name,
+	const void *key[] = { name };
+	int n = ferry_registry_query(reg, "SELECT generation FROM retired_generations WHERE name = ?", "s", key,
 	                             generation_row, &last, 1, err);
 
 	if (n < 0)
@@ -165,7 +166,7 @@ int ferry_store_container_transition(struct ferry_registry *reg, const char *nam
 
 int ferry_store_container_update(struct ferry_registry *reg, const struct ferry_container_rec *c, struct ferry_err *err)
 {
-	sqlite3_int64 gen = (sqlite3_int64)c->generation;
+	int64_t gen = (int64_t)c->generation;
 	struct ferry_blob spec = { c->spec, c->spec_len };
 	const void *vals[] = { c->node, &gen, c->state, &spec, c->name };
 	int r = ferry_registry_write(
@@ -181,56 +182,54 @@ int ferry_store_container_update(struct ferry_registry *reg, const struct ferry_
 	"id, container, mode, source, dest, started_at, finished_at, result, message, total_ms, downtime_ms, "         \
 	"checkpoint_ms, transfer_ms, restore_ms, bytes_image, bytes_wire, rounds, round_bytes, note"
 
-static void migration_row(sqlite3_stmt *st, void *out, unsigned i)
+static void migration_row(const struct ferry_row *row, void *out, unsigned i)
 {
 	struct ferry_migration_rec *m = (struct ferry_migration_rec *)out + i;
 
 	memset(m, 0, sizeof(*m));
-	m->id = ferry_registry_col_u64(st, 0);
-	ferry_registry_col_text(st, 1, m->container, sizeof(m->container));
-	ferry_registry_col_text(st, 2, m->mode, sizeof(m->mode));
-	ferry_registry_col_text(st, 3, m->source, sizeof(m->source));
-	ferry_registry_col_text(st, 4, m->dest, sizeof(m->dest));
-	m->started_at = ferry_registry_col_u64(st, 5);
-	m->finished_at = ferry_registry_col_u64(st, 6);
-	ferry_registry_col_text(st, 7, m->result, sizeof(m->result));
-	ferry_registry_col_text(st, 8, m->message, sizeof(m->message));
-	m->total_ms = ferry_registry_col_u64(st, 9);
-	m->downtime_ms = ferry_registry_col_u64(st, 10);
-	m->checkpoint_ms = ferry_registry_col_u64(st, 11);
-	m->transfer_ms = ferry_registry_col_u64(st, 12);
-	m->restore_ms = ferry_registry_col_u64(st, 13);
-	m->bytes_image = ferry_registry_col_u64(st, 14);
-	m->bytes_wire = ferry_registry_col_u64(st, 15);
-	m->rounds = ferry_registry_col_u64(st, 16);
-	ferry_registry_col_text(st, 17, m->round_bytes, sizeof(m->round_bytes));
-	ferry_registry_col_text(st, 18, m->note, sizeof(m->note));
+	m->id = ferry_row_u64(row, 0);
+	ferry_row_text(row, 1, m->container, sizeof(m->container));
+	ferry_row_text(row, 2, m->mode, sizeof(m->mode));
+	ferry_row_text(row, 3, m->source, sizeof(m->source));
+	ferry_row_text(row, 4, m->dest, sizeof(m->dest));
+	m->started_at = ferry_row_u64(row, 5);
+	m->finished_at = ferry_row_u64(row, 6);
+	ferry_row_text(row, 7, m->result, sizeof(m->result));
+	ferry_row_text(row, 8, m->message, sizeof(m->message));
+	m->total_ms = ferry_row_u64(row, 9);
+	m->downtime_ms = ferry_row_u64(row, 10);
+	m->checkpoint_ms = ferry_row_u64(row, 11);
+	m->transfer_ms = ferry_row_u64(row, 12);
+	m->restore_ms = ferry_row_u64(row, 13);
+	m->bytes_image = ferry_row_u64(row, 14);
+	m->bytes_wire = ferry_row_u64(row, 15);
+	m->rounds = ferry_row_u64(row, 16);
+	ferry_row_text(row, 17, m->round_bytes, sizeof(m->round_bytes));
+	ferry_row_text(row, 18, m->note, sizeof(m->note));
 }
 
 int ferry_store_migration_begin(struct ferry_registry *reg, struct ferry_migration_rec *m, struct ferry_err *err)
 {
-	sqlite3_int64 at = (sqlite3_int64)m->started_at;
+	int64_t at = (int64_t)m->started_at;
 	const void *vals[] = { m->container, m->mode, m->source, m->dest, &at };
 	int r;
 
 	pthread_mutex_lock(&reg->lock);
-	r = ferry_registry_exec(reg,
-	                        "INSERT INTO migrations (container, mode, source, dest, started_at) "
-	                        "VALUES (?, ?, ?, ?, ?)",
-	                        "ssssi", vals, err);
-	if (r >= 0)
-		m->id = (uint64_t)sqlite3_last_insert_rowid(reg->db);
+	r = ferry_registry_insert(reg,
+	                          "INSERT INTO migrations (container, mode, source, dest, started_at) "
+	                          "VALUES (?, ?, ?, ?, ?) RETURNING id",
+	                          "ssssi", vals, &m->id, err);
 	pthread_mutex_unlock(&reg->lock);
 	return r < 0 ? r : 0;
 }
 
 int ferry_store_migration_end(struct ferry_registry *reg, const struct ferry_migration_rec *m, struct ferry_err *err)
 {
-	sqlite3_int64 v[] = { (sqlite3_int64)m->finished_at, (sqlite3_int64)m->total_ms,
-		              (sqlite3_int64)m->downtime_ms, (sqlite3_int64)m->checkpoint_ms,
-		              (sqlite3_int64)m->transfer_ms, (sqlite3_int64)m->restore_ms,
-		              (sqlite3_int64)m->bytes_image, (sqlite3_int64)m->bytes_wire,
-		              (sqlite3_int64)m->rounds,      (sqlite3_int64)m->id };
+	int64_t v[] = { (int64_t)m->finished_at, (int64_t)m->total_ms,
+		        (int64_t)m->downtime_ms, (int64_t)m->checkpoint_ms,
+		        (int64_t)m->transfer_ms, (int64_t)m->restore_ms,
+		        (int64_t)m->bytes_image, (int64_t)m->bytes_wire,
+		        (int64_t)m->rounds,      (int64_t)m->id };
 	const void *vals[] = { &v[0], m->result, m->message, &v[1], &v[2],          &v[3],   &v[4],
 		               &v[5], &v[6],     &v[7],      &v[8], m->round_bytes, m->note, &v[9] };
 	int r = ferry_registry_write(
@@ -249,15 +248,15 @@ int ferry_store_migrations(struct ferry_registry *reg, struct ferry_migration_re
 	char sql[512];
 
 	snprintf(sql, sizeof(sql),
-	         "SELECT * FROM (SELECT " MIG_COLUMNS " FROM migrations ORDER BY id DESC LIMIT %u) "
+	         "SELECT * FROM (SELECT " MIG_COLUMNS " FROM migrations ORDER BY id DESC LIMIT %u) AS newest "
 	         "ORDER BY id",
 	         max);
-	return ferry_registry_query(reg, sql, NULL, migration_row, out, max, err);
+	return ferry_registry_query(reg, sql, "", NULL, migration_row, out, max, err);
 }
 
 int ferry_store_migrations_interrupt(struct ferry_registry *reg, uint64_t now, struct ferry_err *err)
 {
-	sqlite3_int64 at = (sqlite3_int64)now;
+	int64_t at = (int64_t)now;
 	const void *vals[] = { &at };
 	int r = ferry_registry_write(
 	    reg,

@@ -18,7 +18,6 @@
 #include "ferry/trust.h"
 
 struct sqlite3;
-struct sqlite3_stmt;
 
 struct ferry_registry {
 	struct sqlite3 *db;
@@ -37,22 +36,42 @@ struct ferry_blob {
 };
 
 /*
- * For the other store modules: one statement with "s" text, "i" int64 or "b"
- * (struct ferry_blob) parameters; returns sqlite3_changes or < 0.
+ * For the store modules, the only way to the database (so that its engine
+ * is this file's business): statements with "?" parameters of the kinds
+ * types names, one letter each: "s" text, "i" int64_t, "b" struct
+ * ferry_blob.  The SQL is the common dialect of SQLite and PostgreSQL
+ * (ON CONFLICT, RETURNING, CAST).
+ *
+ * exec, select, insert, begin, commit and rollback expect the caller to
+ * hold reg->lock (a transaction is several of them under one lock); write
+ * and query take it themselves.
  */
+struct ferry_row; /* one row of an answer, valid during row() only */
+typedef void (*ferry_row_fn)(const struct ferry_row *row, void *out, unsigned i);
+
+/* One statement; returns how many rows it changed, or < 0. */
 int ferry_registry_exec(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
                         struct ferry_err *err);
-int ferry_registry_db_error(struct ferry_registry *reg, struct ferry_err *err, const char *what);
-/* ferry_registry_exec under the registry's lock. */
+/* An INSERT ... RETURNING of one integer key (into ret_id). */
+int ferry_registry_insert(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
+                          uint64_t *ret_id, struct ferry_err *err);
+/* A query: row() per row, up to max; returns the rows or < 0. */
+int ferry_registry_select(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
+                          ferry_row_fn row, void *out, unsigned max, struct ferry_err *err);
+int ferry_registry_begin(struct ferry_registry *reg, struct ferry_err *err);
+int ferry_registry_commit(struct ferry_registry *reg, struct ferry_err *err);
+void ferry_registry_rollback(struct ferry_registry *reg);
+/* exec and select under the registry's lock. */
 int ferry_registry_write(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
                          struct ferry_err *err);
-/* A query with one optional text parameter; row() per row, up to max; returns the rows or < 0. */
-int ferry_registry_query(struct ferry_registry *reg, const char *sql, const char *param,
-                         void (*row)(struct sqlite3_stmt *st, void *out, unsigned i), void *out, unsigned max,
-                         struct ferry_err *err);
-/* Column readers for row(): text cut to len, integers below 0 as 0. */
-void ferry_registry_col_text(struct sqlite3_stmt *st, int col, char *out, size_t len);
-uint64_t ferry_registry_col_u64(struct sqlite3_stmt *st, int col);
+int ferry_registry_query(struct ferry_registry *reg, const char *sql, const char *types, const void *const *vals,
+                         ferry_row_fn row, void *out, unsigned max, struct ferry_err *err);
+/* Column readers for row(): text cut to len ("" for NULL), integers below 0 or NULL as 0, blobs copied up to max. */
+void ferry_row_text(const struct ferry_row *row, int col, char *out, size_t len);
+uint64_t ferry_row_u64(const struct ferry_row *row, int col);
+size_t ferry_row_blob(const struct ferry_row *row, int col, void *out, size_t max);
+/* Whether the row has column col (a query with optional columns). */
+bool ferry_row_has(const struct ferry_row *row, int col);
 
 int ferry_registry_open(struct ferry_registry *reg, const char *path, struct ferry_err *err);
 void ferry_registry_close(struct ferry_registry *reg);
