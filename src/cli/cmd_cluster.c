@@ -88,7 +88,7 @@ static void up_usage(FILE *out)
 	fprintf(out,
 	        "Usage: ferry cluster up [--name CLUSTER] [--nodes N | --topology FILE] [--subnet CIDR]\n"
 	        "                        [--fabric bridge|vxlan|none] [--allow-postcopy]\n"
-	        "                        [--controller-config FILE] [--no-daemons]\n\n"
+	        "                        [--controller-config FILE] [--store-file FILE] [--no-daemons]\n\n"
 	        "Build a local cluster on this machine: one network namespace per host on a shared L2\n"
 	        "fabric (Linux bridges), each with its own address, state directory (a private 0700\n"
 	        "tmpfs under tmp/), cgroup and daemon (ferryd on hosts, ferry-controller on the\n"
@@ -106,6 +106,10 @@ static void up_usage(FILE *out)
 	        "                    more keys for the controller (its migration manager: policy = ...;\n"
 	        "                    see docs/ARCHITECTURE.md), included into the configuration up writes;\n"
 	        "                    a bad key stops up with the file, line and key named\n"
+	        "  --store-file FILE the controller's registry in PostgreSQL, not a file in its state\n"
+	        "                    directory: FILE has the line 'store = postgresql://USER:PASSWORD@HOST:\n"
+	        "                    PORT/DB?sslmode=verify-full&sslrootcert=CA_FILE' (TLS with a verified\n"
+	        "                    server only; a file, so that the password is in no command line)\n"
 	        "  --no-daemons      build the network and state only, start no daemons\n"
 	        "  -h, --help        show this help\n",
 	        FERRY_CLUSTER_DEFAULT_NAME, FERRY_TOPO_MAX_NODES - 1, FERRY_TOPO_DEFAULT_SUBNET, FERRY_CLUSTER_OVERLAY);
@@ -114,14 +118,20 @@ static void up_usage(FILE *out)
 static int cluster_up(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'c' },     { "nodes", required_argument, NULL, 'n' },
-		{ "topology", required_argument, NULL, 't' }, { "subnet", required_argument, NULL, 's' },
-		{ "fabric", required_argument, NULL, 'f' },   { "no-daemons", no_argument, NULL, 'D' },
-		{ "allow-postcopy", no_argument, NULL, 'P' }, { "controller-config", required_argument, NULL, 'x' },
-		{ "help", no_argument, NULL, 'h' },           { 0 },
+		{ "name", required_argument, NULL, 'c' },
+		{ "nodes", required_argument, NULL, 'n' },
+		{ "topology", required_argument, NULL, 't' },
+		{ "subnet", required_argument, NULL, 's' },
+		{ "fabric", required_argument, NULL, 'f' },
+		{ "no-daemons", no_argument, NULL, 'D' },
+		{ "allow-postcopy", no_argument, NULL, 'P' },
+		{ "controller-config", required_argument, NULL, 'x' },
+		{ "store-file", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
 	const char *name = FERRY_CLUSTER_DEFAULT_NAME, *topo_file = NULL, *subnet = NULL, *nodes_arg = NULL;
-	const char *fabric = NULL, *controller_config = NULL;
+	const char *fabric = NULL, *controller_config = NULL, *store = NULL;
 	char ferryd[PATH_MAX], controller[PATH_MAX], config_path[PATH_MAX];
 	struct ferry_cluster_daemons daemons = { 0 };
 	struct ferry_err err = { 0 };
@@ -158,6 +168,9 @@ static int cluster_up(int argc, char **argv)
 			break;
 		case 'x':
 			controller_config = optarg;
+			break;
+		case 'S':
+			store = optarg;
 			break;
 		case 'h':
 			up_usage(stdout);
@@ -196,6 +209,13 @@ static int cluster_up(int argc, char **argv)
 		topo.fabric = f.kind;
 	}
 	topo.allow_postcopy = allow_postcopy;
+	if (store) {
+		if (!realpath(store, config_path))
+			return cli_usage_error("cluster up", "--store-file %.200s: %s", store, strerror(errno));
+		if (strlen(config_path) >= sizeof(topo.store_file))
+			return cli_usage_error("cluster up", "--store-file %.200s: the path is too long", config_path);
+		snprintf(topo.store_file, sizeof(topo.store_file), "%s", config_path);
+	}
 	if (controller_config) {
 		/* Absolute, because the controller reads it from its own directory. */
 		if (!realpath(controller_config, config_path))

@@ -22,6 +22,7 @@
 #define CTL_REGISTRY   "registry.db"
 #define CTL_LISTEN     "listen"
 #define CTL_AUDIT_HEAD "audit.head"
+#define CTL_STORE      "store" /* "store = postgresql://..." when the registry is not registry.db */
 
 #define CTL_CERT_DAYS     365
 #define CTL_CA_DAYS       3650

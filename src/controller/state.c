@@ -20,6 +20,33 @@ static int path_in(char *buf, size_t len, const char *dir, const char *file)
 	return snprintf(buf, len, "%s/%s", dir, file) >= (int)len ? -ENAMETOOLONG : 0;
 }
 
+/*
+ * Where the registry lives: the store file's postgresql:// URL ("store =
+ * URL", written by init --store), else registry.db in dir.
+ */
+static int registry_location(const char *dir, char *out, size_t len, struct ferry_err *err)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(FERRY_REGISTRY_URL_MAX + 64);
+	char path[PATH_MAX], url[FERRY_REGISTRY_URL_MAX + 1];
+	int r;
+
+	path_in(path, sizeof(path), dir, CTL_STORE);
+	if (access(path, F_OK) < 0) {
+		path_in(out, len, dir, CTL_REGISTRY);
+		return 0;
+	}
+	if ((r = ferry_read_file(path, FERRY_REGISTRY_URL_MAX + 64, &b, err)) < 0)
+		return r;
+	r = sscanf(b.data ? b.data : "", " store = %1024s", url) == 1
+	        ? ferry_registry_check_url(url, err)
+	        : ferry_err_set(err, -EINVAL, "expected 'store = URL'");
+	ferry_buf_free(&b);
+	if (r < 0)
+		return ferry_err_wrap(err, "%s", path);
+	snprintf(out, len, "%s", url);
+	return 0;
+}
+
 int controller_state_load(const char *dir, struct controller_state *st, struct ferry_err *err)
 {
 	struct ferry_buf b = FERRY_BUF_INIT(64);
@@ -55,9 +82,13 @@ int controller_state_load(const char *dir, struct controller_state *st, struct f
 		goto fail;
 	ferry_cert_id(st->ca, st->ca_id);
 	ferry_cert_id(st->cert, st->id);
-	path_in(path, sizeof(path), dir, CTL_REGISTRY);
-	if (ferry_registry_open(&st->reg, path, err) < 0)
-		goto fail;
+	{
+		char store[FERRY_REGISTRY_URL_MAX + 1];
+
+		if (registry_location(dir, store, sizeof(store), err) < 0 ||
+		    ferry_registry_open(&st->reg, store, err) < 0)
+			goto fail;
+	}
 	path_in(st->audit_head, sizeof(st->audit_head), dir, CTL_AUDIT_HEAD);
 	return 0;
 fail:
@@ -129,7 +160,8 @@ int cmd_init(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *dir = NULL, *listen = NULL;
+	const char *dir = NULL, *listen = NULL, *store = NULL;
+	char store_url[FERRY_REGISTRY_URL_MAX + 1];
 	EVP_PKEY *ca_key = NULL, *ticket_key = NULL, *key = NULL;
 	X509 *ca = NULL, *cert = NULL;
 	struct ferry_registry reg = { 0 };
@@ -152,7 +184,12 @@ int cmd_init(int argc, char **argv)
 			printf("Usage: ferry-controller init --state-dir DIR --listen A.B.C.D:PORT\n\n"
 			       "Create the cluster CA (Ed25519), a separate ticket-signing key, the controller's\n"
 			       "own certificate and the registry in DIR (private keys 0600).  --listen is the\n"
-			       "address nodes and the CLI reach the controller at; join tokens carry it.\n");
+			       "address nodes and the CLI reach the controller at; join tokens carry it.\n\n"
+			       "The registry (nodes, containers, migrations, measurements, decisions, the audit\n"
+			       "log) is DIR/registry.db, or PostgreSQL when DIR/store exists before init with the\n"
+			       "line 'store = postgresql://USER:PASSWORD@HOST:PORT/DB?sslmode=verify-full&\n"
+			       "sslrootcert=CA_FILE' (0600: it holds the password; TLS with a verified server is\n"
+			       "required).  init connects first and changes nothing if it cannot.\n");
 			return 0;
 		default:
 			return 2;
@@ -170,6 +207,15 @@ int cmd_init(int argc, char **argv)
 	if (access(path, F_OK) == 0) {
 		fprintf(stderr, "ferry-controller init: %s is already initialized (its CA would be lost)\n", dir);
 		return 1;
+	}
+	/* The database first: a server that cannot be reached leaves nothing behind. */
+	path_in(path, sizeof(path), dir, CTL_STORE);
+	if (access(path, F_OK) == 0) {
+		if (registry_location(dir, store_url, sizeof(store_url), &err) < 0 ||
+		    ferry_registry_open(&reg, store_url, &err) < 0)
+			goto out;
+		ferry_registry_close(&reg);
+		store = store_url;
 	}
 	if (ferry_mkdir_p(dir, 0700, &err) < 0 || chmod(dir, 0700) < 0)
 		goto out;
@@ -194,11 +240,14 @@ int cmd_init(int argc, char **argv)
 	snprintf(text, sizeof(text), "%s\n", listen);
 	if (ferry_write_file_atomic(path, text, strlen(text), 0644, &err) < 0)
 		goto out;
-	path_in(path, sizeof(path), dir, CTL_REGISTRY);
-	if (ferry_registry_open(&reg, path, &err) < 0)
-		goto out;
-	ferry_registry_close(&reg);
-	printf("controller initialized in %s (listening address %s)\n", dir, listen);
+	if (!store) {
+		path_in(path, sizeof(path), dir, CTL_REGISTRY);
+		if (ferry_registry_open(&reg, path, &err) < 0)
+			goto out;
+		ferry_registry_close(&reg);
+	}
+	printf("controller initialized in %s (listening address %s, registry in %s)\n", dir, listen,
+	       store ? "PostgreSQL" : CTL_REGISTRY);
 	r = 0;
 out:
 	if (r)

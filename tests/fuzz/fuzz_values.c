@@ -6,6 +6,7 @@
 
 #include "ferry/manager.h"
 #include "ferry/parse.h"
+#include "ferry/registry.h"
 #include "ferry/server.h"
 #include "ferry/trust.h"
 
@@ -90,6 +91,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			     m.hysteresis_percent > 90 || (m.policy[0] && !ferry_policy_find(m.policy, NULL))))
 				abort();
 			if (ferry_parse_latency(s, &us, &err) == 0 && us > FERRY_LATENCY_MAX_US)
+				abort();
+			/* The controller's store file: an accepted URL is bounded, printable and asks for verified TLS.
+			 */
+			if (ferry_registry_check_url(s, &err) == 0 &&
+			    (strlen(s) > FERRY_REGISTRY_URL_MAX || !strstr(s, "sslmode=verify-full")))
 				abort();
 		}
 	}

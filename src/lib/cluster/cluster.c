@@ -645,6 +645,20 @@ static int provision_controller(const struct ferry_cluster *c, const struct ferr
 	ferry_cluster_node_dir(c, t->nodes[i].name, dir, sizeof(dir));
 	snprintf(admin, sizeof(admin), "%s/admin", c->dir);
 	snprintf(listen, sizeof(listen), "%s:%d", ferry_format_ipv4(t->nodes[i].addr, a), FERRY_PORT_CONTROLLER);
+	/* The store's URL holds a password: it goes by a 0600 file in the state directory, never by argv. */
+	if (t->store_file[0]) {
+		struct ferry_buf text = FERRY_BUF_INIT(4096);
+		char store[PATH_MAX + 8];
+
+		snprintf(store, sizeof(store), "%s/store", dir);
+		r = ferry_read_file(t->store_file, 4096, &text, err);
+		r = r ? r : ferry_write_file_atomic(store, text.data ? text.data : "", text.len, 0600, err);
+		if (text.data)
+			memset(text.data, 0, text.len);
+		ferry_buf_free(&text);
+		if (r < 0)
+			return r;
+	}
 	if ((r = RUN(err, NULL, bin, "init", "--state-dir", dir, "--listen", listen)) < 0 ||
 	    (r = RUN(err, NULL, bin, "admin-cert", "--state-dir", dir, "--out", admin)) < 0)
 		return ferry_err_wrap(err, "provisioning the controller");

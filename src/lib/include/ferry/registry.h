@@ -18,11 +18,15 @@
 #include "ferry/trust.h"
 
 struct sqlite3;
+struct pg_conn;
 
 struct ferry_registry {
-	struct sqlite3 *db;
+	struct sqlite3 *db; /* the SQLite file, or */
+	struct pg_conn *pg; /* a PostgreSQL connection (store = postgresql://...) */
 	pthread_mutex_t lock;
 };
+
+#define FERRY_REGISTRY_URL_MAX 1024
 
 struct ferry_registry_node {
 	char name[FERRY_NODE_NAME_MAX + 1];
@@ -73,7 +77,16 @@ size_t ferry_row_blob(const struct ferry_row *row, int col, void *out, size_t ma
 /* Whether the row has column col (a query with optional columns). */
 bool ferry_row_has(const struct ferry_row *row, int col);
 
-int ferry_registry_open(struct ferry_registry *reg, const char *path, struct ferry_err *err);
+/*
+ * Open the registry: store is the path of an SQLite file (created 0600), or a
+ * postgresql:// URL, which must ask for sslmode=verify-full.  Creates the
+ * schema where missing, the same tables in both.
+ */
+int ferry_registry_open(struct ferry_registry *reg, const char *store, struct ferry_err *err);
+/* Whether store names a PostgreSQL server. */
+bool ferry_registry_is_url(const char *store);
+/* A postgresql:// URL Ferry accepts: bounded, printable, TLS with a verified server. */
+int ferry_registry_check_url(const char *url, struct ferry_err *err);
 void ferry_registry_close(struct ferry_registry *reg);
 
 int ferry_registry_token_add(struct ferry_registry *reg, const char *node, const uint8_t secret_hash[32],
