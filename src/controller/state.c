@@ -104,7 +104,7 @@ void controller_state_free(struct controller_state *st)
 	EVP_PKEY_free(st->ca_key);
 	EVP_PKEY_free(st->key);
 	EVP_PKEY_free(st->ticket_key);
-	if (st->reg.db)
+	if (st->reg.db || st->reg.pg)
 		ferry_registry_close(&st->reg);
 	memset(st, 0, sizeof(*st));
 }
