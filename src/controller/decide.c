@@ -489,6 +489,11 @@ static void decide(struct controller *c, const struct ferry_topology *t, const s
 		snprintf(mv->rq.container, sizeof(mv->rq.container), "%s", container);
 		snprintf(mv->rq.dest, sizeof(mv->rq.dest), "%s", d->dest);
 		snprintf(mv->source, sizeof(mv->source), "%s", source);
+		/* The previous move has ended (decisions wait while one runs): reap its thread. */
+		if (m->have_mover) {
+			pthread_join(m->mover, NULL);
+			m->have_mover = false;
+		}
 		pthread_mutex_lock(&m->lock);
 		m->moving = true;
 		pthread_mutex_unlock(&m->lock);

@@ -440,5 +440,10 @@ void manager_stop(struct controller *c)
 	pthread_cond_signal(&m->wake);
 	pthread_mutex_unlock(&m->lock);
 	pthread_join(m->thread, NULL);
+	/* A migration the loop started finishes (or fails and resumes its source) before the controller goes. */
+	if (m->have_mover) {
+		pthread_join(m->mover, NULL);
+		m->have_mover = false;
+	}
 	m->running = false;
 }
