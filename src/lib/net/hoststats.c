@@ -78,32 +78,41 @@ static int parse_newlink(const struct nlmsghdr *h, struct ferry_link_stats *s, s
 int ferry_link_stats_parse(const void *buf, size_t len, struct ferry_link_stats *out, unsigned max, unsigned *n,
                            bool *done, struct ferry_err *err)
 {
-	size_t left = len;
+	const uint8_t *p = buf;
+	size_t off = 0;
 
-	for (const struct nlmsghdr *h = buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+	/* Each message's length is checked against what is left before anything in it is read. */
+	while (len - off >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *h = (const struct nlmsghdr *)(p + off);
+		size_t step;
 		int r;
 
+		if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > len - off)
+			return ferry_err_set(err, -EPROTO, "truncated netlink message");
 		if (h->nlmsg_type == NLMSG_DONE) {
 			*done = true;
 			return 0;
 		}
 		if (h->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *e = NLMSG_DATA(h);
+			struct nlmsgerr e;
 
-			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(e)))
 				return ferry_err_set(err, -EPROTO, "short netlink error");
-			return ferry_err_set(err, e->error < 0 ? e->error : -EPROTO, "RTM_GETLINK: %s",
-			                     strerror(e->error < 0 ? -e->error : EPROTO));
+			memcpy(&e, NLMSG_DATA(h), sizeof(e));
+			return ferry_err_set(err, e.error < 0 ? e.error : -EPROTO, "RTM_GETLINK: %s",
+			                     strerror(e.error < 0 && e.error > -4096 ? -e.error : EPROTO));
 		}
-		if (h->nlmsg_type != RTM_NEWLINK)
-			continue;
-		if (*n >= max)
-			return ferry_err_set(err, -E2BIG, "more than %u interfaces", max);
-		if ((r = parse_newlink(h, &out[*n], err)) < 0)
-			return r;
-		(*n)++;
+		if (h->nlmsg_type == RTM_NEWLINK) {
+			if (*n >= max)
+				return ferry_err_set(err, -E2BIG, "more than %u interfaces", max);
+			if ((r = parse_newlink(h, &out[*n], err)) < 0)
+				return r;
+			(*n)++;
+		}
+		step = NLMSG_ALIGN(h->nlmsg_len);
+		off += step < len - off ? step : len - off;
 	}
-	if (left != 0)
+	if (off != len)
 		return ferry_err_set(err, -EPROTO, "truncated netlink message");
 	return 0;
 }
