@@ -70,6 +70,9 @@ static const char tables[] =
     "  source TEXT NOT NULL, dest TEXT NOT NULL, action TEXT NOT NULL,"
     "  detail TEXT NOT NULL, migration @INT NOT NULL, inputs TEXT NOT NULL);";
 
+/* Bumped with every change to the tables: a PostgreSQL database that says this version is not touched. */
+#define SCHEMA_VERSION "1"
+
 static const struct engine_words {
 	const char *head, *integer, *key, *blob, *tail;
 } sqlite_words = {
@@ -94,7 +97,9 @@ static const struct engine_words {
 	        "  FOR EACH ROW EXECUTE FUNCTION ferry_audit_append_only();"
 	        /* TRUNCATE fires no row trigger: it needs its own. */
 	        "CREATE OR REPLACE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit"
-	        "  FOR EACH STATEMENT EXECUTE FUNCTION ferry_audit_append_only();",
+	        "  FOR EACH STATEMENT EXECUTE FUNCTION ferry_audit_append_only();"
+	        "INSERT INTO meta VALUES ('schema', " SCHEMA_VERSION ") ON CONFLICT (key) DO UPDATE SET value = "
+	        "excluded.value;",
 };
 
 /* Columns added since the first release (SQLite files only): an older registry gains them. */
@@ -251,6 +256,19 @@ static int pg_open(struct ferry_registry *reg, const char *url, struct ferry_err
 		r = ferry_err_set(err, -EIO, "registry schema: cannot be written out");
 		goto fail;
 	}
+	/*
+	 * A database that has this schema already is left alone: the schema's
+	 * DDL takes table locks, and the one-shot verbs (token create,
+	 * admin-cert) open the registry while the daemon works in it.
+	 */
+	res = PQexec(reg->pg, "SELECT value FROM meta WHERE key = 'schema'");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), SCHEMA_VERSION) == 0) {
+		PQclear(res);
+		ferry_buf_free(&schema);
+		return 0;
+	}
+	PQclear(res);
 	/* Two controllers starting at once on one database: one creates the schema, the other waits. */
 	res = PQexec(reg->pg, "BEGIN; SELECT pg_advisory_xact_lock(4242);");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
