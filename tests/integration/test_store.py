@@ -116,9 +116,13 @@ def store_file(tmp_path, url):
 
 def test_postgresql_keeps_the_registry_and_refuses_to_rewrite_the_audit_log(pg_cluster, tmp_path):
     c, pg = pg_cluster
-    # No decision loop here: with one running while nodes enrolled, a query once never reached the server
-    # (one run in five; not found yet, see docs/ARCHITECTURE.md "The store").  explain measures on demand.
-    c.up("--nodes", "2", "--subnet", c.subnet, "--store-file", store_file(tmp_path, pg.url()))
+    # The decision loop runs while the hosts enroll: the store is reached through the cluster's first switch, whose
+    # MAC must not change as hosts join it (it did, and a query then waited in the controller's send queue).
+    manager = tmp_path / "manager.conf"
+    manager.write_text("policy = bandwidth\nsample_interval_ms = 500\nfast_sample_interval_ms = 200\n"
+                       "check_interval_ms = 1000\n")
+    c.up("--nodes", "2", "--subnet", c.subnet, "--store-file", store_file(tmp_path, pg.url()), "--controller-config",
+         manager)
     ctl = STATE_ROOT / c.name / "nodes" / "controller"
     assert (ctl / "store").stat().st_mode & 0o777 == 0o600
     assert not (ctl / "registry.db").exists()

@@ -23,6 +23,7 @@
 #include "ferry/daemon.h"
 #include "ferry/exec.h"
 #include "ferry/fs.h"
+#include "ferry/link.h"
 #include "ferry/mount.h"
 #include "ferry/parse.h"
 #include "ferry/route.h"
@@ -398,8 +399,14 @@ static int make_switches(const struct ferry_cluster *c, const struct ferry_topol
 
 	for (unsigned i = 0; i < t->n_switches; i++) {
 		bridge_name(c, i, br);
+		/*
+		 * Its MAC pinned: a bridge follows the lowest of its ports' MACs, so
+		 * each host joining would change the gateway's MAC under the nodes'
+		 * neighbour caches, and their traffic to it (a store on the operator's
+		 * side) would go nowhere until those entries expire.
+		 */
 		if ((r = RUN(err, NULL, "ip", "link", "add", br, "type", "bridge")) < 0 ||
-		    (r = RUN(err, NULL, "ip", "link", "set", br, "up")) < 0)
+		    (r = ferry_link_pin_mac(br, err)) < 0 || (r = RUN(err, NULL, "ip", "link", "set", br, "up")) < 0)
 			return r;
 	}
 	/* The operator's own address on the first switch: reach the nodes, no routing beyond. */
