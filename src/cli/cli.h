@@ -36,6 +36,8 @@ int cmd_evacuate(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_alert(int argc, char **argv);
+int cmd_quarantine_list(int argc, char **argv);
 
 /* Find name in a table ending with a zeroed entry; NULL if absent. */
 const struct cli_command *cli_find(const struct cli_command *table, const char *name);

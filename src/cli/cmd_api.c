@@ -46,6 +46,7 @@ static int request(const struct api_opts *o, const struct ferry_buf *req, struct
 
 #define API_OPTIONS                                                                                                    \
 	{ "admin-dir", required_argument, NULL, 'A' }, { "name", required_argument, NULL, 'C' },                       \
+	    { "cluster", required_argument, NULL, 'C' },                                                               \
 	{                                                                                                              \
 		"help", no_argument, NULL, 'h'                                                                         \
 	}
@@ -60,7 +61,8 @@ static int request(const struct api_opts *o, const struct ferry_buf *req, struct
 
 #define API_OPTION_HELP                                                                                                \
 	"  --admin-dir DIR   admin credentials (default $FERRY_ADMIN_DIR, else the local cluster's)\n"                 \
-	"  --name CLUSTER    local cluster whose credentials to use (default " FERRY_CLUSTER_DEFAULT_NAME ")\n"
+	"  --name CLUSTER, --cluster CLUSTER\n"                                                                        \
+	"                    local cluster whose credentials to use (default " FERRY_CLUSTER_DEFAULT_NAME ")\n"
 
 /* ---- ferry token create ---- */
 
@@ -202,6 +204,15 @@ out:
 	return r;
 }
 
+#define NODE_HELP                                                                                                      \
+	"Usage: ferry node list [--json]\n"                                                                            \
+	"       ferry node remove NAME\n"                                                                              \
+	"       ferry node quarantine [--json]\n"                                                                      \
+	"       ferry node release NAME\n\n"                                                                           \
+	"list: the enrolled nodes.  remove: revoke one: its identity leaves every allowlist, new\n"                    \
+	"connections from it fail and live ones close within seconds.  quarantine: the nodes an\n"                     \
+	"intrusion alert emptied; nothing is placed there.  release: end a node's quarantine.\n"
+
 int cmd_node(int argc, char **argv)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, API_OPTIONS, { 0 } };
@@ -213,14 +224,15 @@ int cmd_node(int argc, char **argv)
 	bool json = false;
 	int c, r;
 
-	if (argc < 2 || (strcmp(argv[1], "list") != 0 && strcmp(argv[1], "remove") != 0)) {
+	if (argc >= 2 && strcmp(argv[1], "quarantine") == 0)
+		return cmd_quarantine_list(argc - 1, argv + 1);
+	if (argc < 2 ||
+	    (strcmp(argv[1], "list") != 0 && strcmp(argv[1], "remove") != 0 && strcmp(argv[1], "release") != 0)) {
 		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-			printf("Usage: ferry node list [--json]\n       ferry node remove NAME\n\n"
-			       "List the enrolled nodes, or revoke one: its identity leaves every allowlist,\n"
-			       "new connections from it fail and live ones close within seconds.\n\n" API_OPTION_HELP);
+			printf("%s\n" API_OPTION_HELP, NODE_HELP);
 			return 0;
 		}
-		return cli_usage_error("node", "expected 'list' or 'remove NAME'");
+		return cli_usage_error("node", "expected 'list', 'remove NAME', 'quarantine' or 'release NAME'");
 	}
 	verb = argv[1];
 	argc--;
@@ -233,7 +245,7 @@ int cmd_node(int argc, char **argv)
 			break;
 			API_OPTION_CASES(o)
 		case 'h':
-			printf("Usage: ferry node list [--json]\n       ferry node remove NAME\n\n" API_OPTION_HELP);
+			printf("%s\n" API_OPTION_HELP, NODE_HELP);
 			return 0;
 		default:
 			return cli_usage_error("node", "bad option");
@@ -245,17 +257,20 @@ int cmd_node(int argc, char **argv)
 		return node_list(&o, json);
 	}
 	if (optind + 1 != argc)
-		return cli_usage_error("node", "expected 'node remove NAME'");
+		return cli_usage_error("node", "expected 'node %s NAME'", verb);
 	if (ferry_check_name(argv[optind], FERRY_NODE_NAME_MAX, "node", &err) < 0)
 		return cli_usage_error("node", "%s", err.msg);
 	l = malloc(sizeof(*l));
 	r = CLI_EXIT_FAILURE;
-	if (l && ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_NODE_REMOVE) == 0 &&
+	if (l &&
+	    ferry_tlv_add_u16(&req, FERRY_TAG_OP,
+	                      strcmp(verb, "release") == 0 ? FERRY_OP_NODE_RELEASE : FERRY_OP_NODE_REMOVE) == 0 &&
 	    ferry_tlv_add_str(&req, FERRY_TAG_NODE, argv[optind]) == 0) {
 		if (request(&o, &req, &resp, l, &err) < 0) {
 			cli_fail(&err);
 		} else {
-			printf("node %s removed\n", argv[optind]);
+			printf("node %s %s\n", argv[optind],
+			       strcmp(verb, "release") == 0 ? "released from quarantine" : "removed");
 			r = 0;
 		}
 	}

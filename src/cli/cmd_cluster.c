@@ -88,7 +88,8 @@ static void up_usage(FILE *out)
 	fprintf(out,
 	        "Usage: ferry cluster up [--name CLUSTER] [--nodes N | --topology FILE] [--subnet CIDR]\n"
 	        "                        [--fabric bridge|vxlan|none] [--allow-postcopy]\n"
-	        "                        [--controller-config FILE] [--store-file FILE] [--no-daemons]\n\n"
+	        "                        [--controller-config FILE] [--node-config FILE] [--store-file FILE]\n"
+	        "                        [--no-daemons]\n\n"
 	        "Build a local cluster on this machine: one network namespace per host on a shared L2\n"
 	        "fabric (Linux bridges), each with its own address, state directory (a private 0700\n"
 	        "tmpfs under tmp/), cgroup and daemon (ferryd on hosts, ferry-controller on the\n"
@@ -106,6 +107,8 @@ static void up_usage(FILE *out)
 	        "                    more keys for the controller (its migration manager: policy = ...;\n"
 	        "                    see docs/ARCHITECTURE.md), included into the configuration up writes;\n"
 	        "                    a bad key stops up with the file, line and key named\n"
+	        "  --node-config FILE more keys for every host's ferryd (alert_source = FORMAT:PATH, with\n"
+	        "                    %%n for the node's name), included the same way\n"
 	        "  --store-file FILE the controller's registry in PostgreSQL, not a file in its state\n"
 	        "                    directory: FILE has the line 'store = postgresql://USER:PASSWORD@HOST:\n"
 	        "                    PORT/DB?sslmode=verify-full&sslrootcert=CA_FILE' (TLS with a verified\n"
@@ -126,12 +129,13 @@ static int cluster_up(int argc, char **argv)
 		{ "no-daemons", no_argument, NULL, 'D' },
 		{ "allow-postcopy", no_argument, NULL, 'P' },
 		{ "controller-config", required_argument, NULL, 'x' },
+		{ "node-config", required_argument, NULL, 'y' },
 		{ "store-file", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *name = FERRY_CLUSTER_DEFAULT_NAME, *topo_file = NULL, *subnet = NULL, *nodes_arg = NULL;
-	const char *fabric = NULL, *controller_config = NULL, *store = NULL;
+	const char *fabric = NULL, *controller_config = NULL, *node_config = NULL, *store = NULL;
 	char ferryd[PATH_MAX], controller[PATH_MAX], config_path[PATH_MAX];
 	struct ferry_cluster_daemons daemons = { 0 };
 	struct ferry_err err = { 0 };
@@ -168,6 +172,9 @@ static int cluster_up(int argc, char **argv)
 			break;
 		case 'x':
 			controller_config = optarg;
+			break;
+		case 'y':
+			node_config = optarg;
 			break;
 		case 'S':
 			store = optarg;
@@ -225,6 +232,13 @@ static int cluster_up(int argc, char **argv)
 			return cli_usage_error("cluster up", "--controller-config %.200s: the path is too long",
 			                       config_path);
 		snprintf(topo.controller_config, sizeof(topo.controller_config), "%s", config_path);
+	}
+	if (node_config) {
+		if (!realpath(node_config, config_path))
+			return cli_usage_error("cluster up", "--node-config %.200s: %s", node_config, strerror(errno));
+		if (strlen(config_path) >= sizeof(topo.node_config))
+			return cli_usage_error("cluster up", "--node-config %.200s: the path is too long", config_path);
+		snprintf(topo.node_config, sizeof(topo.node_config), "%s", config_path);
 	}
 	if (start_daemons) {
 		if (cli_find_program("ferryd", "FERRY_FERRYD", ferryd, sizeof(ferryd)) < 0 ||

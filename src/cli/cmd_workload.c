@@ -35,6 +35,9 @@
 
 struct wopts {
 	const char *admin_dir, *cluster, *node, *image, *name, *probe, *to[16], *mode, *policy;
+	/* alert send */
+	const char *message, *src, *dst, *sid;
+	uint64_t severity;
 	unsigned n_to;
 	uint64_t memory, parallel;
 	bool json, stateless, progress;
@@ -66,6 +69,11 @@ enum {
 	O_AUTO_CONVERGE = 'a',
 	O_EXPECT = 'E',
 	O_POLICY = 'p',
+	O_SEVERITY = 'S',
+	O_MESSAGE = 'g',
+	O_SRC = 'x',
+	O_DST = 'y',
+	O_SID = 'I',
 	O_HELP = 'h'
 };
 
@@ -88,6 +96,11 @@ static const struct option all_opts[] = {
 	{ "auto-converge", no_argument, NULL, O_AUTO_CONVERGE },
 	{ "expect", required_argument, NULL, O_EXPECT },
 	{ "policy", required_argument, NULL, O_POLICY },
+	{ "severity", required_argument, NULL, O_SEVERITY },
+	{ "message", required_argument, NULL, O_MESSAGE },
+	{ "src", required_argument, NULL, O_SRC },
+	{ "dst", required_argument, NULL, O_DST },
+	{ "sid", required_argument, NULL, O_SID },
 	{ "help", no_argument, NULL, O_HELP },
 	{ 0 },
 };
@@ -234,6 +247,29 @@ static int parse(const char *cmd, int argc, char **argv, const char *allowed, co
 			break;
 		case O_AUTO_CONVERGE:
 			o->auto_converge = true;
+			break;
+		case O_SEVERITY:
+			if (ferry_parse_u64(optarg, 1, 255, "--severity", &o->severity, &err) < 0)
+				return cli_usage_error(cmd, "%s (1 is the most severe)", err.msg), -1;
+			break;
+		case O_MESSAGE:
+			if (strlen(optarg) > 255)
+				return cli_usage_error(cmd, "--message is %zu bytes; at most 255", strlen(optarg)), -1;
+			o->message = optarg;
+			break;
+		case O_SRC:
+		case O_DST: {
+			uint32_t a;
+
+			if (ferry_parse_ipv4(optarg, &a, &err) < 0)
+				return cli_usage_error(cmd, "--%s: %s", c == O_SRC ? "src" : "dst", err.msg), -1;
+			*(c == O_SRC ? &o->src : &o->dst) = optarg;
+			break;
+		}
+		case O_SID:
+			if (strlen(optarg) > 39)
+				return cli_usage_error(cmd, "--sid is %zu bytes; at most 39", strlen(optarg)), -1;
+			o->sid = optarg;
 			break;
 		case O_EXPECT:
 			if (parse_expect(optarg, o, &err) < 0)
@@ -727,6 +763,123 @@ int cmd_policy(int argc, char **argv)
 	}
 	return cli_usage_error("policy", "expected explain, decisions or show%s%s", argc > 1 ? ", not " : "",
 	                       argc > 1 ? argv[1] : "");
+}
+
+/* ---- alerts and quarantine ---- */
+
+static const struct field alert_fields[] = {
+	{ FERRY_TAG_SEQ, "id", "ID", F_U64, 5 },
+	{ FERRY_TAG_TIME_MS, "at_ms", "AT_MS", F_U64, 14 },
+	{ FERRY_TAG_REPORTER, "reporter", "REPORTER", F_STR, 12 },
+	{ FERRY_TAG_NODE, "host", "HOST", F_STR, 9 },
+	{ FERRY_TAG_SEVERITY, "severity", "SEV", F_U64, 4 },
+	{ FERRY_TAG_SRC_ADDR, "src", "SRC", F_STR, 15 },
+	{ FERRY_TAG_DST_ADDR, "dst", "DST", F_STR, 15 },
+	{ FERRY_TAG_VERDICT, "verdict", "VERDICT", F_STR, 11 },
+	{ FERRY_TAG_SID, "sid", NULL, F_STR, 0 },
+	{ FERRY_TAG_SIGNATURE, "signature", "SIGNATURE", F_STR, 1 },
+	{ 0 },
+};
+
+static const struct field quarantine_fields[] = {
+	{ FERRY_TAG_NODE, "node", "NODE", F_STR, 10 },
+	{ FERRY_TAG_TIME, "since", "SINCE", F_U64, 12 },
+	{ FERRY_TAG_DETAIL, "reason", "REASON", F_STR, 1 },
+	{ 0 },
+};
+
+#define ALERT_HELP                                                                                                     \
+	"Usage: ferry alert send --severity N --message TEXT [--dst IP] [--src IP] [--sid ID] [--node NODE]\n"         \
+	"       ferry alert list [--json]\n\n"                                                                         \
+	"send: report an intrusion alert to the controller, as an IDS would.  The controller's rules\n"                \
+	"(ids_* keys in its configuration) decide what it does: with ids_action = evacuate, an alert\n"                \
+	"severe enough (ids_min_severity; 1 is the most severe), ids_alerts times within ids_window_s,\n"              \
+	"moves every container off the host it implicates and puts that host in quarantine.  The host\n"               \
+	"is --node if given, else the one --dst belongs to (a node's or a container's address).\n"                     \
+	"list: the newest alerts (200) and what the controller made of each.\n\n"                                      \
+	"  --severity N      1 (the most severe) to 255, as Snort's priority and Suricata's severity\n"                \
+	"  --message TEXT    the alert's signature (at most 255 bytes)\n"                                              \
+	"  --dst IP, --src IP  the attacked and the attacking IPv4 address\n"                                          \
+	"  --sid ID          the IDS rule, e.g. 1:2001219:20 (at most 39 bytes)\n"                                     \
+	"  --node NODE       the implicated host, named\n"                                                             \
+	"  --json            one JSON object\n"
+
+static int alert_send(int argc, char **argv)
+{
+	struct ferry_buf req = FERRY_BUF_INIT(1024), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	char verdict[32] = "", host[FERRY_NODE_NAME_MAX + 1] = "";
+	struct ferry_err err = { 0 };
+	uint64_t id = 0;
+	struct wopts o;
+	int r = parse("alert send", argc, argv, "ACjSgxyIn", ALERT_HELP, &o);
+
+	if (r != 0 || !l) {
+		free(l);
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	}
+	if (optind != argc || !o.severity || !o.message) {
+		free(l);
+		return cli_usage_error("alert send",
+		                       optind != argc ? "unexpected argument '%s'"
+		                                      : "--severity and --message are required%s",
+		                       optind != argc ? argv[optind] : "");
+	}
+	if (o.node && (r = check_name_arg("alert send", "node", o.node, FERRY_NODE_NAME_MAX))) {
+		free(l);
+		return r;
+	}
+	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_ALERT);
+	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_SEVERITY, o.severity);
+	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_SIGNATURE, o.message);
+	if (r == 0 && o.src)
+		r = ferry_tlv_add_str(&req, FERRY_TAG_SRC_ADDR, o.src);
+	if (r == 0 && o.dst)
+		r = ferry_tlv_add_str(&req, FERRY_TAG_DST_ADDR, o.dst);
+	if (r == 0 && o.sid)
+		r = ferry_tlv_add_str(&req, FERRY_TAG_SID, o.sid);
+	if (r == 0 && o.node)
+		r = ferry_tlv_add_str(&req, FERRY_TAG_NODE, o.node);
+	if (r < 0 || call(&o, &req, &resp, l, 60000, &err) < 0) {
+		r = cli_fail(&err);
+		goto out;
+	}
+	ferry_tlv_get_u64(l, FERRY_TAG_SEQ, &id, NULL);
+	ferry_tlv_get_str(l, FERRY_TAG_VERDICT, verdict, sizeof(verdict), NULL);
+	ferry_tlv_get_str(l, FERRY_TAG_NODE, host, sizeof(host), NULL);
+	if (o.json)
+		printf("{\"id\": %llu, \"verdict\": \"%s\", \"host\": \"%s\"}\n", (unsigned long long)id, verdict,
+		       host);
+	else
+		printf("alert %llu: %s%s%s\n", (unsigned long long)id, verdict, host[0] ? ", host " : " (no host)",
+		       host);
+out:
+	free(l);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+int cmd_alert(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "send") == 0)
+		return alert_send(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "list") == 0)
+		return listing("alert list", argc - 1, argv + 1, FERRY_OP_ALERTS, alert_fields, "alerts", ALERT_HELP);
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("%s" COMMON_HELP, ALERT_HELP);
+		return 0;
+	}
+	return cli_usage_error("alert", "expected send or list%s%s", argc > 1 ? ", not " : "", argc > 1 ? argv[1] : "");
+}
+
+int cmd_quarantine_list(int argc, char **argv)
+{
+	return listing("node quarantine", argc, argv, FERRY_OP_QUARANTINE, quarantine_fields, "quarantine",
+	               "Usage: ferry node quarantine [--json]\n\n"
+	               "The nodes in quarantine after an intrusion alert: no container is placed there\n"
+	               "(run, migrate, evacuate, the migration manager) until 'ferry node release NODE'.\n\n"
+	               "  --json            one JSON object\n");
 }
 
 /* ---- image ---- */

@@ -35,6 +35,8 @@ static const struct {
 	{ FERRY_OP_EXEC, "exec" },
 	{ FERRY_OP_MIGRATE, "migrate" },
 	{ FERRY_OP_EVACUATE, "evacuate" },
+	{ FERRY_OP_ALERT, "alert" },
+	{ FERRY_OP_NODE_RELEASE, "node-release" },
 };
 
 /* The first of these the request names: what it acts on. */

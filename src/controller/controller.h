@@ -6,6 +6,8 @@
 #include <pthread.h>
 
 #include "ferry/channel.h"
+#include "ferry/decision.h"
+#include "ferry/defense.h"
 #include "ferry/registry.h"
 #include "ferry/server.h"
 #include "ferry/spec.h"
@@ -46,6 +48,16 @@ struct pushed {
 	uint64_t version;
 };
 
+/* The IDS trigger (ids.c): the rules, the tracker, and the evacuations under way. */
+struct defense {
+	struct ferry_defense_config cfg;
+	struct ferry_ids_tracker *tracker;
+	pthread_mutex_t lock; /* guards tracker, threads, stop */
+	unsigned threads;     /* evacuation threads running (detached; stop waits for 0) */
+	pthread_cond_t idle;
+	bool stop;
+};
+
 struct controller {
 	struct controller_state st;
 	SSL_CTX *server_ctx, *client_ctx;
@@ -63,6 +75,7 @@ struct controller {
 	bool no_net_hold;    /* FERRY_FAULT=no-net-hold: no early claim (bench/continuity's baseline) */
 	bool allow_postcopy; /* allow_postcopy = yes in --config */
 	struct manager mgr;  /* measurement and decision loop (manager.h) */
+	struct defense defense;
 };
 
 /* ---- audit trail (audit.c) ---- */
@@ -104,6 +117,39 @@ struct migrate_request {
  */
 int migrate_one(struct controller *c, const struct migrate_request *rq, struct ferry_migration_rec *rec,
                 struct ferry_conn *progress, struct ferry_err *err);
+#define EVACUATE_MAX 64
+#define PARALLEL_MAX 8
+
+struct evacuation {
+	char victim[FERRY_NODE_NAME_MAX + 1];
+	struct migrate_request rq[EVACUATE_MAX];
+	struct ferry_migration_rec res[EVACUATE_MAX];
+	int n, failed;
+};
+/*
+ * Move every running container off victim, parallel at a time, to the
+ * targets (n_targets 0: every other active node out of quarantine), each
+ * drawn by CSPRNG (draw_random) or the least loaded.  < 0 only when nothing
+ * could start; each migration's outcome is in e->res.
+ */
+int evacuate_node(struct controller *c, const char *victim, char (*targets)[FERRY_NODE_NAME_MAX + 1], int n_targets,
+                  unsigned parallel, uint8_t mode, bool draw_random, struct evacuation *e, struct ferry_err *err);
+/* -EPERM naming the quarantine when node is in it (nothing is placed there until ferry node release). */
+int refuse_quarantined(struct controller *c, const char *node, struct ferry_err *err);
+
+/* ---- the IDS trigger (ids.c) ---- */
+
+int defense_init(struct controller *c, const struct ferry_defense_config *cfg, struct ferry_err *err);
+/* Wait for the evacuations under way, then free. */
+void defense_stop(struct controller *c);
+/*
+ * FERRY_OP_ALERT from an admin (reporter "admin:CN") or from a node about
+ * its own host (reporter the node's name), FERRY_OP_ALERTS,
+ * FERRY_OP_NODE_RELEASE, FERRY_OP_QUARANTINE.
+ */
+int api_defense(struct controller *c, unsigned op, const char *reporter, bool from_node, const struct ferry_tlv_list *l,
+                struct ferry_buf *out, struct ferry_err *err);
+
 int api_migration(struct controller *c, struct ferry_conn *conn, unsigned op, const struct ferry_tlv_list *l,
                   struct ferry_buf *out, struct ferry_err *err);
 #define CT_LIST_MAX 256

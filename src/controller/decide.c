@@ -92,7 +92,9 @@ static void views(struct controller *c, const struct ferry_topology *t, const st
 		    !manager_fresh(&c->mgr, &h, now))
 			continue;
 		hv[k] = (struct ferry_host_view){ .known = true,
-			                          .eligible = is_active(ns, n_ns, t->nodes[k].name),
+			                          .eligible =
+			                              is_active(ns, n_ns, t->nodes[k].name) &&
+			                              !ferry_store_is_quarantined(&c->st.reg, t->nodes[k].name, NULL),
 			                          .load = h.cpu,
 			                          .mem_free = h.mem_free };
 		if (source) {
@@ -190,6 +192,8 @@ static int explain(struct controller *c, const struct ferry_policy_ops *p, const
 			snprintf(row->why, sizeof(row->why), "the container runs here");
 		else if (!is_active(ns, n_ns, t->nodes[k].name))
 			snprintf(row->why, sizeof(row->why), "not an enrolled node");
+		else if (ferry_store_is_quarantined(&c->st.reg, t->nodes[k].name, NULL))
+			snprintf(row->why, sizeof(row->why), "in quarantine after an intrusion alert");
 		else if (!hv[k].known)
 			snprintf(row->why, sizeof(row->why), "no recent measurement (not answering)");
 		else if (hv[k].mem_free < spec->memory)

@@ -23,6 +23,7 @@
 #include "controller.h"
 #include "ferry/bundle.h"
 #include "ferry/clock.h"
+#include "ferry/identity.h"
 #include "ferry/log.h"
 #include "ferry/parse.h"
 #include "ferry/wire.h"
@@ -30,8 +31,6 @@
 #define MIG_CALL_MS     180000
 #define TICKET_TTL_S    60
 #define HISTORY_MAX     200
-#define EVACUATE_MAX    64
-#define PARALLEL_MAX    8
 #define SETTLE_SEEN_MAX 1024
 
 int add_migration_record(struct ferry_buf *out, uint16_t tag, const struct ferry_migration_rec *m)
@@ -406,7 +405,7 @@ int migrate_one(struct controller *c, const struct migrate_request *rq, struct f
 		goto out;
 	}
 	if ((r = ferry_store_container_get(&c->st.reg, rq->container, ct, err)) < 0 ||
-	    (r = node_lookup(c, rq->dest, &dest, err)) < 0 ||
+	    (r = node_lookup(c, rq->dest, &dest, err)) < 0 || (r = refuse_quarantined(c, rq->dest, err)) < 0 ||
 	    (r = ferry_spec_parse(ct->spec, ct->spec_len, spec, err)) < 0)
 		goto out;
 	snprintf(m->source, sizeof(m->source), "%s", ct->node);
@@ -492,50 +491,132 @@ out:
 
 /* ---- evacuation ---- */
 
-struct evac {
+struct evac_run {
 	struct controller *c;
+	struct evacuation *e;
 	pthread_mutex_t lock;
-	struct migrate_request rq[EVACUATE_MAX];
-	struct ferry_migration_rec res[EVACUATE_MAX];
-	int n, next;
+	int next;
 };
 
 static void *evac_worker(void *arg)
 {
-	struct evac *e = arg;
+	struct evac_run *run = arg;
+	struct evacuation *e = run->e;
 
 	for (;;) {
 		struct ferry_err err = { 0 };
 		int i;
 
-		pthread_mutex_lock(&e->lock);
-		i = e->next < e->n ? e->next++ : -1;
-		pthread_mutex_unlock(&e->lock);
+		pthread_mutex_lock(&run->lock);
+		i = run->next < e->n ? run->next++ : -1;
+		pthread_mutex_unlock(&run->lock);
 		if (i < 0)
 			return NULL;
-		if (migrate_one(e->c, &e->rq[i], &e->res[i], NULL, &err) < 0 && !e->res[i].result[0]) {
+		if (migrate_one(run->c, &e->rq[i], &e->res[i], NULL, &err) < 0 && !e->res[i].result[0]) {
 			snprintf(e->res[i].result, sizeof(e->res[i].result), "failed");
 			snprintf(e->res[i].message, sizeof(e->res[i].message), "%s", err.msg);
 		}
 	}
 }
 
-static int evacuate(struct controller *c, const struct ferry_tlv_list *l, struct ferry_buf *out, struct ferry_err *err)
+int evacuate_node(struct controller *c, const char *victim, char (*targets)[FERRY_NODE_NAME_MAX + 1], int n_targets,
+                  unsigned parallel, uint8_t mode, bool draw_random, struct evacuation *e, struct ferry_err *err)
 {
 	struct ferry_container_rec *cts = calloc(CT_LIST_MAX, sizeof(*cts));
 	struct ferry_registry_node *ns = calloc(MAX_NODES, sizeof(*ns));
-	struct evac *e = calloc(1, sizeof(*e));
-	char victim[FERRY_NODE_NAME_MAX + 1], targets[MAX_NODES][FERRY_NODE_NAME_MAX + 1];
+	char(*own)[FERRY_NODE_NAME_MAX + 1] = calloc(MAX_NODES, sizeof(*own));
 	unsigned load[MAX_NODES] = { 0 };
 	pthread_t threads[PARALLEL_MAX];
-	uint64_t parallel = 2, version, mode = FERRY_MODE_STOP_COPY;
-	int n_targets = 0, n, nn, failed = 0, r;
-	struct ferry_registry_node vn;
+	struct evac_run run = { .c = c, .e = e };
+	unsigned started = 0;
+	uint64_t version;
+	int n, nn, failed = 0, r = 0;
 
-	if (!cts || !ns || !e) {
+	memset(e, 0, sizeof(*e));
+	snprintf(e->victim, sizeof(e->victim), "%s", victim);
+	if (!cts || !ns || !own) {
 		r = ferry_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
+	if (parallel < 1 || parallel > PARALLEL_MAX)
+		parallel = parallel < 1 ? 1 : PARALLEL_MAX;
+	/* Destinations: those named, else every other active node that is not in quarantine. */
+	if (n_targets == 0) {
+		targets = own;
+		nn = ferry_registry_nodes(&c->st.reg, ns, MAX_NODES, &version, err);
+		for (int i = 0; i < nn; i++)
+			if (strcmp(ns[i].name, victim) != 0 &&
+			    !ferry_store_is_quarantined(&c->st.reg, ns[i].name, NULL))
+				snprintf(targets[n_targets++], sizeof(targets[0]), "%s", ns[i].name);
+	}
+	if (n_targets == 0) {
+		r = ferry_err_set(err, -ENOENT, "no other active node out of quarantine to evacuate '%s' to", victim);
+		goto out;
+	}
+	if ((n = ferry_store_containers(&c->st.reg, cts, CT_LIST_MAX, err)) < 0) {
+		r = n;
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		for (int t = 0; t < n_targets; t++)
+			load[t] += strcmp(cts[i].node, targets[t]) == 0;
+	for (int i = 0; i < n && e->n < EVACUATE_MAX; i++) {
+		unsigned best = 0;
+
+		if (strcmp(cts[i].node, victim) != 0 || strcmp(cts[i].state, "running") != 0)
+			continue;
+		if (draw_random) {
+			/* Moving-target defense: the next place must not be predictable from outside. */
+			if (ferry_defense_draw((unsigned)n_targets, &best) < 0) {
+				r = ferry_err_set(err, -EIO, "no random numbers from the kernel");
+				goto out;
+			}
+		} else {
+			/* The least loaded destination, counting what this evacuation already sent there. */
+			for (int t = 1; t < n_targets; t++)
+				if (load[t] < load[best])
+					best = (unsigned)t;
+		}
+		load[best]++;
+		snprintf(e->rq[e->n].container, sizeof(e->rq[0].container), "%s", cts[i].name);
+		snprintf(e->rq[e->n].dest, sizeof(e->rq[0].dest), "%s", targets[best]);
+		e->rq[e->n].mode = mode;
+		e->n++;
+	}
+	log_info("evacuating %d containers from %s over %d nodes (%s), %u at a time", e->n, victim, n_targets,
+	         draw_random ? "drawn at random" : "least loaded first", parallel);
+	pthread_mutex_init(&run.lock, NULL);
+	for (unsigned t = 0; t < parallel && t < (unsigned)e->n; t++)
+		if (pthread_create(&threads[t], NULL, evac_worker, &run) == 0)
+			started++;
+	if (started == 0 && e->n > 0)
+		evac_worker(&run); /* no thread to be had: one at a time, here */
+	for (unsigned t = 0; t < started; t++)
+		pthread_join(threads[t], NULL);
+	pthread_mutex_destroy(&run.lock);
+	for (int i = 0; i < e->n; i++)
+		failed += strcmp(e->res[i].result, "ok") != 0;
+	e->failed = failed;
+	if (failed)
+		log_warn("evacuation of %s: %d of %d migrations failed; those containers stay where they were", victim,
+		         failed, e->n);
+out:
+	free(cts);
+	free(ns);
+	free(own);
+	return r;
+}
+
+static int evacuate(struct controller *c, const struct ferry_tlv_list *l, struct ferry_buf *out, struct ferry_err *err)
+{
+	struct evacuation *e = calloc(1, sizeof(*e));
+	char victim[FERRY_NODE_NAME_MAX + 1], targets[MAX_NODES][FERRY_NODE_NAME_MAX + 1];
+	uint64_t parallel = 2, mode = FERRY_MODE_STOP_COPY;
+	int n_targets = 0, r;
+	struct ferry_registry_node vn;
+
+	if (!e)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
 	if ((r = ferry_tlv_get_str(l, FERRY_TAG_NODE, victim, sizeof(victim), err)) < 0 ||
 	    (r = node_lookup(c, victim, &vn, err)) < 0)
 		goto out;
@@ -549,14 +630,14 @@ static int evacuate(struct controller *c, const struct ferry_tlv_list *l, struct
 		r = ferry_err_set(err, -EINVAL, "evacuation mode must be stop-copy or stateless");
 		goto out;
 	}
-	/* Destinations: those named, else every other active node. */
 	for (unsigned i = 0; i < l->n && r == 0; i++) {
 		struct ferry_registry_node tn;
 
 		if (l->items[i].tag != FERRY_TAG_DEST || n_targets == MAX_NODES)
 			continue;
 		if ((r = ferry_tlv_item_str(&l->items[i], targets[n_targets], sizeof(targets[0]), err)) < 0 ||
-		    (r = node_lookup(c, targets[n_targets], &tn, err)) < 0)
+		    (r = node_lookup(c, targets[n_targets], &tn, err)) < 0 ||
+		    (r = refuse_quarantined(c, targets[n_targets], err)) < 0)
 			goto out;
 		if (strcmp(targets[n_targets], victim) == 0) {
 			r = ferry_err_set(err, -EINVAL, "cannot evacuate node '%s' onto itself", victim);
@@ -564,57 +645,13 @@ static int evacuate(struct controller *c, const struct ferry_tlv_list *l, struct
 		}
 		n_targets++;
 	}
-	if (n_targets == 0) {
-		nn = ferry_registry_nodes(&c->st.reg, ns, MAX_NODES, &version, err);
-		for (int i = 0; i < nn; i++)
-			if (strcmp(ns[i].name, victim) != 0)
-				snprintf(targets[n_targets++], sizeof(targets[0]), "%s", ns[i].name);
-	}
-	if (n_targets == 0) {
-		r = ferry_err_set(err, -ENOENT, "no other active node to evacuate '%s' to", victim);
+	if ((r = evacuate_node(c, victim, targets, n_targets, (unsigned)parallel, (uint8_t)mode,
+	                       c->defense.cfg.security_mode == FERRY_SECURITY_RANDOM, e, err)) < 0)
 		goto out;
-	}
-	if ((n = ferry_store_containers(&c->st.reg, cts, CT_LIST_MAX, err)) < 0) {
-		r = n;
-		goto out;
-	}
-	for (int i = 0; i < n; i++)
-		for (int t = 0; t < n_targets; t++)
-			load[t] += strcmp(cts[i].node, targets[t]) == 0;
-	pthread_mutex_init(&e->lock, NULL);
-	e->c = c;
-	for (int i = 0; i < n && e->n < EVACUATE_MAX; i++) {
-		int best = 0;
-
-		if (strcmp(cts[i].node, victim) != 0 || strcmp(cts[i].state, "running") != 0)
-			continue;
-		/* The least loaded destination, counting what this evacuation already sent there. */
-		for (int t = 1; t < n_targets; t++)
-			if (load[t] < load[best])
-				best = t;
-		load[best]++;
-		snprintf(e->rq[e->n].container, sizeof(e->rq[0].container), "%s", cts[i].name);
-		snprintf(e->rq[e->n].dest, sizeof(e->rq[0].dest), "%s", targets[best]);
-		e->rq[e->n].mode = (uint8_t)mode;
-		e->n++;
-	}
-	log_info("evacuating %d containers from %s over %d nodes, %llu at a time", e->n, victim, n_targets,
-	         (unsigned long long)parallel);
-	for (uint64_t t = 0; t < parallel; t++)
-		pthread_create(&threads[t], NULL, evac_worker, e);
-	for (uint64_t t = 0; t < parallel; t++)
-		pthread_join(threads[t], NULL);
 	r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
-	for (int i = 0; r == 0 && i < e->n; i++) {
-		failed += strcmp(e->res[i].result, "ok") != 0;
+	for (int i = 0; r == 0 && i < e->n; i++)
 		r = add_migration_record(out, FERRY_TAG_RECORD, &e->res[i]);
-	}
-	if (r == 0 && failed)
-		log_warn("evacuation of %s: %d of %d migrations failed", victim, failed, e->n);
-	pthread_mutex_destroy(&e->lock);
 out:
-	free(cts);
-	free(ns);
 	free(e);
 	return r;
 }

@@ -220,6 +220,21 @@ out:
 	return r;
 }
 
+/* Whether id is an active node's certificate; its name into name. */
+static bool active_node(struct controller *c, const uint8_t *id, char *name)
+{
+	struct ferry_registry_node *nodes = calloc(MAX_NODES, sizeof(*nodes));
+	uint64_t version;
+	int n = nodes ? ferry_registry_nodes(&c->st.reg, nodes, MAX_NODES, &version, NULL) : 0;
+
+	name[0] = '\0';
+	for (int i = 0; i < n; i++)
+		if (CRYPTO_memcmp(nodes[i].id, id, FERRY_ID_LEN) == 0)
+			snprintf(name, FERRY_NODE_NAME_MAX + 1, "%s", nodes[i].name);
+	free(nodes);
+	return name[0] != '\0';
+}
+
 static int serve_check(struct ferry_conn *conn, void *arg)
 {
 	struct controller *c = arg;
@@ -237,20 +252,25 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 	bool is_enroll = strcmp(conn->alpn, FERRY_ALPN_ENROLL) == 0;
 	struct ferry_frame_header h;
 	struct ferry_err err = { 0 };
-	char hex[FERRY_ID_HEX_LEN];
+	char hex[FERRY_ID_HEX_LEN], node_name[FERRY_NODE_NAME_MAX + 1] = "", reporter[FERRY_NODE_NAME_MAX + 6];
 
 	(void)srv;
 	if (!l)
 		return;
 	conn->check = serve_check;
 	conn->check_arg = c;
-	if (!is_enroll && (!conn->has_peer_cert || !ferry_registry_is_admin(&c->st.reg, conn->peer_id))) {
+	if (!is_enroll && (!conn->has_peer_cert || !ferry_registry_is_admin(&c->st.reg, conn->peer_id)) &&
+	    !active_node(c, conn->peer_id, node_name)) {
 		ferry_id_hex(conn->peer_id, hex);
 		log_warn("refused API access from %s (id %s, '%s'): not an admin certificate", conn->peer_addr, hex,
 		         conn->peer_cn);
 		ferry_conn_send_error(conn, EACCES, "not an admin certificate", NULL);
 		goto out;
 	}
+	if (node_name[0])
+		snprintf(reporter, sizeof(reporter), "%s", node_name);
+	else
+		snprintf(reporter, sizeof(reporter), "admin:%s", conn->peer_cn);
 	/* An enrolling client gets one request; an admin session may make several. */
 	for (int requests = 0; !is_enroll || requests < 1; requests++) {
 		uint8_t op[2];
@@ -264,6 +284,13 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 		    ferry_tlv_parse((const uint8_t *)payload.data, payload.len, l, &err) < 0 ||
 		    ferry_tlv_get_fixed(l, FERRY_TAG_OP, op, 2, &err) < 0) {
 			ferry_conn_send_error(conn, EPROTO, "malformed request", NULL);
+			break;
+		}
+		/* A node (not an admin) may report intrusion alerts about its own host, and nothing else. */
+		if (node_name[0] && (op[0] << 8 | op[1]) != FERRY_OP_ALERT) {
+			log_warn("refused operation %u from node '%s': a node may only report alerts here",
+			         op[0] << 8 | op[1], node_name);
+			ferry_conn_send_error(conn, EACCES, "a node may only report alerts here", NULL);
 			break;
 		}
 		switch (op[0] << 8 | op[1]) {
@@ -299,10 +326,20 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 		case FERRY_OP_DECISIONS:
 			r = is_enroll ? -EPERM : api_policy(c, op[0] << 8 | op[1], l, &out, &err);
 			break;
+		case FERRY_OP_ALERT:
+		case FERRY_OP_ALERTS:
+		case FERRY_OP_QUARANTINE:
+		case FERRY_OP_NODE_RELEASE:
+			r = is_enroll
+			        ? -EPERM
+			        : api_defense(c, op[0] << 8 | op[1], reporter, node_name[0] != '\0', l, &out, &err);
+			break;
 		default:
 			r = is_enroll ? -EPERM : api_workload(c, conn, op[0] << 8 | op[1], l, &out, &err);
 		}
-		audit_request(c, conn, op[0] << 8 | op[1], l, r, err.msg);
+		/* A node's alerts are in the alerts table; the evacuation they start is audited. */
+		if (!node_name[0])
+			audit_request(c, conn, op[0] << 8 | op[1], l, r, err.msg);
 		if (r == -EPERM && !err.msg[0])
 			ferry_err_set(&err, -EPERM, "operation not allowed on this connection");
 		if (r < 0) {
@@ -400,14 +437,23 @@ static void *push_loop(void *arg)
 
 /* ---- life cycle ---- */
 
+struct controller_keys {
+	struct ferry_manager_config *manager;
+	struct ferry_defense_config *defense;
+};
+
 static bool manager_is_key(const char *key)
 {
-	return ferry_manager_is_key(key);
+	return ferry_manager_is_key(key) || ferry_defense_is_key(key);
 }
 
 static int manager_set(void *arg, const char *key, const char *value, struct ferry_err *err)
 {
-	return ferry_manager_set(arg, key, value, err);
+	struct controller_keys *k = arg;
+
+	if (ferry_defense_is_key(key))
+		return ferry_defense_set(k->defense, key, value, err);
+	return ferry_manager_set(k->manager, key, value, err);
 }
 
 static int controller_start(const struct ferry_daemon_config *cfg, void *arg, struct ferry_err *err)
@@ -417,15 +463,20 @@ static int controller_start(const struct ferry_daemon_config *cfg, void *arg, st
 	struct controller *c = arg;
 	struct ferry_server_limits limits;
 	struct ferry_manager_config mcfg;
+	struct ferry_defense_config dcfg;
+	struct controller_keys keys = { .manager = &mcfg, .defense = &dcfg };
 	struct ferry_config_keys manager_keys = { .is_key = manager_is_key,
 		                                  .set = manager_set,
-		                                  .arg = &mcfg,
+		                                  .arg = &keys,
 		                                  .names = "a manager key (policy, topology, migration_mode, dry_run, "
 		                                           "sample_interval_ms, fast_sample_interval_ms, "
 		                                           "check_interval_ms, aggregate_threshold, "
 		                                           "aggregate_difference_threshold, port_threshold, "
 		                                           "hysteresis_percent, confirm_checks, cooldown_s, "
-		                                           "retention_s)" };
+		                                           "retention_s, probe_interval_ms) or a defense key "
+		                                           "(security_mode, ids_action, ids_min_severity, "
+		                                           "ids_alerts, ids_window_s, ids_implicate, "
+		                                           "ids_quarantine)" };
 	int r;
 
 	pthread_mutex_init(&c->push_lock, NULL);
@@ -440,13 +491,14 @@ static int controller_start(const struct ferry_daemon_config *cfg, void *arg, st
 	/* The whole configuration is checked before anything starts: no half-started controller. */
 	ferry_server_limits_default(&limits);
 	ferry_manager_config_default(&mcfg);
+	ferry_defense_config_default(&dcfg);
 	if ((r = ferry_config_load_with(cfg->config, &limits, &c->fabric, &manager_keys, err)) < 0 ||
 	    (r = ferry_manager_check(&mcfg, err)) < 0)
 		return r < 0 && cfg->config && !strstr(err->msg, cfg->config) ? ferry_err_wrap(err, "%s", cfg->config)
 		                                                              : r;
 	if (cfg->dry_run)
 		mcfg.dry_run = true;
-	if ((r = manager_init(c, &mcfg, err)) < 0)
+	if ((r = manager_init(c, &mcfg, err)) < 0 || (r = defense_init(c, &dcfg, err)) < 0)
 		return r;
 	if ((r = controller_state_load(cfg->state_dir, &c->st, err)) < 0 ||
 	    (r = workload_init(c, cfg->state_dir, err)) < 0)
@@ -483,8 +535,9 @@ static void controller_stop(void *arg)
 {
 	struct controller *c = arg;
 
-	/* The manager first: its migration in flight still needs the server's clients and the registry. */
+	/* The manager and evacuations first: their migrations in flight need the server's clients and the registry. */
 	manager_stop(c);
+	defense_stop(c);
 	if (c->running) {
 		/* Stop the pusher first: it checks the server's stopping flag between nodes. */
 		ferry_server_stop(&c->srv);

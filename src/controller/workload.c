@@ -68,6 +68,20 @@ int node_lookup(struct controller *c, const char *name, struct ferry_registry_no
 	return 0;
 }
 
+int refuse_quarantined(struct controller *c, const char *node, struct ferry_err *err)
+{
+	struct ferry_err e2 = { 0 };
+
+	if (!ferry_store_is_quarantined(&c->st.reg, node, &e2))
+		return e2.msg[0]
+		           ? ferry_err_set(err, -EIO, "cannot tell whether '%s' is in quarantine: %s", node, e2.msg)
+		           : 0;
+	return ferry_err_set(err, -EPERM,
+	                     "node '%s' is in quarantine after an intrusion alert; nothing is placed there until "
+	                     "'ferry node release %s'",
+	                     node, node);
+}
+
 static int node_open(struct controller *c, const char *node, int timeout_ms, struct ferry_conn **conn,
                      struct ferry_err *err)
 {
@@ -293,6 +307,8 @@ static int pick_node(struct controller *c, char *ret, struct ferry_err *err)
 	for (int i = 0; i < n; i++) {
 		unsigned load = 0;
 
+		if (ferry_store_is_quarantined(&c->st.reg, nodes[i].name, NULL))
+			continue;
 		for (int j = 0; j < m; j++)
 			load += strcmp(cts[j].node, nodes[i].name) == 0;
 		if (load < best) {
@@ -300,6 +316,9 @@ static int pick_node(struct controller *c, char *ret, struct ferry_err *err)
 			snprintf(ret, FERRY_NODE_NAME_MAX + 1, "%s", nodes[i].name);
 		}
 	}
+	if (best == ~0U)
+		r = ferry_err_set(err, -ENOENT,
+		                  "every active node is in quarantine ('ferry node release NODE' ends it)");
 out:
 	free(nodes);
 	free(cts);
@@ -425,7 +444,7 @@ static int run(struct controller *c, const struct ferry_tlv_list *l, struct ferr
 		goto out;
 	if (ferry_tlv_find(l, FERRY_TAG_NODE)) {
 		if ((r = ferry_tlv_get_str(l, FERRY_TAG_NODE, rec->node, sizeof(rec->node), err)) < 0 ||
-		    (r = node_lookup(c, rec->node, &n, err)) < 0)
+		    (r = node_lookup(c, rec->node, &n, err)) < 0 || (r = refuse_quarantined(c, rec->node, err)) < 0)
 			goto out;
 	} else if ((r = pick_node(c, rec->node, err)) < 0) {
 		goto out;

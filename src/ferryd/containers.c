@@ -18,6 +18,7 @@
 
 #include "containers.h"
 #include "ctnet.h"
+#include "ferry/identity.h"
 #include "ferry/cgroup.h"
 #include "ferry/clock.h"
 #include "ferry/exec.h"
@@ -169,8 +170,9 @@ bool layer_present(const struct ct_store *s, const uint8_t digest[32])
 
 int layer_install(struct ct_store *s, const char *tar_path, const uint8_t digest[32], struct ferry_err *err)
 {
-	char final[PATH_MAX], tmp[PATH_MAX + 8], hex[65];
+	char final[PATH_MAX], tmp[PATH_MAX + 16], hex[65];
 	uint8_t got[32];
+	uint32_t tag;
 	int r;
 
 	if ((r = ferry_file_sha256(tar_path, got, NULL, err)) < 0)
@@ -181,10 +183,18 @@ int layer_install(struct ct_store *s, const char *tar_path, const uint8_t digest
 	if (layer_present(s, digest))
 		return 0;
 	layer_dir(s, digest, final, sizeof(final));
-	snprintf(tmp, sizeof(tmp), "%s.part", final);
-	ferry_rm_tree(tmp, NULL);
-	if ((r = ferry_layer_unpack(tar_path, tmp, err)) < 0)
+	/*
+	 * Its own staging name: two migrations to this node at once may both
+	 * bring the layer, and one must not unpack into (or remove) the other's.
+	 * The first rename wins; the second finds the layer in place.
+	 */
+	if (ferry_random(&tag, sizeof(tag)) < 0)
+		return ferry_err_set(err, -EIO, "no random numbers from the kernel");
+	snprintf(tmp, sizeof(tmp), "%s.part-%08x", final, tag);
+	if ((r = ferry_layer_unpack(tar_path, tmp, err)) < 0) {
+		ferry_rm_tree(tmp, NULL);
 		return r;
+	}
 	if (rename(tmp, final) < 0) {
 		r = errno == ENOTEMPTY || errno == EEXIST ? 0
 		                                          : ferry_err_sys(err, -errno, "cannot install layer %s", hex);

@@ -320,19 +320,33 @@ static void cache_criu_probe(struct node *node, const char *state_dir)
 		log_warn("CRIU's kernel probe cache: %s (every CRIU run probes the kernel again)", err.msg);
 }
 
+static bool node_is_key(const char *key)
+{
+	return strcmp(key, "alert_source") == 0;
+}
+
+static int node_set(void *arg, const char *key, const char *value, struct ferry_err *err)
+{
+	(void)key;
+	return alerts_source_add(arg, value, err);
+}
+
 static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct ferry_err *err)
 {
 	static const char *const alpns[] = { FERRY_ALPN_CTL, FERRY_ALPN_MIG, NULL };
 	static const char *const client_alpns[] = { FERRY_ALPN_MIG, NULL };
 	struct node *node = arg;
 	struct ferry_server_limits limits;
+	struct ferry_config_keys keys = {
+		.is_key = node_is_key, .set = node_set, .arg = &node->alerts, .names = "a node key (alert_source)"
+	};
 	char path[PATH_MAX], listen[64];
 	int r;
 
 	pthread_mutex_init(&node->lock, NULL);
 	ferry_server_limits_default(&limits);
 	ferry_fabric_default(&node->cts.fabric);
-	if ((r = ferry_config_load(cfg->config, &limits, &node->cts.fabric, err)) < 0 ||
+	if ((r = ferry_config_load_with(cfg->config, &limits, &node->cts.fabric, &keys, err)) < 0 ||
 	    (r = node_identity_load(cfg->state_dir, &node->id, err)) < 0)
 		return r;
 	if (strcmp(node->id.name, cfg->name) != 0)
@@ -380,6 +394,8 @@ static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct f
 	node->limits = limits;
 	if ((r = ferry_server_start(&node->srv, listen, node->ctx, &limits, handle, node, err)) < 0)
 		return r;
+	if ((r = alerts_start(node, err)) < 0)
+		return r;
 	log_info("serving %s and %s on %s as node '%s' (allowlist version %llu)", FERRY_ALPN_CTL, FERRY_ALPN_MIG,
 	         listen, node->id.name, (unsigned long long)ferry_allowlist_version(&node->allow));
 	return 0;
@@ -389,6 +405,7 @@ static void node_stop(void *arg)
 {
 	struct node *node = arg;
 
+	alerts_stop(node);
 	ferry_server_shutdown(&node->srv);
 	if (node->criu_kdat[0])
 		ferry_criu_kdat_unlink(node->criu_kdat);

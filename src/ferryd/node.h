@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "ferry/alert.h"
 #include "ferry/channel.h"
 #include "ferry/daemon_main.h"
 #include "ferry/server.h"
@@ -43,6 +44,40 @@ struct peer_count {
 	unsigned n;
 };
 
+#define ALERT_SOURCES_MAX 4
+#define ALERT_QUEUE_MAX   256
+
+struct alert_source {
+	enum ferry_alert_format format;
+	char path[PATH_MAX]; /* as configured: %n is the node's name */
+	struct ferry_alert_follower follower;
+	bool open;
+};
+
+/* The IDS files this host's daemon follows, and the alerts waiting for the controller (alerts.c). */
+struct alert_watch {
+	struct alert_source sources[ALERT_SOURCES_MAX];
+	unsigned n;
+	pthread_t thread;
+	pthread_mutex_t lock; /* guards stop */
+	bool running, stop;
+	SSL_CTX *ctx; /* client, ALPN ferry-api, this node's certificate */
+	struct ferry_conn *conn;
+	struct ferry_alert *queue;
+	unsigned queued;
+	uint64_t reported, dropped;
+	bool failing;
+	long long retry_at;
+};
+
+struct node;
+
+/* alert_source = FORMAT:PATH (a configuration line). */
+int alerts_source_add(struct alert_watch *w, const char *value, struct ferry_err *err);
+/* Start following (nothing when no source is configured). */
+int alerts_start(struct node *node, struct ferry_err *err);
+void alerts_stop(struct node *node);
+
 struct node {
 	struct node_identity id;
 	struct ferry_allowlist allow;
@@ -58,6 +93,7 @@ struct node {
 	char fault[32];           /* FERRY_FAULT: failure injection for tests, logged at start */
 	char criu_kdat[PATH_MAX]; /* CRIU's kernel probe cache this daemon made, or "" */
 	uint32_t address;         /* --address, host byte order; 0 when not given */
+	struct alert_watch alerts;
 };
 
 /* Whether the FERRY_FAULT named f is in force. */

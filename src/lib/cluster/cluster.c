@@ -554,6 +554,8 @@ static int write_daemon_config(const struct ferry_cluster *c, const struct ferry
 		r = r ? r : ferry_buf_printf(&b, "topology = %s/topology\n", c->dir);
 	if (t->nodes[i].role == FERRY_NODE_CONTROLLER && t->controller_config[0])
 		r = r ? r : ferry_buf_printf(&b, "include = %s\n", t->controller_config);
+	if (t->nodes[i].role == FERRY_NODE_HOST && t->node_config[0])
+		r = r ? r : ferry_buf_printf(&b, "include = %s\n", t->node_config);
 	r = r < 0 ? ferry_err_set(err, r, "cannot format %s", path)
 	          : ferry_write_file_atomic(path, b.data, b.len, 0600, err);
 	ferry_buf_free(&b);

@@ -68,10 +68,16 @@ static const char tables[] =
     "CREATE TABLE IF NOT EXISTS decisions (id @KEY,"
     "  at @INT NOT NULL, policy TEXT NOT NULL, container TEXT NOT NULL,"
     "  source TEXT NOT NULL, dest TEXT NOT NULL, action TEXT NOT NULL,"
-    "  detail TEXT NOT NULL, migration @INT NOT NULL, inputs TEXT NOT NULL);";
+    "  detail TEXT NOT NULL, migration @INT NOT NULL, inputs TEXT NOT NULL);"
+    /* Intrusion alerts that reached the controller, and the hosts they put in quarantine (ferry/decision.h). */
+    "CREATE TABLE IF NOT EXISTS alerts (id @KEY, at_ms @INT NOT NULL,"
+    "  reporter TEXT NOT NULL, host TEXT NOT NULL, severity @INT NOT NULL, src TEXT NOT NULL,"
+    "  dst TEXT NOT NULL, sid TEXT NOT NULL, signature TEXT NOT NULL, verdict TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS quarantine (node TEXT PRIMARY KEY, since @INT NOT NULL,"
+    "  reason TEXT NOT NULL);";
 
 /* Bumped with every change to the tables: a PostgreSQL database that says this version is not touched. */
-#define SCHEMA_VERSION "1"
+#define SCHEMA_VERSION "2"
 
 static const struct engine_words {
 	const char *head, *integer, *key, *blob, *tail;

@@ -90,7 +90,8 @@ int ferry_store_host_samples(struct ferry_registry *reg, const char *node, struc
 
 int ferry_store_prune(struct ferry_registry *reg, uint64_t before_ms, struct ferry_err *err)
 {
-	static const char *const tables[] = { "host_samples", "switch_samples", "link_samples", "rtt_samples" };
+	static const char *const tables[] = { "host_samples", "switch_samples", "link_samples", "rtt_samples",
+		                              "alerts" };
 	int64_t ms = (int64_t)before_ms, s = (int64_t)(before_ms / 1000);
 	const void *by_ms[] = { &ms }, *by_s[] = { &s };
 	char sql[96];

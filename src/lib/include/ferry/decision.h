@@ -73,4 +73,37 @@ int ferry_store_decisions(struct ferry_registry *reg, struct ferry_decision_rec 
 int ferry_store_decision_get(struct ferry_registry *reg, uint64_t id, struct ferry_decision_rec *ret,
                              struct ferry_err *err);
 
+/* ---- intrusion alerts and quarantine (the controller's ids.c) ---- */
+
+struct ferry_alert_rec {
+	uint64_t id, at_ms;                     /* at_ms: when the controller took it, unix ms */
+	char reporter[FERRY_NODE_NAME_MAX + 6]; /* the node whose IDS saw it, or "admin:NAME" */
+	char host[FERRY_NODE_NAME_MAX + 1];     /* the host it implicates, "" when none */
+	unsigned severity;
+	char src[16], dst[16]; /* dotted IPv4, "" when absent */
+	char sid[40];
+	char signature[256];
+	char verdict[16]; /* ferry_ids_verdict_name, or "unplaced" when it named no host */
+};
+
+int ferry_store_alert_add(struct ferry_registry *reg, struct ferry_alert_rec *a, struct ferry_err *err);
+/* The newest alerts, oldest first (at most max). */
+int ferry_store_alerts(struct ferry_registry *reg, struct ferry_alert_rec *out, unsigned max, struct ferry_err *err);
+
+struct ferry_quarantine_rec {
+	char node[FERRY_NODE_NAME_MAX + 1];
+	uint64_t since; /* unix seconds */
+	char reason[256];
+};
+
+/* Put node in quarantine (kept if it is already: the first reason stays). */
+int ferry_store_quarantine_add(struct ferry_registry *reg, const char *node, uint64_t since, const char *reason,
+                               struct ferry_err *err);
+/* Release it; -ENOENT when it is not in quarantine. */
+int ferry_store_quarantine_release(struct ferry_registry *reg, const char *node, struct ferry_err *err);
+int ferry_store_quarantined(struct ferry_registry *reg, struct ferry_quarantine_rec *out, unsigned max,
+                            struct ferry_err *err);
+/* Whether node is in quarantine (false as well when the store cannot tell, with err set). */
+bool ferry_store_is_quarantined(struct ferry_registry *reg, const char *node, struct ferry_err *err);
+
 #endif

@@ -136,6 +136,13 @@ enum ferry_tag {
 	FERRY_TAG_LATENCY_FROM = 75,     /* text: "measured" or "file" */
 	FERRY_TAG_HOPS = 76,             /* u64 */
 	FERRY_TAG_LOAD_PERMILLE = 77,    /* u64: CPU load, 0 to 1000 */
+	FERRY_TAG_SEVERITY = 78,         /* u64: an intrusion alert's severity, 1 (the most severe) to 255 */
+	FERRY_TAG_SRC_ADDR = 79,         /* text: dotted IPv4 */
+	FERRY_TAG_DST_ADDR = 80,         /* text: dotted IPv4 */
+	FERRY_TAG_SID = 81,              /* text: the IDS rule, "gid:sid:rev" */
+	FERRY_TAG_SIGNATURE = 82,        /* text: the IDS rule's message */
+	FERRY_TAG_VERDICT = 83,          /* text: what the controller made of an alert */
+	FERRY_TAG_REPORTER = 84,         /* text: who reported an alert (a node, or admin:CN) */
 };
 
 /* FLAGS of a migration (MIGRATE, MIG_OUT) */
@@ -168,6 +175,10 @@ enum ferry_op {
 	FERRY_OP_AUDIT_VERIFY = 21,   /* walk the audit log's hash chain */
 	FERRY_OP_POLICY_EXPLAIN = 22, /* a container's candidate destinations, scored, with their data */
 	FERRY_OP_DECISIONS = 23,      /* the manager's newest decisions, or one (SEQ) with its inputs */
+	FERRY_OP_ALERT = 24,          /* an intrusion alert: from an admin, or from a node about its own host */
+	FERRY_OP_ALERTS = 25,         /* the newest alerts with their verdicts */
+	FERRY_OP_NODE_RELEASE = 26,   /* end a node's quarantine */
+	FERRY_OP_QUARANTINE = 27,     /* the nodes in quarantine */
 	/* node commands (ferry-ctl) */
 	FERRY_OP_NODE_INFO = 32,
 	FERRY_OP_LAYER_PUT = 33, /* followed by an unticketed bundle: layers/<digest>.tar */

@@ -58,6 +58,7 @@ struct ferry_topology {
 	enum ferry_fabric_kind fabric; /* containers' network across hosts (default bridge) */
 	bool allow_postcopy;           /* the controller may migrate by post-copy (ferry cluster up --allow-postcopy) */
 	char controller_config[256];   /* absolute path the controller's config includes (--controller-config), or "" */
+	char node_config[256];         /* absolute path every host's ferryd config includes (--node-config), or "" */
 	char store_file[256]; /* "store = URL" for the controller's registry in PostgreSQL (--store-file), or "" */
 	unsigned n_switches, n_links, n_nodes;
 	struct ferry_topo_switch switches[FERRY_TOPO_MAX_SWITCHES];
