@@ -491,6 +491,9 @@ out:
 
 /* ---- evacuation ---- */
 
+#define EVAC_BUSY_TRIES   5
+#define EVAC_BUSY_WAIT_MS 150
+
 struct evac_run {
 	struct controller *c;
 	struct evacuation *e;
@@ -512,7 +515,22 @@ static void *evac_worker(void *arg)
 		pthread_mutex_unlock(&run->lock);
 		if (i < 0)
 			return NULL;
-		if (migrate_one(run->c, &e->rq[i], &e->res[i], NULL, &err) < 0 && !e->res[i].result[0]) {
+		/*
+		 * A destination frees a stream's slot only after its restore, a moment
+		 * after the controller saw the migration end: the next one to it may
+		 * be refused as one too many.  That is worth a few more tries.
+		 */
+		for (int attempt = 0;; attempt++) {
+			int r;
+
+			err.msg[0] = '\0';
+			r = migrate_one(run->c, &e->rq[i], &e->res[i], NULL, &err);
+			if (r == 0 || attempt == EVAC_BUSY_TRIES ||
+			    (r != -EBUSY && !strstr(err.msg, "too many concurrent migrations")))
+				break;
+			usleep(EVAC_BUSY_WAIT_MS * 1000);
+		}
+		if (strcmp(e->res[i].result, "ok") != 0 && !e->res[i].result[0]) {
 			snprintf(e->res[i].result, sizeof(e->res[i].result), "failed");
 			snprintf(e->res[i].message, sizeof(e->res[i].message), "%s", err.msg);
 		}
@@ -525,7 +543,7 @@ int evacuate_node(struct controller *c, const char *victim, char (*targets)[FERR
 	struct ferry_container_rec *cts = calloc(CT_LIST_MAX, sizeof(*cts));
 	struct ferry_registry_node *ns = calloc(MAX_NODES, sizeof(*ns));
 	char(*own)[FERRY_NODE_NAME_MAX + 1] = calloc(MAX_NODES, sizeof(*own));
-	unsigned load[MAX_NODES] = { 0 };
+	unsigned load[MAX_NODES] = { 0 }, sent[MAX_NODES] = { 0 };
 	pthread_t threads[PARALLEL_MAX];
 	struct evac_run run = { .c = c, .e = e };
 	unsigned started = 0;
@@ -566,11 +584,24 @@ int evacuate_node(struct controller *c, const char *victim, char (*targets)[FERR
 		if (strcmp(cts[i].node, victim) != 0 || strcmp(cts[i].state, "running") != 0)
 			continue;
 		if (draw_random) {
-			/* Moving-target defense: the next place must not be predictable from outside. */
-			if (ferry_defense_draw((unsigned)n_targets, &best) < 0) {
+			/*
+			 * Moving-target defense: the next place must not be predictable
+			 * from outside.  Drawn among the targets this evacuation sent the
+			 * fewest to, so that the draws spread (a destination takes two
+			 * streams at a time from one source).
+			 */
+			unsigned fewest = ~0U, tied[MAX_NODES], n_tied = 0, k;
+
+			for (int t = 0; t < n_targets; t++)
+				fewest = sent[t] < fewest ? sent[t] : fewest;
+			for (int t = 0; t < n_targets; t++)
+				if (sent[t] == fewest)
+					tied[n_tied++] = (unsigned)t;
+			if (ferry_defense_draw(n_tied, &k) < 0) {
 				r = ferry_err_set(err, -EIO, "no random numbers from the kernel");
 				goto out;
 			}
+			best = tied[k];
 		} else {
 			/* The least loaded destination, counting what this evacuation already sent there. */
 			for (int t = 1; t < n_targets; t++)
@@ -578,6 +609,7 @@ int evacuate_node(struct controller *c, const char *victim, char (*targets)[FERR
 					best = (unsigned)t;
 		}
 		load[best]++;
+		sent[best]++;
 		snprintf(e->rq[e->n].container, sizeof(e->rq[0].container), "%s", cts[i].name);
 		snprintf(e->rq[e->n].dest, sizeof(e->rq[0].dest), "%s", targets[best]);
 		e->rq[e->n].mode = mode;
