@@ -25,6 +25,7 @@
 #include "ferry/exec.h"
 #include "ferry/fs.h"
 #include "ferry/hex.h"
+#include "ferry/defense.h"
 #include "ferry/json.h"
 #include "ferry/layer.h"
 #include "ferry/parse.h"
@@ -276,7 +277,16 @@ static int parse(const char *cmd, int argc, char **argv, const char *allowed, co
 				return cli_usage_error(cmd, "%s", err.msg), -1;
 			break;
 		case O_POLICY:
-			if (!ferry_policy_find(optarg, &err))
+			if (strncmp(cmd, "mtd", 3) == 0) {
+				struct ferry_defense_config d;
+
+				/* Moving-target defense's modes, not placement policies. */
+				if (ferry_defense_set(&d, "security_mode", optarg, &err) < 0 ||
+				    d.security_mode == FERRY_SECURITY_NONE)
+					return cli_usage_error(cmd, "--policy '%s' is not random, shamir or fountain",
+					                       optarg),
+					       -1;
+			} else if (!ferry_policy_find(optarg, &err))
 				return cli_usage_error(cmd, "--policy: %s", err.msg), -1;
 			o->policy = optarg;
 			break;
@@ -880,6 +890,159 @@ int cmd_quarantine_list(int argc, char **argv)
 	               "The nodes in quarantine after an intrusion alert: no container is placed there\n"
 	               "(run, migrate, evacuate, the migration manager) until 'ferry node release NODE'.\n\n"
 	               "  --json            one JSON object\n");
+}
+
+/* ---- moving-target defense ---- */
+
+#define MTD_HELP                                                                                                       \
+	"Usage: ferry mtd move CONTAINER [--policy random|shamir|fountain] [--json]\n"                                 \
+	"       ferry mtd status [--json]\n\n"                                                                         \
+	"move: move CONTAINER to a host the security mode draws (default: the controller's\n"                          \
+	"security_mode; none counts as random).  random: the controller draws by CSPRNG.  shamir and\n"                \
+	"fountain: the container's host collects key_number shares from its peers (distinct hosts\n"                   \
+	"drawn alike, or hosts drawn by 1/latency with repeats) to open its sealed lookup table and\n"                 \
+	"names the destination; the controller checks it and signs the migration.  Prints the\n"                       \
+	"destination, the draw's and the share collection's time and the migration's metrics.\n"                       \
+	"status: the current epoch, its mode, k and hosts.\n\n"                                                        \
+	"  --policy MODE     random, shamir or fountain for this move\n"                                               \
+	"  --json            one JSON object\n"
+
+static int mtd_move_cmd(int argc, char **argv)
+{
+	struct ferry_buf req = FERRY_BUF_INIT(256), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	char mode[16] = "", dest[FERRY_NODE_NAME_MAX + 1] = "";
+	struct ferry_err err = { 0 };
+	uint64_t epoch = 0, share_ms = 0, draw_ms = 0;
+	struct wopts o;
+	int r = parse("mtd move", argc, argv, "ACjp", MTD_HELP, &o);
+
+	if (r != 0 || !l) {
+		free(l);
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	}
+	if (optind + 1 != argc ||
+	    (r = check_name_arg("mtd move", "container", argv[optind], FERRY_CONTAINER_NAME_MAX))) {
+		free(l);
+		return r ? r : cli_usage_error("mtd move", "expected one container name");
+	}
+	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_MTD_MOVE);
+	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, argv[optind]);
+	if (r == 0 && o.policy)
+		r = ferry_tlv_add_str(&req, FERRY_TAG_POLICY, o.policy);
+	if (r < 0 || call(&o, &req, &resp, l, 300000, &err) < 0) {
+		r = cli_fail(&err);
+		goto out;
+	}
+	ferry_tlv_get_str(l, FERRY_TAG_POLICY, mode, sizeof(mode), NULL);
+	ferry_tlv_get_str(l, FERRY_TAG_DEST, dest, sizeof(dest), NULL);
+	ferry_tlv_get_u64(l, FERRY_TAG_EPOCH, &epoch, NULL);
+	ferry_tlv_get_u64(l, FERRY_TAG_TIME_MS, &share_ms, NULL);
+	ferry_tlv_get_u64(l, FERRY_TAG_TOTAL_MS, &draw_ms, NULL);
+	if (o.json) {
+		struct ferry_buf b = FERRY_BUF_INIT(64 * 1024);
+		struct ferry_tlv_list *rl = malloc(sizeof(*rl));
+		const struct ferry_tlv *rec = ferry_tlv_find(l, FERRY_TAG_RECORD);
+		struct ferry_json j;
+
+		ferry_json_init(&j, &b, true);
+		ferry_json_object_begin(&j);
+		ferry_json_key(&j, "policy");
+		ferry_json_string(&j, mode);
+		ferry_json_key(&j, "destination");
+		ferry_json_string(&j, dest);
+		ferry_json_key(&j, "epoch");
+		ferry_json_uint(&j, epoch);
+		ferry_json_key(&j, "draw_ms");
+		ferry_json_uint(&j, draw_ms);
+		ferry_json_key(&j, "share_ms");
+		ferry_json_uint(&j, share_ms);
+		ferry_json_key(&j, "asked");
+		ferry_json_array_begin(&j);
+		for (unsigned i = 0; i < l->n; i++) {
+			char peer[FERRY_NODE_NAME_MAX + 1];
+
+			if (l->items[i].tag == FERRY_TAG_PEER &&
+			    ferry_tlv_item_str(&l->items[i], peer, sizeof(peer), NULL) == 0)
+				ferry_json_string(&j, peer);
+		}
+		ferry_json_array_end(&j);
+		if (rl && rec && ferry_tlv_parse(rec->value, rec->len, rl, NULL) == 0) {
+			ferry_json_key(&j, "migration");
+			json_record(&j, rl, mig_fields);
+		}
+		ferry_json_object_end(&j);
+		r = ferry_json_finish(&j) == 0 ? 0 : CLI_EXIT_FAILURE;
+		if (r == 0)
+			printf("%.*s%s", (int)b.len, b.data, b.len && b.data[b.len - 1] == '\n' ? "" : "\n");
+		ferry_buf_free(&b);
+		free(rl);
+	} else {
+		printf("%s: %s -> %s (draw %llu ms, shares %llu ms)\n", mode, argv[optind], dest,
+		       (unsigned long long)draw_ms, (unsigned long long)share_ms);
+		r = print_records(l, mig_fields, false, "migrations");
+	}
+out:
+	free(l);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+static int mtd_status(int argc, char **argv)
+{
+	struct ferry_buf req = FERRY_BUF_INIT(64), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	char mode[16] = "", epoch_mode[16] = "";
+	struct ferry_err err = { 0 };
+	uint64_t epoch = 0, k = 0;
+	struct wopts o;
+	int r = parse("mtd status", argc, argv, "ACj", MTD_HELP, &o);
+
+	if (r != 0 || !l) {
+		free(l);
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	}
+	if (optind != argc) {
+		free(l);
+		return cli_usage_error("mtd status", "unexpected argument '%s'", argv[optind]);
+	}
+	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_MTD_STATUS);
+	if (r < 0 || call(&o, &req, &resp, l, 60000, &err) < 0) {
+		r = cli_fail(&err);
+		goto out;
+	}
+	ferry_tlv_get_str(l, FERRY_TAG_POLICY, mode, sizeof(mode), NULL);
+	ferry_tlv_get_str(l, FERRY_TAG_NOTE, epoch_mode, sizeof(epoch_mode), NULL);
+	ferry_tlv_get_u64(l, FERRY_TAG_EPOCH, &epoch, NULL);
+	ferry_tlv_get_u64(l, FERRY_TAG_COUNT, &k, NULL);
+	printf(o.json ? "{\"security_mode\": \"%s\", \"epoch\": %llu, \"epoch_mode\": \"%s\", \"k\": %llu, \"hosts\": ["
+	              : "security_mode %s; epoch %llu (%s), k = %llu; hosts:",
+	       mode, (unsigned long long)epoch, epoch_mode, (unsigned long long)k);
+	for (unsigned i = 0, n = 0; i < l->n; i++)
+		if (l->items[i].tag == FERRY_TAG_PEER)
+			printf(o.json ? "%s\"%.*s\"" : "%s %.*s", o.json && n++ ? ", " : "", (int)l->items[i].len,
+			       (const char *)l->items[i].value);
+	printf(o.json ? "]}\n" : "\n");
+	r = 0;
+out:
+	free(l);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+int cmd_mtd(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "move") == 0)
+		return mtd_move_cmd(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "status") == 0)
+		return mtd_status(argc - 1, argv + 1);
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("%s" COMMON_HELP, MTD_HELP);
+		return 0;
+	}
+	return cli_usage_error("mtd", "expected move or status%s%s", argc > 1 ? ", not " : "", argc > 1 ? argv[1] : "");
 }
 
 /* ---- image ---- */

@@ -37,6 +37,7 @@ static const struct {
 	{ FERRY_OP_EVACUATE, "evacuate" },
 	{ FERRY_OP_ALERT, "alert" },
 	{ FERRY_OP_NODE_RELEASE, "node-release" },
+	{ FERRY_OP_MTD_MOVE, "mtd-move" },
 };
 
 /* The first of these the request names: what it acts on. */

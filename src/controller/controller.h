@@ -8,6 +8,8 @@
 #include "ferry/channel.h"
 #include "ferry/decision.h"
 #include "ferry/defense.h"
+#include "ferry/mtd.h"
+#include "ferry/shamir.h"
 #include "ferry/registry.h"
 #include "ferry/server.h"
 #include "ferry/spec.h"
@@ -58,6 +60,31 @@ struct defense {
 	bool stop;
 };
 
+/* Moving-target defense (mtd.c): the current epoch, as the controller made it (the secret is not kept). */
+struct mtd_epoch {
+	uint64_t epoch;
+	uint8_t mode, k;
+	unsigned per_host; /* shares each host holds */
+	unsigned n_hosts;
+	char hosts[MAX_NODES][FERRY_NODE_NAME_MAX + 1];
+	struct ferry_mtd_table tables[MAX_NODES]; /* hosts[i]'s table, in the clear: to check a draw's answer */
+};
+
+struct mtd {
+	pthread_mutex_t lock; /* guards cur, stop; held across an epoch's distribution and a draw */
+	pthread_cond_t wake;
+	struct mtd_epoch cur;
+	pthread_t rotator;
+	bool ready, rotating, stop;
+};
+
+struct mtd_result {
+	char dest[FERRY_NODE_NAME_MAX + 1];
+	uint64_t epoch, draw_ms, share_ms; /* the whole choice; the source's share collection */
+	char asked[FERRY_MTD_K_MAX][FERRY_NODE_NAME_MAX + 1];
+	unsigned n_asked;
+};
+
 struct controller {
 	struct controller_state st;
 	SSL_CTX *server_ctx, *client_ctx;
@@ -76,6 +103,7 @@ struct controller {
 	bool allow_postcopy; /* allow_postcopy = yes in --config */
 	struct manager mgr;  /* measurement and decision loop (manager.h) */
 	struct defense defense;
+	struct mtd mtd;
 };
 
 /* ---- audit trail (audit.c) ---- */
@@ -149,6 +177,20 @@ void defense_stop(struct controller *c);
  */
 int api_defense(struct controller *c, unsigned op, const char *reporter, bool from_node, const struct ferry_tlv_list *l,
                 struct ferry_buf *out, struct ferry_err *err);
+
+/* ---- moving-target defense (mtd.c) ---- */
+
+/* Where a container on source goes by mode (random: the controller's draw; shamir, fountain: the source's). */
+int mtd_choose(struct controller *c, const char *source, enum ferry_security_mode mode, struct mtd_result *res,
+               struct ferry_err *err);
+/* Choose and migrate, recorded as a decision (and audited as actor, unless NULL). */
+int mtd_move(struct controller *c, const char *container, enum ferry_security_mode mode, const char *why,
+             const char *actor, struct mtd_result *res, struct ferry_migration_rec *rec, struct ferry_err *err);
+int mtd_start(struct controller *c, struct ferry_err *err);
+void mtd_stop(struct controller *c);
+/* FERRY_OP_MTD_MOVE, FERRY_OP_MTD_STATUS. */
+int api_mtd(struct controller *c, unsigned op, const char *actor, const struct ferry_tlv_list *l, struct ferry_buf *out,
+            struct ferry_err *err);
 
 int api_migration(struct controller *c, struct ferry_conn *conn, unsigned op, const struct ferry_tlv_list *l,
                   struct ferry_buf *out, struct ferry_err *err);

@@ -110,6 +110,52 @@ static void views(struct controller *c, const struct ferry_topology *t, const st
 	ferry_traffic_compute(t, tr);
 }
 
+int manager_latencies(struct controller *c, const char *source, const char (*names)[FERRY_NODE_NAME_MAX + 1],
+                      unsigned n, uint32_t *lat_us)
+{
+	struct ferry_topology *t = malloc(sizeof(*t));
+	struct ferry_registry_node *ns = calloc(MAX_NODES, sizeof(*ns));
+	struct ferry_traffic *tr = malloc(sizeof(*tr));
+	struct ferry_host_view *hv = calloc(FERRY_TOPO_MAX_NODES, sizeof(*hv));
+	struct ferry_path *paths = NULL;
+	int vertex_of[FERRY_TOPO_MAX_NODES], src, n_ns, r = -ENOMEM;
+	struct ferry_net net = { 0 };
+	uint64_t version;
+
+	memset(lat_us, 0, n * sizeof(*lat_us));
+	if (!t || !ns || !tr || !hv || (r = manager_layout(c, t, NULL)) < 0 ||
+	    (n_ns = r = ferry_registry_nodes(&c->st.reg, ns, MAX_NODES, &version, NULL)) < 0)
+		goto out;
+	views(c, t, ns, n_ns, source, tr, hv);
+	/* Unmeasured hosts still have their links' declared latencies: the layout is what matters here. */
+	for (unsigned k = 0; k < t->n_nodes; k++)
+		hv[k].known = hv[k].known || t->nodes[k].role == FERRY_NODE_HOST;
+	if ((src = ferry_topology_find_node(t, source)) < 0 ||
+	    (r = ferry_manager_net(t, tr, hv, &net, vertex_of, NULL)) < 0 || vertex_of[src] < 0 ||
+	    !(paths = calloc(net.n_v, sizeof(*paths))) ||
+	    (r = ferry_net_shortest_paths(&net, (unsigned)vertex_of[src], paths, NULL)) < 0) {
+		r = r < 0 ? r : -ENOENT;
+		goto out;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		int k = ferry_topology_find_node(t, names[i]);
+
+		if (k >= 0 && vertex_of[k] >= 0 && paths[vertex_of[k]].reachable)
+			lat_us[i] = (uint32_t)(paths[vertex_of[k]].latency_us ? paths[vertex_of[k]].latency_us : 1);
+		if (manager_rtt(c, source, names[i]))
+			lat_us[i] = manager_rtt(c, source, names[i]) / 2; /* measured beats declared */
+	}
+	r = 0;
+out:
+	ferry_net_free(&net);
+	free(paths);
+	free(t);
+	free(ns);
+	free(tr);
+	free(hv);
+	return r;
+}
+
 static int explain(struct controller *c, const struct ferry_policy_ops *p, const char *container, struct explanation *x,
                    struct ferry_err *err)
 {

@@ -51,7 +51,7 @@ int defense_init(struct controller *c, const struct ferry_defense_config *cfg, s
 		log_info(
 		    "intrusion alerts of severity %u or worse, %u within %u s, evacuate a host (destinations %s%s)",
 		    cfg->min_severity, cfg->alerts, cfg->window_s,
-		    cfg->security_mode == FERRY_SECURITY_RANDOM ? "drawn at random" : "least loaded first",
+		    cfg->security_mode != FERRY_SECURITY_NONE ? "drawn at random" : "least loaded first",
 		    cfg->quarantine ? ", then quarantine it" : "");
 	return 0;
 }
@@ -196,7 +196,7 @@ static void record_moves(struct controller *c, const struct evac_job *job, const
 		memset(d, 0, sizeof(*d));
 		d->at = started_ms / 1000;
 		snprintf(d->policy, sizeof(d->policy), "ids:%s",
-		         c->defense.cfg.security_mode == FERRY_SECURITY_RANDOM ? "random" : "least-loaded");
+		         c->defense.cfg.security_mode != FERRY_SECURITY_NONE ? "random" : "least-loaded");
 		snprintf(d->container, sizeof(d->container), "%s", e->rq[i].container);
 		snprintf(d->source, sizeof(d->source), "%s", e->victim);
 		snprintf(d->dest, sizeof(d->dest), "%s", e->rq[i].dest);
@@ -267,8 +267,13 @@ static void *evac_thread(void *arg)
 		                            reason, &err) < 0)
 			log_error("cannot append to the audit log: %s", err.msg);
 	}
+	/*
+	 * Destinations by the controller's CSPRNG in every security mode: with
+	 * shamir or fountain the source would draw them, and the source is the
+	 * host the alert says is under attack.
+	 */
 	r = e ? evacuate_node(c, job->alert.host, NULL, 0, IDS_PARALLEL, FERRY_MODE_STOP_COPY,
-	                      d->cfg.security_mode == FERRY_SECURITY_RANDOM, e, &err)
+	                      d->cfg.security_mode != FERRY_SECURITY_NONE, e, &err)
 	      : ferry_err_set(&err, -ENOMEM, "out of memory");
 	ended = ferry_wall_ms();
 	if (r == 0) {

@@ -107,6 +107,13 @@ void *manager_loop(void *arg);
 
 /* One check of the decision loop (the measurement thread calls it every check_interval_ms). */
 void manager_check(struct controller *c);
+/*
+ * One-way latency from source to each of the n named hosts, µs: measured
+ * (half the round trip) where probes ran, else the topology's declared
+ * path; 0 where neither says.
+ */
+int manager_latencies(struct controller *c, const char *source, const char (*names)[FERRY_NODE_NAME_MAX + 1],
+                      unsigned n, uint32_t *lat_us);
 /* FERRY_OP_POLICY_EXPLAIN, FERRY_OP_DECISIONS. */
 int api_policy(struct controller *c, unsigned op, const struct ferry_tlv_list *l, struct ferry_buf *out,
                struct ferry_err *err);

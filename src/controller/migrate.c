@@ -678,7 +678,7 @@ static int evacuate(struct controller *c, const struct ferry_tlv_list *l, struct
 		n_targets++;
 	}
 	if ((r = evacuate_node(c, victim, targets, n_targets, (unsigned)parallel, (uint8_t)mode,
-	                       c->defense.cfg.security_mode == FERRY_SECURITY_RANDOM, e, err)) < 0)
+	                       c->defense.cfg.security_mode != FERRY_SECURITY_NONE, e, err)) < 0)
 		goto out;
 	r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
 	for (int i = 0; r == 0 && i < e->n; i++)

@@ -326,6 +326,10 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 		case FERRY_OP_DECISIONS:
 			r = is_enroll ? -EPERM : api_policy(c, op[0] << 8 | op[1], l, &out, &err);
 			break;
+		case FERRY_OP_MTD_MOVE:
+		case FERRY_OP_MTD_STATUS:
+			r = is_enroll ? -EPERM : api_mtd(c, op[0] << 8 | op[1], reporter, l, &out, &err);
+			break;
 		case FERRY_OP_ALERT:
 		case FERRY_OP_ALERTS:
 		case FERRY_OP_QUARANTINE:
@@ -476,7 +480,8 @@ static int controller_start(const struct ferry_daemon_config *cfg, void *arg, st
 		                                           "retention_s, probe_interval_ms) or a defense key "
 		                                           "(security_mode, ids_action, ids_min_severity, "
 		                                           "ids_alerts, ids_window_s, ids_implicate, "
-		                                           "ids_quarantine)" };
+		                                           "ids_quarantine, key_number, mtd_interval_s, "
+		                                           "mtd_jitter_percent, mtd_containers)" };
 	int r;
 
 	pthread_mutex_init(&c->push_lock, NULL);
@@ -524,7 +529,7 @@ static int controller_start(const struct ferry_daemon_config *cfg, void *arg, st
 	if (pthread_create(&c->push_thread, NULL, push_loop, c) != 0)
 		return ferry_err_set(err, -EAGAIN, "cannot start the allowlist pusher");
 	c->running = true;
-	if ((r = manager_start(c, err)) < 0)
+	if ((r = manager_start(c, err)) < 0 || (r = mtd_start(c, err)) < 0)
 		return r;
 	log_info("serving %s and %s on %s", FERRY_ALPN_API, FERRY_ALPN_ENROLL,
 	         cfg->listen ? cfg->listen : c->st.listen);
@@ -537,6 +542,7 @@ static void controller_stop(void *arg)
 
 	/* The manager and evacuations first: their migrations in flight need the server's clients and the registry. */
 	manager_stop(c);
+	mtd_stop(c);
 	defense_stop(c);
 	if (c->running) {
 		/* Stop the pusher first: it checks the server's stopping flag between nodes. */

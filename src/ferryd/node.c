@@ -125,6 +125,13 @@ static void handle_ctl(struct node *node, struct ferry_conn *conn)
 		case FERRY_OP_ALLOWLIST_SET:
 			r = ctl_allowlist(node, conn, l, &err);
 			break;
+		case FERRY_OP_MTD_EPOCH:
+		case FERRY_OP_MTD_DRAW:
+			ferry_buf_reset(&out);
+			r = (op[0] << 8 | op[1]) == FERRY_OP_MTD_EPOCH ? mtd_epoch_set(node, l, &out, &err)
+			                                               : mtd_draw(node, l, &out, &err);
+			r = r ? r : reply_ok(conn, &out, &err);
+			break;
 		case FERRY_OP_PING:
 			ferry_buf_reset(&out);
 			r = ferry_tlv_add_u32(&out, FERRY_TAG_STATUS, 0);
@@ -296,6 +303,8 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 		handle_ctl(arg, conn);
 	else if (strcmp(conn->alpn, FERRY_ALPN_MIG) == 0)
 		handle_mig(arg, conn);
+	else if (strcmp(conn->alpn, FERRY_ALPN_MTD) == 0)
+		mtd_serve(arg, conn);
 }
 
 /* ---- life cycle ---- */
@@ -333,7 +342,7 @@ static int node_set(void *arg, const char *key, const char *value, struct ferry_
 
 static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct ferry_err *err)
 {
-	static const char *const alpns[] = { FERRY_ALPN_CTL, FERRY_ALPN_MIG, NULL };
+	static const char *const alpns[] = { FERRY_ALPN_CTL, FERRY_ALPN_MIG, FERRY_ALPN_MTD, NULL };
 	static const char *const client_alpns[] = { FERRY_ALPN_MIG, NULL };
 	struct node *node = arg;
 	struct ferry_server_limits limits;
@@ -394,7 +403,7 @@ static int node_start(const struct ferry_daemon_config *cfg, void *arg, struct f
 	node->limits = limits;
 	if ((r = ferry_server_start(&node->srv, listen, node->ctx, &limits, handle, node, err)) < 0)
 		return r;
-	if ((r = alerts_start(node, err)) < 0)
+	if ((r = mtd_init(node, err)) < 0 || (r = alerts_start(node, err)) < 0)
 		return r;
 	log_info("serving %s and %s on %s as node '%s' (allowlist version %llu)", FERRY_ALPN_CTL, FERRY_ALPN_MIG,
 	         listen, node->id.name, (unsigned long long)ferry_allowlist_version(&node->allow));
@@ -407,6 +416,7 @@ static void node_stop(void *arg)
 
 	alerts_stop(node);
 	ferry_server_shutdown(&node->srv);
+	mtd_free(node);
 	if (node->criu_kdat[0])
 		ferry_criu_kdat_unlink(node->criu_kdat);
 	SSL_CTX_free(node->ctx);

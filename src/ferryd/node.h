@@ -5,6 +5,8 @@
 #include <pthread.h>
 
 #include "ferry/alert.h"
+#include "ferry/mtd.h"
+#include "ferry/shamir.h"
 #include "ferry/channel.h"
 #include "ferry/daemon_main.h"
 #include "ferry/server.h"
@@ -70,7 +72,47 @@ struct alert_watch {
 	long long retry_at;
 };
 
+#define MTD_HELD_MAX   FERRY_MTD_K_MAX /* shares one node holds (fountain: up to k) */
+#define MTD_PEERS_MAX  64
+#define MTD_SEEN_MAX   4096 /* share request nonces remembered per epoch */
+#define MTD_DRAWS_MAX  64
+#define MTD_SEALED_MAX 4096
+
+struct mtd_peer {
+	char name[FERRY_NODE_NAME_MAX + 1];
+	char address[32];
+	uint32_t latency_us; /* from the controller's measurement or topology; 0 unknown */
+};
+
+/* This node's moving-target defense epoch (mtd.c); in memory only. */
+struct node_mtd {
+	pthread_mutex_t lock;
+	uint64_t epoch;
+	uint8_t mode, k;
+	struct ferry_share shares[MTD_HELD_MAX];
+	unsigned n_shares;
+	uint8_t sealed[MTD_SEALED_MAX];
+	size_t sealed_len;
+	struct mtd_peer peers[MTD_PEERS_MAX];
+	unsigned n_peers;
+	uint8_t seen[MTD_SEEN_MAX][FERRY_MTD_NONCE_LEN];
+	unsigned n_seen;
+	struct {
+		uint8_t id[FERRY_MTD_DRAW_ID_LEN];
+		unsigned given;
+		uint64_t at;
+	} draws[MTD_DRAWS_MAX];
+	SSL_CTX *ctx; /* client, ALPN ferry-mtd */
+};
+
 struct node;
+
+/* MTD_EPOCH and MTD_DRAW from the controller (fills out, STATUS first); MTD_SHARE from peers on conn. */
+int mtd_epoch_set(struct node *node, const struct ferry_tlv_list *l, struct ferry_buf *out, struct ferry_err *err);
+int mtd_draw(struct node *node, const struct ferry_tlv_list *l, struct ferry_buf *out, struct ferry_err *err);
+void mtd_serve(struct node *node, struct ferry_conn *conn);
+int mtd_init(struct node *node, struct ferry_err *err);
+void mtd_free(struct node *node);
 
 /* alert_source = FORMAT:PATH (a configuration line). */
 int alerts_source_add(struct alert_watch *w, const char *value, struct ferry_err *err);
@@ -94,6 +136,7 @@ struct node {
 	char criu_kdat[PATH_MAX]; /* CRIU's kernel probe cache this daemon made, or "" */
 	uint32_t address;         /* --address, host byte order; 0 when not given */
 	struct alert_watch alerts;
+	struct node_mtd mtd;
 };
 
 /* Whether the FERRY_FAULT named f is in force. */

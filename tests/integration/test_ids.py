@@ -227,7 +227,7 @@ def test_nodes_may_only_report_and_log_mode_moves_nothing(lab):
     ("alert_source = syslog:/tmp/x\n", "", "alert format 'syslog' is not known"),
     ("alert_source = generic:relative/path\n", "", "is not an absolute path"),
     (None, "ids_action = nuke\n", "ids_action 'nuke' is not known; expected log or evacuate"),
-    (None, "security_mode = shamir\n", "security_mode 'shamir' is not built yet"),
+    (None, "security_mode = chaos\n", "security_mode 'chaos' is not known; expected none, random, shamir or fountain"),
 ])
 def test_bad_defense_configuration_stops_up(lab, node, controller, needle):
     proc = lab.up(controller, node=node, check=False)

@@ -48,10 +48,19 @@ static void test_keys(void **state)
 	assert_non_null(strstr(err.msg, "ids_min_severity"));
 	assert_int_equal(ferry_defense_set(&d, "ids_alerts", "1001", &err), -ERANGE);
 	assert_int_equal(ferry_defense_set(&d, "ids_quarantine", "maybe", &err), -EINVAL);
-	assert_int_equal(ferry_defense_set(&d, "security_mode", "shamir", &err), -EOPNOTSUPP);
-	assert_non_null(strstr(err.msg, "not built yet"));
+	assert_int_equal(ferry_defense_set(&d, "security_mode", "fountain", &err), 0);
+	assert_int_equal(d.security_mode, FERRY_SECURITY_FOUNTAIN);
 	assert_int_equal(ferry_defense_set(&d, "security_mode", "chaos", &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "expected none or random"));
+	assert_non_null(strstr(err.msg, "expected none, random, shamir or fountain"));
+	assert_int_equal(d.key_number, 3);
+	assert_int_equal(ferry_defense_set(&d, "key_number", "1", &err), -ERANGE);
+	assert_int_equal(ferry_defense_set(&d, "key_number", "17", &err), -ERANGE);
+	assert_int_equal(ferry_defense_set(&d, "mtd_containers", "web,db", &err), 0);
+	assert_int_equal(d.n_mtd_containers, 2);
+	assert_string_equal(d.mtd_containers[1], "db");
+	assert_int_equal(ferry_defense_set(&d, "mtd_containers", "web,,db", &err), -EINVAL);
+	assert_int_equal(ferry_defense_set(&d, "mtd_containers", "Web", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "mtd_containers"));
 }
 
 static void test_rate_and_window(void **state)

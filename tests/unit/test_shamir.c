@@ -12,6 +12,21 @@
 
 #include "ferry/shamir.h"
 
+/*
+ * Runs first, before any split in this process: libgfshare scrubs a
+ * context with its fill function when it frees it, so combining in a
+ * process that never split (a node) must not find that function unset.
+ */
+static void test_combine_in_a_fresh_process(void **state)
+{
+	struct ferry_share s[2] = { { .x = 1 }, { .x = 2 } };
+	uint8_t got[FERRY_MTD_SECRET_LEN];
+
+	memset(s[0].y, 0x11, sizeof(s[0].y));
+	memset(s[1].y, 0x22, sizeof(s[1].y));
+	assert_int_equal(ferry_shamir_combine(s, 2, got, NULL), 0);
+}
+
 static void test_k_shares_and_no_fewer(void **state)
 {
 	uint8_t secret[FERRY_MTD_SECRET_LEN], got[FERRY_MTD_SECRET_LEN];
@@ -109,6 +124,7 @@ static void test_tables(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_combine_in_a_fresh_process),
 		cmocka_unit_test(test_k_shares_and_no_fewer),
 		cmocka_unit_test(test_tables),
 	};

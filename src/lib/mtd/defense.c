@@ -14,6 +14,7 @@
 
 #include "ferry/defense.h"
 #include "ferry/identity.h"
+#include "ferry/mtd.h"
 #include "ferry/parse.h"
 
 void ferry_defense_config_default(struct ferry_defense_config *d)
@@ -26,9 +27,14 @@ void ferry_defense_config_default(struct ferry_defense_config *d)
 	d->alerts = 1;
 	d->window_s = 60;
 	d->quarantine = true;
+	d->key_number = 3;
+	d->mtd_jitter_percent = 25;
 }
 
-static const char *const mode_names[] = { [FERRY_SECURITY_NONE] = "none", [FERRY_SECURITY_RANDOM] = "random" };
+static const char *const mode_names[] = { [FERRY_SECURITY_NONE] = "none",
+	                                  [FERRY_SECURITY_RANDOM] = "random",
+	                                  [FERRY_SECURITY_SHAMIR] = "shamir",
+	                                  [FERRY_SECURITY_FOUNTAIN] = "fountain" };
 static const char *const action_names[] = { [FERRY_IDS_LOG] = "log", [FERRY_IDS_EVACUATE] = "evacuate" };
 static const char *const implicate_names[] = { [FERRY_IMPLICATE_AUTO] = "auto",
 	                                       [FERRY_IMPLICATE_REPORTER] = "reporter",
@@ -61,6 +67,34 @@ static int pick_word(const char *key, const char *value, const char *const *name
 	return ferry_err_set(err, -EINVAL, "%s '%.32s' is not known; expected %s", key, value, accepted);
 }
 
+/* "a,b,c": the containers rotation moves. */
+static int set_containers(struct ferry_defense_config *d, const char *value, struct ferry_err *err)
+{
+	const char *p = value;
+
+	d->n_mtd_containers = 0;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		char name[FERRY_CONTAINER_NAME_MAX + 1];
+
+		if (n == 0 || n > FERRY_CONTAINER_NAME_MAX)
+			return ferry_err_set(
+			    err, -EINVAL, "mtd_containers '%.64s': expected container names separated by ','", value);
+		if (d->n_mtd_containers == FERRY_MTD_CONTAINERS_MAX)
+			return ferry_err_set(err, -E2BIG, "mtd_containers: at most %d containers",
+			                     FERRY_MTD_CONTAINERS_MAX);
+		memcpy(name, p, n);
+		name[n] = '\0';
+		if (ferry_check_name(name, FERRY_CONTAINER_NAME_MAX, "container", err) < 0)
+			return ferry_err_wrap(err, "mtd_containers");
+		snprintf(d->mtd_containers[d->n_mtd_containers++], sizeof(d->mtd_containers[0]), "%s", name);
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 static const struct {
 	const char *key;
 	size_t offset;
@@ -69,6 +103,9 @@ static const struct {
 	{ "ids_min_severity", offsetof(struct ferry_defense_config, min_severity), 1, 255 },
 	{ "ids_alerts", offsetof(struct ferry_defense_config, alerts), 1, FERRY_IDS_ALERTS_MAX },
 	{ "ids_window_s", offsetof(struct ferry_defense_config, window_s), 1, 86400 },
+	{ "key_number", offsetof(struct ferry_defense_config, key_number), 2, FERRY_MTD_K_MAX },
+	{ "mtd_interval_s", offsetof(struct ferry_defense_config, mtd_interval_s), 0, 86400 },
+	{ "mtd_jitter_percent", offsetof(struct ferry_defense_config, mtd_jitter_percent), 0, 90 },
 };
 
 #define N_NUMBERS (sizeof(numbers) / sizeof(numbers[0]))
@@ -76,7 +113,7 @@ static const struct {
 bool ferry_defense_is_key(const char *key)
 {
 	if (strcmp(key, "security_mode") == 0 || strcmp(key, "ids_action") == 0 || strcmp(key, "ids_implicate") == 0 ||
-	    strcmp(key, "ids_quarantine") == 0)
+	    strcmp(key, "ids_quarantine") == 0 || strcmp(key, "mtd_containers") == 0)
 		return true;
 	for (size_t i = 0; i < N_NUMBERS; i++)
 		if (strcmp(key, numbers[i].key) == 0)
@@ -90,12 +127,7 @@ int ferry_defense_set(struct ferry_defense_config *d, const char *key, const cha
 	int r;
 
 	if (strcmp(key, "security_mode") == 0) {
-		/* shamir and fountain are the thesis' other modes: named so that the error says they are not here yet.
-		 */
-		if (strcmp(value, "shamir") == 0 || strcmp(value, "fountain") == 0)
-			return ferry_err_set(err, -EOPNOTSUPP,
-			                     "security_mode '%s' is not built yet; expected none or random", value);
-		if ((r = pick_word(key, value, mode_names, 2, "none or random", &v, err)) < 0)
+		if ((r = pick_word(key, value, mode_names, 4, "none, random, shamir or fountain", &v, err)) < 0)
 			return r;
 		d->security_mode = (enum ferry_security_mode)v;
 		return 0;
@@ -112,6 +144,8 @@ int ferry_defense_set(struct ferry_defense_config *d, const char *key, const cha
 		d->implicate = (enum ferry_ids_implicate)v;
 		return 0;
 	}
+	if (strcmp(key, "mtd_containers") == 0)
+		return set_containers(d, value, err);
 	if (strcmp(key, "ids_quarantine") == 0) {
 		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
 			return ferry_err_set(err, -EINVAL, "ids_quarantine '%.32s' is not yes or no", value);

@@ -82,6 +82,8 @@ int ferry_shamir_combine(const struct ferry_share *shares, unsigned count, uint8
 				return ferry_err_set(err, -EINVAL, "share %u given twice", shares[i].x);
 		xs[i] = shares[i].x;
 	}
+	/* gfshare_ctx_free scrubs with the fill function too: a process that never split needs it set. */
+	pthread_once(&rand_once, use_csprng);
 	if (!(ctx = gfshare_ctx_init_dec(xs, count, FERRY_MTD_SECRET_LEN)))
 		return ferry_err_set(err, -ENOMEM, "out of memory");
 	for (unsigned i = 0; i < count; i++) {

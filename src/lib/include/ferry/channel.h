@@ -32,6 +32,7 @@
 #define FERRY_ALPN_MIG    "ferry-mig/1"    /* node -> node migration data */
 #define FERRY_ALPN_API    "ferry-api/1"    /* admin CLI -> controller */
 #define FERRY_ALPN_ENROLL "ferry-enroll/1" /* joining node -> controller (no client cert yet) */
+#define FERRY_ALPN_MTD    "ferry-mtd/1"    /* node -> node share requests (moving-target defense) */
 
 struct ferry_conn;
 /* Called while waiting for I/O at least once a second: < 0 aborts (e.g. the peer was revoked). */

@@ -18,9 +18,13 @@
 #include "ferry/ticket.h"
 
 enum ferry_security_mode {
-	FERRY_SECURITY_NONE,   /* destinations by the load-balancing policy */
-	FERRY_SECURITY_RANDOM, /* destinations drawn uniformly by CSPRNG */
+	FERRY_SECURITY_NONE,     /* destinations by the load-balancing policy */
+	FERRY_SECURITY_RANDOM,   /* destinations drawn uniformly by CSPRNG */
+	FERRY_SECURITY_SHAMIR,   /* the source host collects k shares from k distinct hosts to open its table */
+	FERRY_SECURITY_FOUNTAIN, /* the same, k requests drawn by 1/latency, repeats allowed */
 };
+
+#define FERRY_MTD_CONTAINERS_MAX 16
 
 enum ferry_ids_action {
 	FERRY_IDS_LOG,      /* record the alert, move nothing */
@@ -37,10 +41,15 @@ struct ferry_defense_config {
 	enum ferry_security_mode security_mode;
 	enum ferry_ids_action action;
 	enum ferry_ids_implicate implicate;
-	unsigned min_severity; /* alerts of this severity or more severe (a lower number) act */
-	unsigned alerts;       /* this many acting alerts ... */
-	unsigned window_s;     /* ... within this many seconds about one host trigger its evacuation */
-	bool quarantine;       /* an evacuated host takes no container until `ferry node release` */
+	unsigned min_severity;       /* alerts of this severity or more severe (a lower number) act */
+	unsigned alerts;             /* this many acting alerts ... */
+	unsigned window_s;           /* ... within this many seconds about one host trigger its evacuation */
+	bool quarantine;             /* an evacuated host takes no container until `ferry node release` */
+	unsigned key_number;         /* k: shares that open a lookup table (shamir, fountain) */
+	unsigned mtd_interval_s;     /* 0: no rotation; else the selected containers move this often ... */
+	unsigned mtd_jitter_percent; /* ... give or take this much, drawn each time */
+	char mtd_containers[FERRY_MTD_CONTAINERS_MAX][FERRY_CONTAINER_NAME_MAX + 1];
+	unsigned n_mtd_containers;
 };
 
 void ferry_defense_config_default(struct ferry_defense_config *d);

@@ -143,6 +143,9 @@ enum ferry_tag {
 	FERRY_TAG_SIGNATURE = 82,        /* text: the IDS rule's message */
 	FERRY_TAG_VERDICT = 83,          /* text: what the controller made of an alert */
 	FERRY_TAG_REPORTER = 84,         /* text: who reported an alert (a node, or admin:CN) */
+	FERRY_TAG_SHARE = 85,            /* 33 bytes: a Shamir share, x then y (ferry/shamir.h) */
+	FERRY_TAG_NONCE = 86,            /* 16 bytes: a share request's, echoed in its answer */
+	FERRY_TAG_EPOCH = 87,            /* u64: a moving-target defense epoch */
 };
 
 /* FLAGS of a migration (MIGRATE, MIG_OUT) */
@@ -179,6 +182,8 @@ enum ferry_op {
 	FERRY_OP_ALERTS = 25,         /* the newest alerts with their verdicts */
 	FERRY_OP_NODE_RELEASE = 26,   /* end a node's quarantine */
 	FERRY_OP_QUARANTINE = 27,     /* the nodes in quarantine */
+	FERRY_OP_MTD_MOVE = 28,       /* move a container to a destination the security mode draws */
+	FERRY_OP_MTD_STATUS = 29,     /* the current epoch: mode, k, hosts */
 	/* node commands (ferry-ctl) */
 	FERRY_OP_NODE_INFO = 32,
 	FERRY_OP_LAYER_PUT = 33, /* followed by an unticketed bundle: layers/<digest>.tar */
@@ -196,6 +201,10 @@ enum ferry_op {
 	FERRY_OP_NET_CLAIM = 44,  /* destination, at the freeze: link up and announce; packets wait for the copy */
 	FERRY_OP_NET_DROP = 45,   /* destination, the migration failed: give the address back */
 	FERRY_OP_NODE_STATS = 46, /* load and traffic counters, for the controller's measurement */
+	FERRY_OP_MTD_EPOCH = 47,  /* an epoch's shares, sealed lookup table and peers for this node */
+	FERRY_OP_MTD_DRAW = 48,   /* collect k shares, open the table, say where the random number points */
+	/* node to node (ferry-mtd) */
+	FERRY_OP_MTD_SHARE = 49, /* one share, for a draw the controller signed */
 };
 
 struct ferry_tlv {
