@@ -96,7 +96,8 @@ static void test_index_is_uniform_and_fixed(void **state)
 		assert_int_equal(ferry_random(r, sizeof(r)), 0);
 		idx = ferry_mtd_index(r, 42, 5);
 		assert_true(idx < 5);
-		/* The same number in the same epoch points at the same entry: the controller checks the host's answer. */
+		/* The same number in the same epoch points at the same entry: the controller checks the host's answer.
+		 */
 		assert_int_equal(ferry_mtd_index(r, 42, 5), idx);
 		count[idx]++;
 	}
