@@ -38,6 +38,7 @@ int cmd_audit(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_alert(int argc, char **argv);
 int cmd_mtd(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
 int cmd_quarantine_list(int argc, char **argv);
 
 /* Find name in a table ending with a zeroed entry; NULL if absent. */

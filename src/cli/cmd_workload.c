@@ -7,6 +7,7 @@
  * cluster named by --cluster).
  */
 #include <errno.h>
+#include <libgen.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -26,6 +27,7 @@
 #include "ferry/fs.h"
 #include "ferry/hex.h"
 #include "ferry/defense.h"
+#include "ferry/snapshot.h"
 #include "ferry/json.h"
 #include "ferry/layer.h"
 #include "ferry/parse.h"
@@ -38,6 +40,8 @@ struct wopts {
 	const char *admin_dir, *cluster, *node, *image, *name, *probe, *to[16], *mode, *policy;
 	/* alert send */
 	const char *message, *src, *dst, *sid;
+	/* snapshot */
+	const char *out, *recipient, *key, *ca, *into;
 	uint64_t severity;
 	unsigned n_to;
 	uint64_t memory, parallel;
@@ -75,6 +79,11 @@ enum {
 	O_SRC = 'x',
 	O_DST = 'y',
 	O_SID = 'I',
+	O_OUT = 'o',
+	O_RECIPIENT = 'e',
+	O_KEY = 'k',
+	O_CA = 'c',
+	O_INTO = 'd',
 	O_HELP = 'h'
 };
 
@@ -102,6 +111,11 @@ static const struct option all_opts[] = {
 	{ "src", required_argument, NULL, O_SRC },
 	{ "dst", required_argument, NULL, O_DST },
 	{ "sid", required_argument, NULL, O_SID },
+	{ "out", required_argument, NULL, O_OUT },
+	{ "recipient", required_argument, NULL, O_RECIPIENT },
+	{ "key", required_argument, NULL, O_KEY },
+	{ "ca", required_argument, NULL, O_CA },
+	{ "into", required_argument, NULL, O_INTO },
 	{ "help", no_argument, NULL, O_HELP },
 	{ 0 },
 };
@@ -267,6 +281,21 @@ static int parse(const char *cmd, int argc, char **argv, const char *allowed, co
 			*(c == O_SRC ? &o->src : &o->dst) = optarg;
 			break;
 		}
+		case O_OUT:
+			o->out = optarg;
+			break;
+		case O_RECIPIENT:
+			o->recipient = optarg;
+			break;
+		case O_KEY:
+			o->key = optarg;
+			break;
+		case O_CA:
+			o->ca = optarg;
+			break;
+		case O_INTO:
+			o->into = optarg;
+			break;
 		case O_SID:
 			if (strlen(optarg) > 39)
 				return cli_usage_error(cmd, "--sid is %zu bytes; at most 39", strlen(optarg)), -1;
@@ -1043,6 +1072,235 @@ int cmd_mtd(int argc, char **argv)
 		return 0;
 	}
 	return cli_usage_error("mtd", "expected move or status%s%s", argc > 1 ? ", not " : "", argc > 1 ? argv[1] : "");
+}
+
+/* ---- forensic snapshots ---- */
+
+#define SNAPSHOT_HELP                                                                                                  \
+	"Usage: ferry snapshot CONTAINER --out FILE [--recipient PUB]\n"                                               \
+	"       ferry snapshot inspect FILE [--ca CA] [--key KEY] [--json]\n"                                          \
+	"       ferry snapshot extract FILE --key KEY --into DIR [--ca CA]\n"                                          \
+	"       ferry snapshot keygen --out DIR\n\n"                                                                   \
+	"A forensic snapshot: CONTAINER's checkpoint (memory, files, spec, log), taken while it runs on\n"             \
+	"(frozen for the dump only, its network left as it is), encrypted on its node to the operator's\n"             \
+	"X25519 key in 1 MiB segments and signed with the node's key.  Neither the controller nor the\n"               \
+	"node can read it afterwards.  FILE is written only once it checked out; it is never replaced.\n"              \
+	"inspect: check the signature and the signer's certificate (against CA, by default the\n"                      \
+	"admin's ca.crt) and show what it is; with KEY also decrypt every segment.  extract: check,\n"                 \
+	"decrypt and unpack into DIR (which must not exist).  keygen: DIR/operator.key (0600) and\n"                   \
+	"DIR/operator.pub.\n\n"                                                                                        \
+	"  --out FILE|DIR    the snapshot file (snapshot) or the key directory (keygen)\n"                             \
+	"  --recipient PUB   the operator's public key (default: operator.pub in the admin directory)\n"               \
+	"  --key KEY         the operator's private key\n"                                                             \
+	"  --ca CA           the cluster's CA certificate\n"                                                           \
+	"  --into DIR        where extract unpacks\n"                                                                  \
+	"  --json            one JSON object (inspect)\n"
+
+/* The admin directory's file name (for defaults), or "". */
+static void admin_file(const struct wopts *o, const char *name, char *out, size_t len)
+{
+	char dir[PATH_MAX];
+
+	out[0] = '\0';
+	if (api_admin_dir(o->admin_dir, o->cluster, dir, sizeof(dir), NULL) == 0)
+		snprintf(out, len, "%s/%s", dir, name);
+}
+
+static int snapshot_take(int argc, char **argv)
+{
+	struct ferry_buf req = FERRY_BUF_INIT(256), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+	struct ferry_bundle_result res = { 0 };
+	struct ferry_snapshot_info info;
+	struct ferry_err err = { 0 };
+	struct api_session s = { 0 };
+	uint8_t recipient[FERRY_SNAPSHOT_KEY_LEN];
+	char pub[PATH_MAX], ca_path[PATH_MAX], tmp[PATH_MAX], in_dir[PATH_MAX + 8], done_dir[PATH_MAX + 8],
+	    file[PATH_MAX + 600], node[FERRY_NODE_NAME_MAX + 1] = "";
+	uint64_t size = 0, frozen = 0;
+	bool open_ = false, made = false;
+	X509 *ca = NULL;
+	struct wopts o;
+	int r = parse("snapshot", argc, argv, "ACoe", SNAPSHOT_HELP, &o);
+
+	if (r != 0 || !l) {
+		free(l);
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	}
+	if (optind + 1 != argc || !o.out ||
+	    (r = check_name_arg("snapshot", "container", argv[optind], FERRY_CONTAINER_NAME_MAX))) {
+		free(l);
+		return r ? r : cli_usage_error("snapshot", "expected CONTAINER and --out FILE");
+	}
+	r = CLI_EXIT_FAILURE;
+	if (access(o.out, F_OK) == 0) {
+		ferry_err_set(&err, -EEXIST, "%s exists; a snapshot never replaces a file", o.out);
+		goto fail;
+	}
+	if (o.recipient)
+		snprintf(pub, sizeof(pub), "%s", o.recipient);
+	else
+		admin_file(&o, "operator.pub", pub, sizeof(pub));
+	if (!pub[0] || ferry_snapshot_pubkey_load(pub, recipient, &err) < 0) {
+		if (!o.recipient)
+			ferry_err_wrap(&err, "no --recipient, and the admin directory's operator.pub");
+		goto fail;
+	}
+	/* Staging beside FILE: the checked file is renamed into place, never copied. */
+	snprintf(tmp, sizeof(tmp), "%s", o.out);
+	snprintf(tmp, sizeof(tmp), "%s/.ferry-snapshot-XXXXXX", dirname(tmp));
+	if (!mkdtemp(tmp)) {
+		ferry_err_sys(&err, -errno, "cannot make a staging directory beside %s", o.out);
+		goto fail;
+	}
+	made = true;
+	snprintf(in_dir, sizeof(in_dir), "%s/in", tmp);
+	snprintf(done_dir, sizeof(done_dir), "%s/done", tmp);
+	if (ferry_mkdir_p(in_dir, 0700, &err) < 0 || ferry_mkdir_p(done_dir, 0700, &err) < 0 ||
+	    open_session(&o, &s, &err) < 0)
+		goto fail;
+	open_ = true;
+	s.conn->io_timeout_ms = LONG_CALL_MS;
+	if (ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_SNAPSHOT) < 0 ||
+	    ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, argv[optind]) < 0 ||
+	    ferry_tlv_add(&req, FERRY_TAG_DATA, recipient, sizeof(recipient)) < 0 ||
+	    api_call(&s, &req, &resp, &err) < 0 || ferry_tlv_parse((const uint8_t *)resp.data, resp.len, l, &err) < 0)
+		goto fail;
+	ferry_tlv_get_str(l, FERRY_TAG_NODE, node, sizeof(node), NULL);
+	ferry_tlv_get_u64(l, FERRY_TAG_SIZE, &size, NULL);
+	ferry_tlv_get_u64(l, FERRY_TAG_DOWNTIME_MS, &frozen, NULL);
+	if (ferry_bundle_receive_plain(s.conn, in_dir, done_dir, size + 1, &res, &err) < 0 ||
+	    ferry_expect_response(s.conn, &resp, &err) < 0)
+		goto fail;
+	/* Checked before it is kept: the node's signature, certified by the cluster's CA. */
+	snprintf(file, sizeof(file), "%s/snapshot.fsnp", res.path);
+	admin_file(&o, "ca.crt", ca_path, sizeof(ca_path));
+	if (ca_path[0] && access(ca_path, R_OK) == 0 && !(ca = ferry_cert_load(ca_path, &err)))
+		goto fail;
+	if (ferry_snapshot_read(file, ca, NULL, NULL, &info, &err) < 0)
+		goto fail;
+	if (link(file, o.out) < 0) {
+		ferry_err_sys(&err, -errno, "cannot write %s", o.out);
+		goto fail;
+	}
+	printf("snapshot of %s on %s: %s, %llu bytes, frozen %llu ms, signed by %s%s, for %s\n", argv[optind], node,
+	       o.out, (unsigned long long)size, (unsigned long long)frozen, info.signer,
+	       info.chain_ok ? " (certified by the cluster's CA)" : "", pub);
+	r = 0;
+	goto out;
+fail:
+	if (strncmp(err.msg, "peer refused: ", 14) == 0)
+		memmove(err.msg, err.msg + 14, strlen(err.msg + 14) + 1);
+	cli_fail(&err);
+out:
+	if (open_)
+		api_close(&s);
+	if (made)
+		ferry_rm_tree(tmp, NULL);
+	X509_free(ca);
+	free(l);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	return r;
+}
+
+static int snapshot_inspect(int argc, char **argv, bool extract)
+{
+	const char *cmd = extract ? "snapshot extract" : "snapshot inspect";
+	struct ferry_snapshot_info info;
+	struct ferry_err err = { 0 };
+	char ca_path[PATH_MAX], plain[PATH_MAX + 16] = "", hex[2 * FERRY_SNAPSHOT_KEY_LEN + 1];
+	X509 *ca = NULL;
+	struct wopts o;
+	int r = parse(cmd, argc, argv, extract ? "ACkcd" : "ACkcj", SNAPSHOT_HELP, &o);
+
+	if (r != 0)
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	if (optind + 1 != argc || (extract && (!o.key || !o.into)))
+		return cli_usage_error(cmd, extract ? "expected FILE, --key KEY and --into DIR" : "expected FILE");
+	if (extract && access(o.into, F_OK) == 0)
+		return cli_usage_error(cmd, "--into %s exists; extract makes a new directory", o.into);
+	if (o.ca)
+		snprintf(ca_path, sizeof(ca_path), "%s", o.ca);
+	else
+		admin_file(&o, "ca.crt", ca_path, sizeof(ca_path));
+	r = CLI_EXIT_FAILURE;
+	if (ca_path[0] && (o.ca || access(ca_path, R_OK) == 0) && !(ca = ferry_cert_load(ca_path, &err)))
+		goto fail;
+	/* The decrypted archive waits beside DIR, and goes once unpacked (or once anything failed). */
+	if (extract)
+		snprintf(plain, sizeof(plain), "%s.tar-part", o.into);
+	if (ferry_snapshot_read(argv[optind], ca, o.key, extract ? plain : NULL, &info, &err) < 0)
+		goto fail;
+	if (extract) {
+		r = ferry_layer_unpack(plain, o.into, &err);
+		unlink(plain);
+		if (r < 0) {
+			ferry_rm_tree(o.into, NULL);
+			r = CLI_EXIT_FAILURE;
+			goto fail;
+		}
+		printf("%s: %s from %s, checked and unpacked into %s\n", argv[optind], info.meta.container,
+		       info.meta.node, o.into);
+		r = 0;
+		goto out;
+	}
+	ferry_hex_encode(info.recipient, sizeof(info.recipient), hex);
+	if (o.json)
+		printf("{\"container\": \"%s\", \"node\": \"%s\", \"image\": \"%s\", \"created_at\": %llu, "
+		       "\"generation\": %llu, \"signer\": \"%s\", \"signature\": \"ok\", \"chain\": \"%s\", "
+		       "\"recipient\": \"%s\", \"segments\": %llu, \"bytes\": %llu, \"opened\": %s, "
+		       "\"plain_bytes\": %llu}\n",
+		       info.meta.container, info.meta.node, info.meta.image, (unsigned long long)info.meta.created_at,
+		       (unsigned long long)info.meta.generation, info.signer, info.chain_ok ? "ok" : "not checked", hex,
+		       (unsigned long long)info.segments, (unsigned long long)info.file_bytes,
+		       info.opened ? "true" : "false", (unsigned long long)info.plain_bytes);
+	else
+		printf("container %s on %s (image %s, generation %llu), taken at %llu\n"
+		       "signed by %s: signature ok, certificate %s\n"
+		       "encrypted to %.16s...: %llu segments, %llu bytes%s\n",
+		       info.meta.container, info.meta.node, info.meta.image, (unsigned long long)info.meta.generation,
+		       (unsigned long long)info.meta.created_at, info.signer,
+		       info.chain_ok ? "certified by the cluster's CA" : "not checked (no CA)", hex,
+		       (unsigned long long)info.segments, (unsigned long long)info.file_bytes,
+		       info.opened ? "; every segment decrypts and checks out" : "");
+	r = 0;
+	goto out;
+fail:
+	cli_fail(&err);
+out:
+	X509_free(ca);
+	return r;
+}
+
+static int snapshot_keygen(int argc, char **argv)
+{
+	struct ferry_err err = { 0 };
+	char key[PATH_MAX + 16], pub[PATH_MAX + 16];
+	struct wopts o;
+	int r = parse("snapshot keygen", argc, argv, "o", SNAPSHOT_HELP, &o);
+
+	if (r != 0)
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	if (optind != argc || !o.out)
+		return cli_usage_error("snapshot keygen", "expected --out DIR");
+	snprintf(key, sizeof(key), "%s/operator.key", o.out);
+	snprintf(pub, sizeof(pub), "%s/operator.pub", o.out);
+	if (ferry_mkdir_p(o.out, 0700, &err) < 0 || ferry_snapshot_keygen(key, pub, &err) < 0)
+		return cli_fail(&err);
+	printf("operator key: %s (keep it off the cluster); public key: %s\n", key, pub);
+	return 0;
+}
+
+int cmd_snapshot(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "inspect") == 0)
+		return snapshot_inspect(argc - 1, argv + 1, false);
+	if (argc > 1 && strcmp(argv[1], "extract") == 0)
+		return snapshot_inspect(argc - 1, argv + 1, true);
+	if (argc > 1 && strcmp(argv[1], "keygen") == 0)
+		return snapshot_keygen(argc - 1, argv + 1);
+	return snapshot_take(argc, argv);
 }
 
 /* ---- image ---- */

@@ -34,6 +34,8 @@ static const struct cli_command commands[] = {
 	{ "audit", cmd_audit, "the controller's audit log; 'audit verify' checks its hash chain" },
 	{ "policy", cmd_policy, "where the migration manager would move a container and why; its decisions" },
 	{ "mtd", cmd_mtd, "move a container where moving-target defense draws (random, shamir, fountain)" },
+	{ "snapshot", cmd_snapshot,
+	  "a forensic snapshot of a running container, encrypted to the operator; inspect one" },
 	{ "alert", cmd_alert, "report an intrusion alert to the controller, or list the alerts it took" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "show this help" },

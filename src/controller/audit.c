@@ -38,6 +38,7 @@ static const struct {
 	{ FERRY_OP_ALERT, "alert" },
 	{ FERRY_OP_NODE_RELEASE, "node-release" },
 	{ FERRY_OP_MTD_MOVE, "mtd-move" },
+	{ FERRY_OP_SNAPSHOT, "snapshot" },
 };
 
 /* The first of these the request names: what it acts on. */

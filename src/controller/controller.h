@@ -125,6 +125,11 @@ int workload_init(struct controller *c, const char *state_dir, struct ferry_err 
 int node_call(struct controller *c, const char *node, const struct ferry_buf *req, struct ferry_buf *resp,
               struct ferry_tlv_list *l, int timeout_ms, struct ferry_err *err);
 int node_lookup(struct controller *c, const char *name, struct ferry_registry_node *ret, struct ferry_err *err);
+/* A ferry-ctl connection to node (checked to be that node's key), frames waiting at most timeout_ms. */
+int node_open(struct controller *c, const char *node, int timeout_ms, struct ferry_conn **conn, struct ferry_err *err);
+/* FERRY_OP_SNAPSHOT (snapshot.c): answers with the metadata, streams the file, then out is the final answer. */
+int api_snapshot(struct controller *c, struct ferry_conn *conn, const struct ferry_tlv_list *l, struct ferry_buf *out,
+                 struct ferry_err *err);
 /*
  * Admission and PREPARE on a node: refuse (-ENOSPC, naming the numbers) when
  * it lacks the spec's memory, then push the layers it does not hold.

@@ -82,8 +82,7 @@ int refuse_quarantined(struct controller *c, const char *node, struct ferry_err 
 	                     node, node);
 }
 
-static int node_open(struct controller *c, const char *node, int timeout_ms, struct ferry_conn **conn,
-                     struct ferry_err *err)
+int node_open(struct controller *c, const char *node, int timeout_ms, struct ferry_conn **conn, struct ferry_err *err)
 {
 	struct ferry_registry_node n;
 	int r;

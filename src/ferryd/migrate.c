@@ -80,7 +80,7 @@ static uint64_t wire_bytes(const struct ferry_conn *conn)
 }
 
 /* Write the container's migrating state into out/: spec, upper.tar, log. */
-static int pack_rest(struct node *node, const struct ferry_spec *spec, const char *out, struct ferry_err *err)
+int mig_pack_rest(struct node *node, const struct ferry_spec *spec, const char *out, struct ferry_err *err)
 {
 	struct ferry_buf b = FERRY_BUF_INIT(MIG_LOG_TAIL + 64 * 1024);
 	char path[PATH_MAX], upper[PATH_MAX];
@@ -573,7 +573,7 @@ int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv
 		         t_refs - mo.t_paused, ferry_now_ms() - t_refs);
 	}
 	spec->generation = mo.generation;
-	if ((r = pack_rest(node, spec, out, err)) < 0)
+	if ((r = mig_pack_rest(node, spec, out, err)) < 0)
 		goto fail;
 	mo.t_dumped = ferry_now_ms();
 	if ((r = ferry_manifest_from_dir(out, &m, err)) < 0)

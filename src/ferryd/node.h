@@ -147,6 +147,10 @@ int ctl_containers(struct node *node, struct ferry_conn *conn, unsigned op, cons
                    struct ferry_err *err);
 /* NODE_STATS: load, memory, containers, traffic counters and probes of l's targets into out (STATUS first). */
 int node_stats(struct node *node, const struct ferry_tlv_list *l, struct ferry_buf *out, struct ferry_err *err);
+/* Into out: the spec, the upper directory's archive and the log tail of a dumped container. */
+int mig_pack_rest(struct node *node, const struct ferry_spec *spec, const char *out, struct ferry_err *err);
+/* CT_SNAPSHOT: a forensic snapshot of a running container, answered on conn (a response, then the file). */
+int ct_snapshot(struct node *node, struct ferry_conn *conn, const struct ferry_tlv_list *l, struct ferry_err *err);
 /* The source side of a migration: the whole MIG_OUT conversation with the controller. */
 int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv_list *l, struct ferry_err *err);
 struct precopy_store;

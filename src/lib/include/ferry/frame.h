@@ -184,6 +184,7 @@ enum ferry_op {
 	FERRY_OP_QUARANTINE = 27,     /* the nodes in quarantine */
 	FERRY_OP_MTD_MOVE = 28,       /* move a container to a destination the security mode draws */
 	FERRY_OP_MTD_STATUS = 29,     /* the current epoch: mode, k, hosts */
+	FERRY_OP_SNAPSHOT = 30,       /* a forensic snapshot of a container, encrypted to the operator's key */
 	/* node commands (ferry-ctl) */
 	FERRY_OP_NODE_INFO = 32,
 	FERRY_OP_LAYER_PUT = 33, /* followed by an unticketed bundle: layers/<digest>.tar */
@@ -203,6 +204,7 @@ enum ferry_op {
 	FERRY_OP_NODE_STATS = 46, /* load and traffic counters, for the controller's measurement */
 	FERRY_OP_MTD_EPOCH = 47,  /* an epoch's shares, sealed lookup table and peers for this node */
 	FERRY_OP_MTD_DRAW = 48,   /* collect k shares, open the table, say where the random number points */
+	FERRY_OP_CT_SNAPSHOT = 50, /* a forensic snapshot of a running container, then the file as a bundle */
 	/* node to node (ferry-mtd) */
 	FERRY_OP_MTD_SHARE = 49, /* one share, for a draw the controller signed */
 };

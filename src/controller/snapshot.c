@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Forensic snapshots through the controller (docs/ARCHITECTURE.md,
+ * "Forensic snapshots"): the admin names a container and the operator's
+ * public key; the container's node makes the encrypted, signed file
+ * (CT_SNAPSHOT) and sends it here as a bundle, and it goes on to the admin
+ * the same way.  The controller cannot read it: it holds no key to it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_PREFIX "snapshot"
+#include "controller.h"
+#include "ferry/bundle.h"
+#include "ferry/fs.h"
+#include "ferry/identity.h"
+#include "ferry/log.h"
+#include "ferry/snapshot.h"
+
+#define SNAPSHOT_MS        300000
+#define SNAPSHOT_MAX_BYTES (64ULL << 30)
+
+int api_snapshot(struct controller *c, struct ferry_conn *conn, const struct ferry_tlv_list *l, struct ferry_buf *out,
+                 struct ferry_err *err)
+{
+	struct ferry_container_rec *ct = malloc(sizeof(*ct));
+	struct ferry_buf req = FERRY_BUF_INIT(256), resp = FERRY_BUF_INIT(512), meta = FERRY_BUF_INIT(256);
+	struct ferry_tlv_list *rl = malloc(sizeof(*rl));
+	struct ferry_bundle_result res = { 0 };
+	struct ferry_manifest m = { 0 };
+	struct ferry_conn *nconn = NULL;
+	uint8_t recipient[FERRY_SNAPSHOT_KEY_LEN];
+	char container[FERRY_CONTAINER_NAME_MAX + 1];
+	uint64_t id, size = 0, frozen = 0, at = 0;
+	int r;
+
+	if (!ct || !rl) {
+		r = ferry_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = ferry_tlv_get_str(l, FERRY_TAG_CONTAINER, container, sizeof(container), err)) < 0 ||
+	    (r = ferry_tlv_get_fixed(l, FERRY_TAG_DATA, recipient, sizeof(recipient), err)) < 0 ||
+	    (r = ferry_store_container_get(&c->st.reg, container, ct, err)) < 0)
+		goto out;
+	if (strcmp(ct->state, "running") != 0) {
+		r = ferry_err_set(err, -ESRCH, "container '%s' is %s; a snapshot is of a running one", container,
+		                  ct->state);
+		goto out;
+	}
+	if (ferry_random(&id, sizeof(id)) < 0) {
+		r = ferry_err_set(err, -EIO, "no random numbers from the kernel");
+		goto out;
+	}
+	id >>= 1; /* the registry's integers are signed */
+	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_CT_SNAPSHOT);
+	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, container);
+	r = r ? r : ferry_tlv_add(&req, FERRY_TAG_DATA, recipient, sizeof(recipient));
+	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_SEQ, id);
+	if (r < 0 || (r = node_open(c, ct->node, SNAPSHOT_MS, &nconn, err)) < 0 ||
+	    (r = ferry_conn_send_frame(nconn, FERRY_FRAME_REQUEST, req.data, req.len, err)) < 0 ||
+	    (r = ferry_expect_response(nconn, &resp, err)) < 0 ||
+	    (r = ferry_tlv_parse((const uint8_t *)resp.data, resp.len, rl, err)) < 0)
+		goto out;
+	ferry_tlv_get_u64(rl, FERRY_TAG_SIZE, &size, NULL);
+	ferry_tlv_get_u64(rl, FERRY_TAG_DOWNTIME_MS, &frozen, NULL);
+	ferry_tlv_get_u64(rl, FERRY_TAG_TIME, &at, NULL);
+	if ((r = ferry_bundle_receive_plain(nconn, c->incoming, c->received, SNAPSHOT_MAX_BYTES, &res, err)) < 0)
+		goto out;
+	ferry_conn_close(nconn);
+	nconn = NULL;
+	/* To the admin: what it is, then the file. */
+	r = ferry_tlv_add_u32(&meta, FERRY_TAG_STATUS, 0);
+	r = r ? r : ferry_tlv_add_str(&meta, FERRY_TAG_NODE, ct->node);
+	r = r ? r : ferry_tlv_add_u64(&meta, FERRY_TAG_SIZE, size);
+	r = r ? r : ferry_tlv_add_u64(&meta, FERRY_TAG_DOWNTIME_MS, frozen);
+	r = r ? r : ferry_tlv_add_u64(&meta, FERRY_TAG_TIME, at);
+	if (r < 0 || (r = ferry_manifest_from_dir(res.path, &m, err)) < 0 ||
+	    (r = ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, meta.data, meta.len, err)) < 0 ||
+	    (r = ferry_bundle_send(conn, NULL, 0, &m, res.path, 0, NULL, NULL, err)) < 0)
+		goto out;
+	log_info("snapshot of %s on %s: %llu bytes, frozen %llu ms, handed to the admin", container, ct->node,
+	         (unsigned long long)size, (unsigned long long)frozen);
+	r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
+out:
+	if (res.path[0])
+		ferry_rm_tree(res.path, NULL);
+	if (r < 0 && strncmp(err->msg, "peer refused: ", 14) == 0)
+		memmove(err->msg, err->msg + 14, strlen(err->msg + 14) + 1);
+	ferry_conn_close(nconn);
+	ferry_manifest_free(&m);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	ferry_buf_free(&meta);
+	free(rl);
+	free(ct);
+	return r;
+}
