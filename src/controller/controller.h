@@ -54,8 +54,9 @@ struct pushed {
 struct defense {
 	struct ferry_defense_config cfg;
 	struct ferry_ids_tracker *tracker;
-	pthread_mutex_t lock; /* guards tracker, threads, stop */
-	unsigned threads;     /* evacuation threads running (detached; stop waits for 0) */
+	pthread_mutex_t lock;           /* guards tracker, threads, stop */
+	unsigned threads;               /* evacuation threads running (detached; stop waits for 0) */
+	uint8_t snapshot_recipient[32]; /* the operator's key, when ids_snapshot_dir is set */
 	pthread_cond_t idle;
 	bool stop;
 };
@@ -127,6 +128,9 @@ int node_call(struct controller *c, const char *node, const struct ferry_buf *re
 int node_lookup(struct controller *c, const char *name, struct ferry_registry_node *ret, struct ferry_err *err);
 /* A ferry-ctl connection to node (checked to be that node's key), frames waiting at most timeout_ms. */
 int node_open(struct controller *c, const char *node, int timeout_ms, struct ferry_conn **conn, struct ferry_err *err);
+/* A snapshot of container, encrypted to recipient, into a new file at path (snapshot.c). */
+int snapshot_to_file(struct controller *c, const char *container, const uint8_t recipient[32], const char *path,
+                     uint64_t *size, uint64_t *frozen, struct ferry_err *err);
 /* FERRY_OP_SNAPSHOT (snapshot.c): answers with the metadata, streams the file, then out is the final answer. */
 int api_snapshot(struct controller *c, struct ferry_conn *conn, const struct ferry_tlv_list *l, struct ferry_buf *out,
                  struct ferry_err *err);

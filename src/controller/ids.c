@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define LOG_PREFIX "ids"
@@ -24,6 +25,7 @@
 #include "ferry/json.h"
 #include "ferry/log.h"
 #include "ferry/parse.h"
+#include "ferry/snapshot.h"
 
 #define IDS_PARALLEL       4 /* migrations at once in an evacuation */
 #define ALERTS_LIST_MAX    200
@@ -42,6 +44,20 @@ int defense_init(struct controller *c, const struct ferry_defense_config *cfg, s
 	struct defense *d = &c->defense;
 
 	d->cfg = *cfg;
+	if (cfg->snapshot_dir[0]) {
+		struct stat st;
+		int r;
+
+		if (!cfg->snapshot_recipient[0])
+			return ferry_err_set(err, -EINVAL,
+			                     "ids_snapshot_dir needs ids_snapshot_recipient, the operator's public key "
+			                     "(ferry snapshot keygen makes one)");
+		if (stat(cfg->snapshot_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+			return ferry_err_set(err, -ENOTDIR, "ids_snapshot_dir %s is not a directory",
+			                     cfg->snapshot_dir);
+		if ((r = ferry_snapshot_pubkey_load(cfg->snapshot_recipient, d->snapshot_recipient, err)) < 0)
+			return ferry_err_wrap(err, "ids_snapshot_recipient");
+	}
 	if (!(d->tracker = calloc(1, sizeof(*d->tracker))))
 		return ferry_err_set(err, -ENOMEM, "out of memory");
 	ferry_ids_tracker_init(d->tracker);
@@ -246,6 +262,43 @@ static void record_moves(struct controller *c, const struct evac_job *job, const
 	free(d);
 }
 
+/*
+ * Forensic snapshots of the victim's running containers before they move:
+ * what the intrusion left in memory is evidence.  A snapshot that fails is
+ * said and audited; the evacuation goes on regardless.
+ */
+static void take_snapshots(struct controller *c, const struct evac_job *job)
+{
+	struct ferry_container_rec *cts = calloc(CT_LIST_MAX, sizeof(*cts));
+	int n = cts ? ferry_store_containers(&c->st.reg, cts, CT_LIST_MAX, NULL) : 0;
+
+	for (int i = 0; i < n; i++) {
+		char path[512], detail[FERRY_AUDIT_DETAIL_MAX + 1];
+		struct ferry_err err = { 0 };
+		uint64_t size = 0, frozen = 0;
+		long long t0 = ferry_now_ms();
+
+		if (strcmp(cts[i].node, job->alert.host) != 0 || strcmp(cts[i].state, "running") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s-alert%llu-%llu.fsnp", c->defense.cfg.snapshot_dir, cts[i].name,
+		         (unsigned long long)job->alert.id, (unsigned long long)(job->alert.at_ms / 1000));
+		if (snapshot_to_file(c, cts[i].name, c->defense.snapshot_recipient, path, &size, &frozen, &err) < 0) {
+			log_error("forensic snapshot of %s failed (the evacuation goes on): %s", cts[i].name, err.msg);
+			snprintf(detail, sizeof(detail), "after alert %llu: failed: %s",
+			         (unsigned long long)job->alert.id, err.msg);
+		} else {
+			log_info("forensic snapshot of %s: %s, %llu bytes, frozen %llu ms, %lld ms in all", cts[i].name,
+			         path, (unsigned long long)size, (unsigned long long)frozen, ferry_now_ms() - t0);
+			snprintf(detail, sizeof(detail), "after alert %llu: %s (%llu bytes)",
+			         (unsigned long long)job->alert.id, path, (unsigned long long)size);
+		}
+		if (ferry_audit_append(&c->st.reg, c->st.audit_head, "controller", "snapshot", cts[i].name, detail,
+		                       &err) < 0)
+			log_error("cannot append to the audit log: %s", err.msg);
+	}
+	free(cts);
+}
+
 static void *evac_thread(void *arg)
 {
 	struct evac_job *job = arg;
@@ -272,6 +325,8 @@ static void *evac_thread(void *arg)
 	 * shamir or fountain the source would draw them, and the source is the
 	 * host the alert says is under attack.
 	 */
+	if (d->cfg.snapshot_dir[0])
+		take_snapshots(c, job);
 	r = e ? evacuate_node(c, job->alert.host, NULL, 0, IDS_PARALLEL, FERRY_MODE_STOP_COPY,
 	                      d->cfg.security_mode != FERRY_SECURITY_NONE, e, &err)
 	      : ferry_err_set(&err, -ENOMEM, "out of memory");

@@ -483,7 +483,8 @@ static int controller_start(const struct ferry_daemon_config *cfg, void *arg, st
 		                                           "retention_s, probe_interval_ms) or a defense key "
 		                                           "(security_mode, ids_action, ids_min_severity, "
 		                                           "ids_alerts, ids_window_s, ids_implicate, "
-		                                           "ids_quarantine, key_number, mtd_interval_s, "
+		                                           "ids_quarantine, ids_snapshot_dir, "
+		                                           "ids_snapshot_recipient, key_number, mtd_interval_s, "
 		                                           "mtd_jitter_percent, mtd_containers)" };
 	int r;
 

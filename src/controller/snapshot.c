@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LOG_PREFIX "snapshot"
 #include "controller.h"
 #include "ferry/bundle.h"
+#include "ferry/exec.h"
 #include "ferry/fs.h"
 #include "ferry/identity.h"
 #include "ferry/log.h"
@@ -22,33 +24,35 @@
 #define SNAPSHOT_MS        300000
 #define SNAPSHOT_MAX_BYTES (64ULL << 30)
 
-int api_snapshot(struct controller *c, struct ferry_conn *conn, const struct ferry_tlv_list *l, struct ferry_buf *out,
+/*
+ * Have container's node take the snapshot and bring the file here: res
+ * names the staging directory that holds snapshot.fsnp (the caller
+ * removes it); the node, size and frozen time into the rest.
+ */
+static int fetch(struct controller *c, const char *container, const uint8_t recipient[FERRY_SNAPSHOT_KEY_LEN],
+                 struct ferry_bundle_result *res, char *node, uint64_t *size, uint64_t *frozen, uint64_t *at,
                  struct ferry_err *err)
 {
 	struct ferry_container_rec *ct = malloc(sizeof(*ct));
-	struct ferry_buf req = FERRY_BUF_INIT(256), resp = FERRY_BUF_INIT(512), meta = FERRY_BUF_INIT(256);
+	struct ferry_buf req = FERRY_BUF_INIT(256), resp = FERRY_BUF_INIT(512);
 	struct ferry_tlv_list *rl = malloc(sizeof(*rl));
-	struct ferry_bundle_result res = { 0 };
-	struct ferry_manifest m = { 0 };
 	struct ferry_conn *nconn = NULL;
-	uint8_t recipient[FERRY_SNAPSHOT_KEY_LEN];
-	char container[FERRY_CONTAINER_NAME_MAX + 1];
-	uint64_t id, size = 0, frozen = 0, at = 0;
+	uint64_t id;
 	int r;
 
+	memset(res, 0, sizeof(*res));
 	if (!ct || !rl) {
 		r = ferry_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = ferry_tlv_get_str(l, FERRY_TAG_CONTAINER, container, sizeof(container), err)) < 0 ||
-	    (r = ferry_tlv_get_fixed(l, FERRY_TAG_DATA, recipient, sizeof(recipient), err)) < 0 ||
-	    (r = ferry_store_container_get(&c->st.reg, container, ct, err)) < 0)
+	if ((r = ferry_store_container_get(&c->st.reg, container, ct, err)) < 0)
 		goto out;
 	if (strcmp(ct->state, "running") != 0) {
 		r = ferry_err_set(err, -ESRCH, "container '%s' is %s; a snapshot is of a running one", container,
 		                  ct->state);
 		goto out;
 	}
+	snprintf(node, FERRY_NODE_NAME_MAX + 1, "%s", ct->node);
 	if (ferry_random(&id, sizeof(id)) < 0) {
 		r = ferry_err_set(err, -EIO, "no random numbers from the kernel");
 		goto out;
@@ -56,23 +60,70 @@ int api_snapshot(struct controller *c, struct ferry_conn *conn, const struct fer
 	id >>= 1; /* the registry's integers are signed */
 	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_CT_SNAPSHOT);
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, container);
-	r = r ? r : ferry_tlv_add(&req, FERRY_TAG_DATA, recipient, sizeof(recipient));
+	r = r ? r : ferry_tlv_add(&req, FERRY_TAG_DATA, recipient, FERRY_SNAPSHOT_KEY_LEN);
 	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_SEQ, id);
 	if (r < 0 || (r = node_open(c, ct->node, SNAPSHOT_MS, &nconn, err)) < 0 ||
 	    (r = ferry_conn_send_frame(nconn, FERRY_FRAME_REQUEST, req.data, req.len, err)) < 0 ||
 	    (r = ferry_expect_response(nconn, &resp, err)) < 0 ||
 	    (r = ferry_tlv_parse((const uint8_t *)resp.data, resp.len, rl, err)) < 0)
 		goto out;
-	ferry_tlv_get_u64(rl, FERRY_TAG_SIZE, &size, NULL);
-	ferry_tlv_get_u64(rl, FERRY_TAG_DOWNTIME_MS, &frozen, NULL);
-	ferry_tlv_get_u64(rl, FERRY_TAG_TIME, &at, NULL);
-	if ((r = ferry_bundle_receive_plain(nconn, c->incoming, c->received, SNAPSHOT_MAX_BYTES, &res, err)) < 0)
-		goto out;
+	ferry_tlv_get_u64(rl, FERRY_TAG_SIZE, size, NULL);
+	ferry_tlv_get_u64(rl, FERRY_TAG_DOWNTIME_MS, frozen, NULL);
+	ferry_tlv_get_u64(rl, FERRY_TAG_TIME, at, NULL);
+	r = ferry_bundle_receive_plain(nconn, c->incoming, c->received, SNAPSHOT_MAX_BYTES, res, err);
+out:
+	if (r < 0 && strncmp(err->msg, "peer refused: ", 14) == 0)
+		memmove(err->msg, err->msg + 14, strlen(err->msg + 14) + 1);
 	ferry_conn_close(nconn);
-	nconn = NULL;
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	free(rl);
+	free(ct);
+	return r;
+}
+
+int snapshot_to_file(struct controller *c, const char *container, const uint8_t recipient[FERRY_SNAPSHOT_KEY_LEN],
+                     const char *path, uint64_t *size, uint64_t *frozen, struct ferry_err *err)
+{
+	struct ferry_bundle_result res;
+	char node[FERRY_NODE_NAME_MAX + 1], file[sizeof(res.path) + 32];
+	const char *cp[] = { "cp", "--no-clobber", "--", file, path, NULL };
+	struct ferry_exec_opts eo = { .timeout_ms = SNAPSHOT_MS };
+	uint64_t at = 0;
+	int r = fetch(c, container, recipient, &res, node, size, frozen, &at, err);
+
+	if (r < 0)
+		goto out;
+	snprintf(file, sizeof(file), "%s/snapshot.fsnp", res.path);
+	/* Renamed where it can be; elsewhere (another file system) copied, never over a file. */
+	if (access(path, F_OK) == 0)
+		r = ferry_err_set(err, -EEXIST, "%s exists", path);
+	else if (link(file, path) < 0 && (r = ferry_exec_ok(cp, &eo, err)) < 0)
+		unlink(path);
+out:
+	if (res.path[0])
+		ferry_rm_tree(res.path, NULL);
+	return r;
+}
+
+int api_snapshot(struct controller *c, struct ferry_conn *conn, const struct ferry_tlv_list *l, struct ferry_buf *out,
+                 struct ferry_err *err)
+{
+	struct ferry_buf meta = FERRY_BUF_INIT(256);
+	struct ferry_bundle_result res = { 0 };
+	struct ferry_manifest m = { 0 };
+	uint8_t recipient[FERRY_SNAPSHOT_KEY_LEN];
+	char container[FERRY_CONTAINER_NAME_MAX + 1], node[FERRY_NODE_NAME_MAX + 1] = "";
+	uint64_t size = 0, frozen = 0, at = 0;
+	int r;
+
+	if ((r = ferry_tlv_get_str(l, FERRY_TAG_CONTAINER, container, sizeof(container), err)) < 0 ||
+	    (r = ferry_tlv_get_fixed(l, FERRY_TAG_DATA, recipient, sizeof(recipient), err)) < 0 ||
+	    (r = fetch(c, container, recipient, &res, node, &size, &frozen, &at, err)) < 0)
+		goto out;
 	/* To the admin: what it is, then the file. */
 	r = ferry_tlv_add_u32(&meta, FERRY_TAG_STATUS, 0);
-	r = r ? r : ferry_tlv_add_str(&meta, FERRY_TAG_NODE, ct->node);
+	r = r ? r : ferry_tlv_add_str(&meta, FERRY_TAG_NODE, node);
 	r = r ? r : ferry_tlv_add_u64(&meta, FERRY_TAG_SIZE, size);
 	r = r ? r : ferry_tlv_add_u64(&meta, FERRY_TAG_DOWNTIME_MS, frozen);
 	r = r ? r : ferry_tlv_add_u64(&meta, FERRY_TAG_TIME, at);
@@ -80,20 +131,13 @@ int api_snapshot(struct controller *c, struct ferry_conn *conn, const struct fer
 	    (r = ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, meta.data, meta.len, err)) < 0 ||
 	    (r = ferry_bundle_send(conn, NULL, 0, &m, res.path, 0, NULL, NULL, err)) < 0)
 		goto out;
-	log_info("snapshot of %s on %s: %llu bytes, frozen %llu ms, handed to the admin", container, ct->node,
+	log_info("snapshot of %s on %s: %llu bytes, frozen %llu ms, handed to the admin", container, node,
 	         (unsigned long long)size, (unsigned long long)frozen);
 	r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
 out:
 	if (res.path[0])
 		ferry_rm_tree(res.path, NULL);
-	if (r < 0 && strncmp(err->msg, "peer refused: ", 14) == 0)
-		memmove(err->msg, err->msg + 14, strlen(err->msg + 14) + 1);
-	ferry_conn_close(nconn);
 	ferry_manifest_free(&m);
-	ferry_buf_free(&req);
-	ferry_buf_free(&resp);
 	ferry_buf_free(&meta);
-	free(rl);
-	free(ct);
 	return r;
 }

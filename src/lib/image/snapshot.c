@@ -42,9 +42,18 @@ static EVP_PKEY *load_x25519(const char *path, bool private_key, struct ferry_er
 	}
 	k = private_key ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : PEM_read_PUBKEY(f, NULL, NULL, NULL);
 	if (!k && !private_key) {
-		/* A private key file holds the public key too. */
+		/* A private key where the public one belongs: it should not be on this host at all. */
 		rewind(f);
 		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		if (k) {
+			EVP_PKEY_free(k);
+			fclose(f);
+			ferry_err_set(err, -EINVAL,
+			              "%s is a private key; give the public one (operator.pub): the private key "
+			              "belongs off the cluster",
+			              path);
+			return NULL;
+		}
 	}
 	fclose(f);
 	if (!k || EVP_PKEY_get_id(k) != EVP_PKEY_X25519) {

@@ -113,7 +113,8 @@ static const struct {
 bool ferry_defense_is_key(const char *key)
 {
 	if (strcmp(key, "security_mode") == 0 || strcmp(key, "ids_action") == 0 || strcmp(key, "ids_implicate") == 0 ||
-	    strcmp(key, "ids_quarantine") == 0 || strcmp(key, "mtd_containers") == 0)
+	    strcmp(key, "ids_quarantine") == 0 || strcmp(key, "mtd_containers") == 0 ||
+	    strcmp(key, "ids_snapshot_dir") == 0 || strcmp(key, "ids_snapshot_recipient") == 0)
 		return true;
 	for (size_t i = 0; i < N_NUMBERS; i++)
 		if (strcmp(key, numbers[i].key) == 0)
@@ -146,6 +147,15 @@ int ferry_defense_set(struct ferry_defense_config *d, const char *key, const cha
 	}
 	if (strcmp(key, "mtd_containers") == 0)
 		return set_containers(d, value, err);
+	if (strcmp(key, "ids_snapshot_dir") == 0 || strcmp(key, "ids_snapshot_recipient") == 0) {
+		char *field = strcmp(key, "ids_snapshot_dir") == 0 ? d->snapshot_dir : d->snapshot_recipient;
+
+		if (value[0] != '/' || strlen(value) >= sizeof(d->snapshot_dir))
+			return ferry_err_set(err, -EINVAL, "%s '%.64s' is not an absolute path shorter than %zu bytes",
+			                     key, value, sizeof(d->snapshot_dir));
+		snprintf(field, sizeof(d->snapshot_dir), "%s", value);
+		return 0;
+	}
 	if (strcmp(key, "ids_quarantine") == 0) {
 		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
 			return ferry_err_set(err, -EINVAL, "ids_quarantine '%.32s' is not yes or no", value);

@@ -12,6 +12,7 @@
  */
 
 #include <stdbool.h>
+#include <limits.h>
 #include <stdint.h>
 
 #include "ferry/err.h"
@@ -50,6 +51,8 @@ struct ferry_defense_config {
 	unsigned mtd_jitter_percent; /* ... give or take this much, drawn each time */
 	char mtd_containers[FERRY_MTD_CONTAINERS_MAX][FERRY_CONTAINER_NAME_MAX + 1];
 	unsigned n_mtd_containers;
+	char snapshot_dir[256];       /* "": no snapshot; else an evacuation first snapshots into this directory ... */
+	char snapshot_recipient[256]; /* ... encrypted to this operator public key (ferry snapshot keygen) */
 };
 
 void ferry_defense_config_default(struct ferry_defense_config *d);

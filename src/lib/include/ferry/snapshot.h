@@ -57,7 +57,7 @@ struct ferry_snapshot_info {
 
 /* A new operator key pair (X25519): private PEM at key_path (0600), public PEM at pub_path. */
 int ferry_snapshot_keygen(const char *key_path, const char *pub_path, struct ferry_err *err);
-/* The raw public key of an operator's public (or private) PEM file. */
+/* The raw public key of an operator's public key file (a private key file is refused). */
 int ferry_snapshot_pubkey_load(const char *path, uint8_t out[FERRY_SNAPSHOT_KEY_LEN], struct ferry_err *err);
 
 /* Encrypt plain_path to recipient, sign with signer (Ed25519, cert its certificate), write out_path. */
