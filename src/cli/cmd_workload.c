@@ -42,6 +42,9 @@ struct wopts {
 	const char *message, *src, *dst, *sid;
 	/* snapshot */
 	const char *out, *recipient, *key, *ca, *into;
+	/* mtd move */
+	uint64_t decoys;
+	bool has_decoys;
 	uint64_t severity;
 	unsigned n_to;
 	uint64_t memory, parallel;
@@ -84,6 +87,7 @@ enum {
 	O_KEY = 'k',
 	O_CA = 'c',
 	O_INTO = 'd',
+	O_DECOYS = 'q',
 	O_HELP = 'h'
 };
 
@@ -116,6 +120,7 @@ static const struct option all_opts[] = {
 	{ "key", required_argument, NULL, O_KEY },
 	{ "ca", required_argument, NULL, O_CA },
 	{ "into", required_argument, NULL, O_INTO },
+	{ "decoys", required_argument, NULL, O_DECOYS },
 	{ "help", no_argument, NULL, O_HELP },
 	{ 0 },
 };
@@ -295,6 +300,11 @@ static int parse(const char *cmd, int argc, char **argv, const char *allowed, co
 			break;
 		case O_INTO:
 			o->into = optarg;
+			break;
+		case O_DECOYS:
+			if (ferry_parse_u64(optarg, 0, 8, "--decoys", &o->decoys, &err) < 0)
+				return cli_usage_error(cmd, "%s", err.msg), -1;
+			o->has_decoys = true;
 			break;
 		case O_SID:
 			if (strlen(optarg) > 39)
@@ -942,9 +952,9 @@ static int mtd_move_cmd(int argc, char **argv)
 	struct ferry_tlv_list *l = malloc(sizeof(*l));
 	char mode[16] = "", dest[FERRY_NODE_NAME_MAX + 1] = "";
 	struct ferry_err err = { 0 };
-	uint64_t epoch = 0, share_ms = 0, draw_ms = 0;
+	uint64_t epoch = 0, share_ms = 0, draw_ms = 0, decoy_bytes = 0, decoy_ms = 0;
 	struct wopts o;
-	int r = parse("mtd move", argc, argv, "ACjp", MTD_HELP, &o);
+	int r = parse("mtd move", argc, argv, "ACjpq", MTD_HELP, &o);
 
 	if (r != 0 || !l) {
 		free(l);
@@ -959,6 +969,8 @@ static int mtd_move_cmd(int argc, char **argv)
 	r = r ? r : ferry_tlv_add_str(&req, FERRY_TAG_CONTAINER, argv[optind]);
 	if (r == 0 && o.policy)
 		r = ferry_tlv_add_str(&req, FERRY_TAG_POLICY, o.policy);
+	if (r == 0 && o.has_decoys)
+		r = ferry_tlv_add_u64(&req, FERRY_TAG_COUNT, o.decoys);
 	if (r < 0 || call(&o, &req, &resp, l, 300000, &err) < 0) {
 		r = cli_fail(&err);
 		goto out;
@@ -968,6 +980,8 @@ static int mtd_move_cmd(int argc, char **argv)
 	ferry_tlv_get_u64(l, FERRY_TAG_EPOCH, &epoch, NULL);
 	ferry_tlv_get_u64(l, FERRY_TAG_TIME_MS, &share_ms, NULL);
 	ferry_tlv_get_u64(l, FERRY_TAG_TOTAL_MS, &draw_ms, NULL);
+	ferry_tlv_get_u64(l, FERRY_TAG_SIZE, &decoy_bytes, NULL);
+	ferry_tlv_get_u64(l, FERRY_TAG_DURATION_MS, &decoy_ms, NULL);
 	if (o.json) {
 		struct ferry_buf b = FERRY_BUF_INIT(64 * 1024);
 		struct ferry_tlv_list *rl = malloc(sizeof(*rl));
@@ -996,6 +1010,20 @@ static int mtd_move_cmd(int argc, char **argv)
 				ferry_json_string(&j, peer);
 		}
 		ferry_json_array_end(&j);
+		ferry_json_key(&j, "decoys");
+		ferry_json_array_begin(&j);
+		for (unsigned i = 0; i < l->n; i++) {
+			char peer[FERRY_NODE_NAME_MAX + 1];
+
+			if (l->items[i].tag == FERRY_TAG_DEST_DECOY &&
+			    ferry_tlv_item_str(&l->items[i], peer, sizeof(peer), NULL) == 0)
+				ferry_json_string(&j, peer);
+		}
+		ferry_json_array_end(&j);
+		ferry_json_key(&j, "decoy_bytes");
+		ferry_json_uint(&j, decoy_bytes);
+		ferry_json_key(&j, "decoy_ms");
+		ferry_json_uint(&j, decoy_ms);
 		if (rl && rec && ferry_tlv_parse(rec->value, rec->len, rl, NULL) == 0) {
 			ferry_json_key(&j, "migration");
 			json_record(&j, rl, mig_fields);
@@ -1007,8 +1035,12 @@ static int mtd_move_cmd(int argc, char **argv)
 		ferry_buf_free(&b);
 		free(rl);
 	} else {
-		printf("%s: %s -> %s (draw %llu ms, shares %llu ms)\n", mode, argv[optind], dest,
+		printf("%s: %s -> %s (draw %llu ms, shares %llu ms", mode, argv[optind], dest,
 		       (unsigned long long)draw_ms, (unsigned long long)share_ms);
+		if (decoy_bytes)
+			printf("; decoys: %llu bytes in %llu ms", (unsigned long long)decoy_bytes,
+			       (unsigned long long)decoy_ms);
+		printf(")\n");
 		r = print_records(l, mig_fields, false, "migrations");
 	}
 out:

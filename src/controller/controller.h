@@ -84,6 +84,9 @@ struct mtd_result {
 	uint64_t epoch, draw_ms, share_ms; /* the whole choice; the source's share collection */
 	char asked[FERRY_MTD_K_MAX][FERRY_NODE_NAME_MAX + 1];
 	unsigned n_asked;
+	unsigned decoys;                /* cover streams sent */
+	uint64_t decoy_bytes, decoy_ms; /* their bytes in all; the longest one's time */
+	char decoy_hosts[8][FERRY_NODE_NAME_MAX + 1];
 };
 
 struct controller {
@@ -147,6 +150,9 @@ struct migrate_request {
 	/* pre-copy; 0 = ferryd's default (300 ms, 8 rounds), bandwidth 0 = unlimited */
 	uint64_t max_downtime_ms, bandwidth, max_rounds;
 	bool auto_converge;
+	/* Stop-copy: called when the source has dumped (bytes: the checkpoint's size), just before its stream. */
+	void (*on_dumped)(void *arg, uint64_t bytes);
+	void *hook_arg;
 };
 /*
  * Run one migration to its end; the record holds the metrics and the result.
@@ -193,8 +199,9 @@ int api_defense(struct controller *c, unsigned op, const char *reporter, bool fr
 int mtd_choose(struct controller *c, const char *source, enum ferry_security_mode mode, struct mtd_result *res,
                struct ferry_err *err);
 /* Choose and migrate, recorded as a decision (and audited as actor, unless NULL). */
-int mtd_move(struct controller *c, const char *container, enum ferry_security_mode mode, const char *why,
-             const char *actor, struct mtd_result *res, struct ferry_migration_rec *rec, struct ferry_err *err);
+int mtd_move(struct controller *c, const char *container, enum ferry_security_mode mode, unsigned decoys,
+             const char *why, const char *actor, struct mtd_result *res, struct ferry_migration_rec *rec,
+             struct ferry_err *err);
 int mtd_start(struct controller *c, struct ferry_err *err);
 void mtd_stop(struct controller *c);
 /* FERRY_OP_MTD_MOVE, FERRY_OP_MTD_STATUS. */

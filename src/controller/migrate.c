@@ -237,6 +237,8 @@ static int stop_copy(struct controller *c, const struct migrate_request *rq, con
 	}
 	if ((r = sign_ticket(c, ct, spec, dest->name, mode, hash, disk, &enc, err)) < 0)
 		goto out;
+	if (rq->on_dumped)
+		rq->on_dumped(rq->hook_arg, disk);
 	ferry_buf_reset(&req);
 	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_MIG_TICKET);
 	r = r ? r : ferry_tlv_add(&req, FERRY_TAG_TICKET, enc.data, enc.len);

@@ -349,6 +349,155 @@ int mtd_choose(struct controller *c, const char *source, enum ferry_security_mod
 	return r;
 }
 
+/* ---- decoys ---- */
+
+#define DECOY_MS         120000
+#define DECOY_DEFAULT_SZ (1ULL << 20)
+
+struct decoy_job {
+	struct controller *c;
+	char source[FERRY_NODE_NAME_MAX + 1];
+	struct ferry_buf req;
+	uint64_t sent, ms;
+	int r;
+	struct ferry_err err;
+	pthread_t th;
+	bool started;
+};
+
+static void *decoy_thread(void *arg)
+{
+	struct decoy_job *j = arg;
+	struct ferry_buf resp = FERRY_BUF_INIT(256);
+	struct ferry_tlv_list *l = malloc(sizeof(*l));
+
+	j->r = l ? node_call(j->c, j->source, &j->req, &resp, l, DECOY_MS, &j->err)
+	         : ferry_err_set(&j->err, -ENOMEM, "out of memory");
+	if (j->r == 0) {
+		ferry_tlv_get_u64(l, FERRY_TAG_SIZE, &j->sent, NULL);
+		ferry_tlv_get_u64(l, FERRY_TAG_TIME_MS, &j->ms, NULL);
+	}
+	ferry_buf_free(&resp);
+	free(l);
+	return NULL;
+}
+
+/*
+ * What the real stream will weigh, from the dumped size and the wire/image
+ * ratio of the container's last migration that went through (compression
+ * is much the same from one move to the next); the dumped size itself when
+ * there was none.
+ */
+static uint64_t decoy_size(struct controller *c, const char *container, uint64_t dumped)
+{
+	struct ferry_migration_rec *ms = calloc(200, sizeof(*ms));
+	int n = ms ? ferry_store_migrations(&c->st.reg, ms, 200, NULL) : 0;
+	double ratio = 1.0;
+	uint64_t size;
+
+	for (int i = 0; i < n; i++)
+		if (strcmp(ms[i].container, container) == 0 && strcmp(ms[i].result, "ok") == 0 && ms[i].bytes_image &&
+		    ms[i].bytes_wire)
+			ratio =
+			    (double)ms[i].bytes_wire / (double)ms[i].bytes_image; /* oldest first: the last one wins */
+	free(ms);
+	size = (uint64_t)((double)(dumped ? dumped : DECOY_DEFAULT_SZ) * ratio);
+	return size < FERRY_MTD_DECOY_MAX_BYTES ? size : FERRY_MTD_DECOY_MAX_BYTES;
+}
+
+/*
+ * Start n cover streams from source to n other hosts (never dest), each
+ * the size the real stream is expected to have, at the same time as it:
+ * an observer of volume sees n + 1 candidate destinations.
+ */
+static unsigned start_decoys(struct controller *c, const char *container, const char *source, const char *dest,
+                             unsigned n, uint64_t dumped, struct decoy_job *jobs, struct mtd_result *res)
+{
+	char(*hosts)[FERRY_NODE_NAME_MAX + 1] = calloc(MAX_NODES, sizeof(*hosts));
+	struct ferry_registry_node *addr = calloc(MAX_NODES, sizeof(*addr));
+	char skip[2][FERRY_NODE_NAME_MAX + 1];
+	unsigned pick[MAX_NODES], started = 0;
+	uint64_t size = decoy_size(c, container, dumped);
+	int avail;
+
+	snprintf(skip[0], sizeof(skip[0]), "%s", source);
+	snprintf(skip[1], sizeof(skip[1]), "%s", dest);
+	avail = hosts && addr ? eligible_hosts(c, hosts, addr, skip, 2) : -ENOMEM;
+	if (avail <= 0)
+		goto out;
+	if (n > (unsigned)avail)
+		n = (unsigned)avail;
+	if (ferry_mtd_pick_disjoint((unsigned)avail, n, pick, NULL) < 0)
+		goto out;
+	for (unsigned i = 0; i < n; i++) {
+		struct decoy_job *j = &jobs[i];
+		struct ferry_mtd_draw d = { .mode = FERRY_MTD_DECOY, .k = 2 };
+		struct ferry_buf tok = FERRY_BUF_INIT(256);
+		int r;
+
+		memset(j, 0, sizeof(*j));
+		j->c = c;
+		snprintf(j->source, sizeof(j->source), "%s", source);
+		j->req = (struct ferry_buf)FERRY_BUF_INIT(1024);
+		d.expires_at = (uint64_t)time(NULL) + FERRY_MTD_DRAW_TTL_S;
+		snprintf(d.requester, sizeof(d.requester), "%s", source);
+		r = ferry_random(d.id, sizeof(d.id)) < 0 ? -EIO : 0;
+		r = r ? r : ferry_mtd_draw_sign(&d, c->st.ticket_key, NULL);
+		r = r ? r : ferry_mtd_draw_encode(&d, &tok);
+		r = r ? r : ferry_tlv_add_u16(&j->req, FERRY_TAG_OP, FERRY_OP_MTD_DECOY);
+		r = r ? r : ferry_tlv_add_str(&j->req, FERRY_TAG_PEER, hosts[pick[i]]);
+		r = r ? r : ferry_tlv_add_str(&j->req, FERRY_TAG_ADDRESS, addr[pick[i]].address);
+		r = r ? r : ferry_tlv_add_u64(&j->req, FERRY_TAG_SIZE, size);
+		r = r ? r : ferry_tlv_add(&j->req, FERRY_TAG_TICKET, tok.data, tok.len);
+		ferry_buf_free(&tok);
+		if (r < 0 || pthread_create(&j->th, NULL, decoy_thread, j) != 0) {
+			ferry_buf_free(&j->req);
+			continue;
+		}
+		j->started = true;
+		snprintf(res->decoy_hosts[started], sizeof(res->decoy_hosts[0]), "%s", hosts[pick[i]]);
+		started++;
+	}
+out:
+	free(hosts);
+	free(addr);
+	return started;
+}
+
+/* Decoys wait for the source's dump: they start with the real stream, so that timing does not tell. */
+struct decoy_plan {
+	struct controller *c;
+	const char *container, *source, *dest;
+	unsigned n, started;
+	struct decoy_job *jobs;
+	struct mtd_result *res;
+};
+
+static void decoys_on_dumped(void *arg, uint64_t bytes)
+{
+	struct decoy_plan *p = arg;
+
+	if (!p->started)
+		p->started = start_decoys(p->c, p->container, p->source, p->dest, p->n, bytes, p->jobs, p->res);
+}
+
+static void join_decoys(struct decoy_job *jobs, unsigned n, struct mtd_result *res)
+{
+	for (unsigned i = 0; i < 8 && n; i++) {
+		if (!jobs[i].started)
+			continue;
+		n--;
+		pthread_join(jobs[i].th, NULL);
+		if (jobs[i].r < 0)
+			log_warn("a decoy stream from %s failed: %s", jobs[i].source, jobs[i].err.msg);
+		else
+			res->decoys++;
+		res->decoy_bytes += jobs[i].sent;
+		res->decoy_ms = jobs[i].ms > res->decoy_ms ? jobs[i].ms : res->decoy_ms;
+		ferry_buf_free(&jobs[i].req);
+	}
+}
+
 /* ---- moving ---- */
 
 static void record(struct controller *c, const char *container, const char *source, enum ferry_security_mode mode,
@@ -393,6 +542,13 @@ static void record(struct controller *c, const char *container, const char *sour
 	for (unsigned i = 0; i < res->n_asked; i++)
 		ferry_json_string(&j, res->asked[i]);
 	ferry_json_array_end(&j);
+	ferry_json_key(&j, "decoys");
+	ferry_json_array_begin(&j);
+	for (unsigned i = 0; i < res->decoys && i < 8; i++)
+		ferry_json_string(&j, res->decoy_hosts[i]);
+	ferry_json_array_end(&j);
+	ferry_json_key(&j, "decoy_bytes");
+	ferry_json_uint(&j, res->decoy_bytes);
 	ferry_json_object_end(&j);
 	if (ferry_json_finish(&j) == 0 && b.len < sizeof(d->inputs))
 		snprintf(d->inputs, sizeof(d->inputs), "%.*s", (int)b.len, b.data);
@@ -408,9 +564,12 @@ static void record(struct controller *c, const char *container, const char *sour
 	free(d);
 }
 
-int mtd_move(struct controller *c, const char *container, enum ferry_security_mode mode, const char *why,
-             const char *actor, struct mtd_result *res, struct ferry_migration_rec *rec, struct ferry_err *err)
+int mtd_move(struct controller *c, const char *container, enum ferry_security_mode mode, unsigned decoys,
+             const char *why, const char *actor, struct mtd_result *res, struct ferry_migration_rec *rec,
+             struct ferry_err *err)
 {
+	struct decoy_job jobs[8];
+	struct decoy_plan plan = { 0 };
 	struct ferry_container_rec *ct = malloc(sizeof(*ct));
 	struct migrate_request rq = { .mode = FERRY_MODE_STOP_COPY };
 	char source[FERRY_NODE_NAME_MAX + 1];
@@ -434,7 +593,19 @@ int mtd_move(struct controller *c, const char *container, enum ferry_security_mo
 		return r;
 	snprintf(rq.container, sizeof(rq.container), "%s", container);
 	snprintf(rq.dest, sizeof(rq.dest), "%s", res->dest);
+	if (decoys) {
+		plan = (struct decoy_plan){ .c = c,
+			                    .container = container,
+			                    .source = source,
+			                    .dest = res->dest,
+			                    .n = decoys > 8 ? 8 : decoys,
+			                    .jobs = jobs,
+			                    .res = res };
+		rq.on_dumped = decoys_on_dumped;
+		rq.hook_arg = &plan;
+	}
 	r = migrate_one(c, &rq, rec, NULL, err);
+	join_decoys(jobs, plan.started, res);
 	if (r < 0 && !rec->message[0])
 		snprintf(rec->message, sizeof(rec->message), "%s", err->msg);
 	record(c, container, source, mode, res, rec, r, why, actor);
@@ -488,8 +659,8 @@ static void *rotate_loop(void *arg)
 				struct mtd_result res;
 
 				err.msg[0] = '\0';
-				if (mtd_move(c, cfg->mtd_containers[i], mode, "rotation", "controller", &res, &rec,
-				             &err) < 0)
+				if (mtd_move(c, cfg->mtd_containers[i], mode, cfg->mtd_decoys, "rotation", "controller",
+				             &res, &rec, &err) < 0)
 					log_warn("rotation: %s stays: %s", cfg->mtd_containers[i], err.msg);
 				else
 					log_info("rotation: %s -> %s in %llu ms", cfg->mtd_containers[i], res.dest,
@@ -543,6 +714,7 @@ static int api_move(struct controller *c, const char *actor, const struct ferry_
 	char container[FERRY_CONTAINER_NAME_MAX + 1], name[16] = "";
 	enum ferry_security_mode mode = c->defense.cfg.security_mode;
 	struct ferry_migration_rec *rec = malloc(sizeof(*rec));
+	uint64_t decoys = c->defense.cfg.mtd_decoys;
 	struct mtd_result res;
 	int r;
 
@@ -560,7 +732,14 @@ static int api_move(struct controller *c, const char *actor, const struct ferry_
 	}
 	if (mode == FERRY_SECURITY_NONE)
 		mode = FERRY_SECURITY_RANDOM;
-	r = mtd_move(c, container, mode, "by request", NULL, &res, rec, err);
+	if (ferry_tlv_find(l, FERRY_TAG_COUNT) &&
+	    ((r = ferry_tlv_get_u64(l, FERRY_TAG_COUNT, &decoys, err)) < 0 || decoys > 8)) {
+		r = r < 0 ? r
+		          : ferry_err_set(err, -ERANGE, "decoys %llu is out of range; expected 0 to 8",
+		                          (unsigned long long)decoys);
+		goto out;
+	}
+	r = mtd_move(c, container, mode, (unsigned)decoys, "by request", NULL, &res, rec, err);
 	if (r == 0) {
 		r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
 		r = r ? r : ferry_tlv_add_str(out, FERRY_TAG_POLICY, ferry_security_mode_name(mode));
@@ -570,6 +749,11 @@ static int api_move(struct controller *c, const char *actor, const struct ferry_
 		r = r ? r : ferry_tlv_add_u64(out, FERRY_TAG_TOTAL_MS, res.draw_ms);
 		for (unsigned i = 0; r == 0 && i < res.n_asked; i++)
 			r = ferry_tlv_add_str(out, FERRY_TAG_PEER, res.asked[i]);
+		r = r ? r : ferry_tlv_add_u64(out, FERRY_TAG_COUNT, res.decoys);
+		r = r ? r : ferry_tlv_add_u64(out, FERRY_TAG_SIZE, res.decoy_bytes);
+		r = r ? r : ferry_tlv_add_u64(out, FERRY_TAG_DURATION_MS, res.decoy_ms);
+		for (unsigned i = 0; r == 0 && i < res.decoys && i < 8; i++)
+			r = ferry_tlv_add_str(out, FERRY_TAG_DEST_DECOY, res.decoy_hosts[i]);
 		r = r ? r : add_migration_record(out, FERRY_TAG_RECORD, rec);
 	}
 	(void)actor;

@@ -216,6 +216,62 @@ static int answer_share(struct node *node, const char *peer, const struct ferry_
 	return r;
 }
 
+/*
+ * A decoy stream from peer: its token (the controller's, for this peer,
+ * unexpired, never seen) admits SIZE bytes of DATA frames, read and
+ * dropped.  It exists so that an observer of traffic volume sees a move
+ * go to several hosts at once.
+ */
+static int take_decoy(struct node *node, struct ferry_conn *conn, const char *peer, const struct ferry_tlv_list *l,
+                      struct ferry_buf *frame, struct ferry_err *err)
+{
+	struct node_mtd *m = &node->mtd;
+	const struct ferry_tlv *tok = ferry_tlv_find(l, FERRY_TAG_TICKET);
+	struct ferry_buf out = FERRY_BUF_INIT(64);
+	struct ferry_frame_header h;
+	struct ferry_mtd_draw d;
+	uint64_t size, got = 0;
+	bool fresh;
+	int r;
+
+	if (!tok)
+		return ferry_err_set(err, -EPROTO, "decoy stream without a token");
+	if ((r = ferry_tlv_get_u64(l, FERRY_TAG_SIZE, &size, err)) < 0 ||
+	    (r = ferry_mtd_draw_parse(tok->value, tok->len, &d, err)) < 0 ||
+	    (r = ferry_mtd_draw_verify(&d, node->id.ticket_pub, err)) < 0)
+		return r;
+	if (d.mode != FERRY_MTD_DECOY || strcmp(d.requester, peer) != 0)
+		return ferry_err_set(err, -EPERM, "the token is not a decoy token for '%s'", peer);
+	if (d.expires_at < now_s())
+		return ferry_err_set(err, -ETIMEDOUT, "the decoy token expired");
+	if (size > FERRY_MTD_DECOY_MAX_BYTES)
+		return ferry_err_set(err, -EFBIG, "a decoy of %llu bytes; at most %llu", (unsigned long long)size,
+		                     (unsigned long long)FERRY_MTD_DECOY_MAX_BYTES);
+	pthread_mutex_lock(&m->lock);
+	fresh = nonce_fresh(m, d.id);
+	pthread_mutex_unlock(&m->lock);
+	if (!fresh)
+		return ferry_err_set(err, -EALREADY, "a replayed decoy token");
+	conn->io_timeout_ms = 20000;
+	if ((r = ferry_tlv_add_u32(&out, FERRY_TAG_STATUS, 0)) < 0 ||
+	    (r = ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, out.data, out.len, err)) < 0)
+		goto out;
+	while (got < size) {
+		if ((r = ferry_conn_recv_frame(conn, &h, frame, err)) < 0)
+			goto out;
+		if (h.type != FERRY_FRAME_DATA || frame->len > size - got) {
+			r = ferry_err_set(err, -EPROTO, "a decoy stream sends DATA frames of its size only");
+			goto out;
+		}
+		got += frame->len;
+	}
+	r = ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, out.data, out.len, err);
+	log_debug("decoy stream of %llu bytes from %s taken and dropped", (unsigned long long)size, peer);
+out:
+	ferry_buf_free(&out);
+	return r;
+}
+
 void mtd_serve(struct node *node, struct ferry_conn *conn)
 {
 	struct ferry_buf payload = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX), out = FERRY_BUF_INIT(256);
@@ -246,8 +302,16 @@ void mtd_serve(struct node *node, struct ferry_conn *conn)
 		if (h.type != FERRY_FRAME_REQUEST ||
 		    ferry_tlv_parse((const uint8_t *)payload.data, payload.len, l, &err) < 0 ||
 		    ferry_tlv_get_fixed(l, FERRY_TAG_OP, op, 2, &err) < 0 ||
-		    (op[0] << 8 | op[1]) != FERRY_OP_MTD_SHARE) {
+		    ((op[0] << 8 | op[1]) != FERRY_OP_MTD_SHARE && (op[0] << 8 | op[1]) != FERRY_OP_MTD_DECOY_DATA)) {
 			ferry_conn_send_error(conn, EPROTO, "malformed share request", NULL);
+			break;
+		}
+		if ((op[0] << 8 | op[1]) == FERRY_OP_MTD_DECOY_DATA) {
+			/* A decoy stream is the connection's one request. */
+			if ((r = take_decoy(node, conn, peer, l, &payload, &err)) < 0) {
+				log_warn("refused a decoy stream from %s: %s", peer, err.msg);
+				ferry_conn_send_error(conn, r, err.msg, NULL);
+			}
 			break;
 		}
 		if ((r = answer_share(node, peer, l, &out, &err)) < 0) {
@@ -421,6 +485,73 @@ out:
 	free(snap);
 	free(table);
 	ferry_buf_free(&token);
+	return r;
+}
+
+#define DECOY_CHUNK (256 * 1024)
+
+int mtd_decoy(struct node *node, const struct ferry_tlv_list *l, struct ferry_buf *out, struct ferry_err *err)
+{
+	const struct ferry_tlv *tok = ferry_tlv_find(l, FERRY_TAG_TICKET);
+	struct ferry_buf req = FERRY_BUF_INIT(512), resp = FERRY_BUF_INIT(256);
+	uint8_t *chunk = malloc(DECOY_CHUNK), peer_id[FERRY_ID_LEN];
+	struct mtd_peer p = { 0 };
+	struct ferry_conn *conn = NULL;
+	long long t0 = ferry_now_ms();
+	uint64_t size, sent = 0;
+	uint32_t a;
+	uint16_t port;
+	int r;
+
+	if (!chunk)
+		return ferry_err_set(err, -ENOMEM, "out of memory");
+	if (!tok || (r = ferry_tlv_get_str(l, FERRY_TAG_PEER, p.name, sizeof(p.name), err)) < 0 ||
+	    (r = ferry_tlv_get_str(l, FERRY_TAG_ADDRESS, p.address, sizeof(p.address), err)) < 0 ||
+	    (r = ferry_parse_hostport(p.address, &a, &port, err)) < 0 ||
+	    (r = ferry_tlv_get_u64(l, FERRY_TAG_SIZE, &size, err)) < 0) {
+		r = tok ? r : ferry_err_set(err, -EPROTO, "decoy without a token");
+		goto out;
+	}
+	if (size > FERRY_MTD_DECOY_MAX_BYTES || !ferry_allowlist_find_name(&node->allow, p.name, peer_id)) {
+		r = ferry_err_set(err, -EINVAL, "a decoy to '%s' of %llu bytes cannot be", p.name,
+		                  (unsigned long long)size);
+		goto out;
+	}
+	/* Under TLS any bytes look alike: one random chunk, sent again and again. */
+	if (ferry_random(chunk, DECOY_CHUNK) < 0) {
+		r = ferry_err_set(err, -EIO, "no random numbers from the kernel");
+		goto out;
+	}
+	if ((r = ferry_conn_connect(node->mtd.ctx, p.address, FERRY_ALPN_MTD, NULL, MTD_CONNECT_MS, &conn, err)) < 0)
+		goto out;
+	conn->io_timeout_ms = 20000;
+	if (CRYPTO_memcmp(conn->peer_id, peer_id, FERRY_ID_LEN) != 0) {
+		r = ferry_err_set(err, -EPERM, "%s is not node '%s'", p.address, p.name);
+		goto out;
+	}
+	r = ferry_tlv_add_u16(&req, FERRY_TAG_OP, FERRY_OP_MTD_DECOY_DATA);
+	r = r ? r : ferry_tlv_add(&req, FERRY_TAG_TICKET, tok->value, tok->len);
+	r = r ? r : ferry_tlv_add_u64(&req, FERRY_TAG_SIZE, size);
+	if (r == 0 && (r = ferry_conn_send_frame(conn, FERRY_FRAME_REQUEST, req.data, req.len, err)) == 0)
+		r = ferry_expect_response(conn, &resp, err);
+	while (r == 0 && sent < size) {
+		size_t n = size - sent < DECOY_CHUNK ? (size_t)(size - sent) : DECOY_CHUNK;
+
+		if ((r = ferry_conn_send_frame(conn, FERRY_FRAME_DATA, chunk, n, err)) == 0)
+			sent += n;
+	}
+	if (r == 0)
+		r = ferry_expect_response(conn, &resp, err);
+	if (r < 0)
+		goto out;
+	r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
+	r = r ? r : ferry_tlv_add_u64(out, FERRY_TAG_SIZE, sent);
+	r = r ? r : ferry_tlv_add_u64(out, FERRY_TAG_TIME_MS, (uint64_t)(ferry_now_ms() - t0));
+out:
+	ferry_conn_close(conn);
+	ferry_buf_free(&req);
+	ferry_buf_free(&resp);
+	free(chunk);
 	return r;
 }
 

@@ -127,9 +127,11 @@ static void handle_ctl(struct node *node, struct ferry_conn *conn)
 			break;
 		case FERRY_OP_MTD_EPOCH:
 		case FERRY_OP_MTD_DRAW:
+		case FERRY_OP_MTD_DECOY:
 			ferry_buf_reset(&out);
-			r = (op[0] << 8 | op[1]) == FERRY_OP_MTD_EPOCH ? mtd_epoch_set(node, l, &out, &err)
-			                                               : mtd_draw(node, l, &out, &err);
+			r = (op[0] << 8 | op[1]) == FERRY_OP_MTD_EPOCH  ? mtd_epoch_set(node, l, &out, &err)
+			    : (op[0] << 8 | op[1]) == FERRY_OP_MTD_DRAW ? mtd_draw(node, l, &out, &err)
+			                                                : mtd_decoy(node, l, &out, &err);
 			r = r ? r : reply_ok(conn, &out, &err);
 			break;
 		case FERRY_OP_PING:

@@ -110,6 +110,8 @@ struct node;
 /* MTD_EPOCH and MTD_DRAW from the controller (fills out, STATUS first); MTD_SHARE from peers on conn. */
 int mtd_epoch_set(struct node *node, const struct ferry_tlv_list *l, struct ferry_buf *out, struct ferry_err *err);
 int mtd_draw(struct node *node, const struct ferry_tlv_list *l, struct ferry_buf *out, struct ferry_err *err);
+/* MTD_DECOY from the controller: a cover stream of SIZE bytes to PEER over ferry-mtd. */
+int mtd_decoy(struct node *node, const struct ferry_tlv_list *l, struct ferry_buf *out, struct ferry_err *err);
 void mtd_serve(struct node *node, struct ferry_conn *conn);
 int mtd_init(struct node *node, struct ferry_err *err);
 void mtd_free(struct node *node);

@@ -125,6 +125,17 @@ def test_shamir_and_fountain_draws_and_quarantine(lab):
         assert out["destination"] != "n4", out
         assert "n4" not in out["asked"], out
     assert "n4" not in lab.status()["hosts"]
+    # Decoys: cover streams from the source to every other host (asked 3, there are 2 left), sized
+    # like the real one, at the same time.
+    lab.f("node", "release", "n4")
+    source = lab.node_of("web")
+    out = json.loads(lab.f("mtd", "move", "web", "--decoys", "3", "--json").stdout)
+    assert len(out["decoys"]) == 2 and len(set(out["decoys"])) == 2, out
+    assert source not in out["decoys"] and out["destination"] not in out["decoys"], out
+    wire = out["migration"]["bytes_wire"]
+    assert 0.7 * 2 * wire < out["decoy_bytes"] < 1.3 * 2 * wire, out
+    bad = lab.f("mtd", "move", "web", "--decoys", "9", check=False)
+    assert bad.returncode == 2 and "--decoys" in bad.stderr
     bad = lab.f("mtd", "move", "web", "--policy", "bandwidth", check=False)
     assert bad.returncode == 2 and "not random, shamir or fountain" in bad.stderr
 
@@ -163,6 +174,12 @@ def test_share_service_refuses_strangers_replays_and_old_epochs(lab):
     assert "is for 'n1', not 'n2'" in ask(token(key, epoch, "n1"), os.urandom(16))
     assert "not the controller's" in ask(token(ed25519.Ed25519PrivateKey.generate(), epoch, "n2"), os.urandom(16))
     assert "expired" in ask(token(key, epoch, "n2", ttl=-5), os.urandom(16))
+    # A share token does not open a decoy stream.
+    conn = fw.connect(n3, fw.NODE_PORT, "ferry-mtd/1", **lab.creds("n2"))
+    conn.send(fw.frame(fw.REQUEST, fw.tlv(fw.TAG_OP, struct.pack(">H", 52)) + fw.tlv(TAG_TICKET, token(key, epoch, "n2"))
+                       + fw.tlv(47, struct.pack(">Q", 1000))))
+    assert "not a decoy token" in conn.error_text()
+    conn.close()
     # The admin's certificate is the cluster's, but not a node's.
     admin = STATE_ROOT / lab.c.name / "admin"
     assert "not in the allowlist" in ask(good, os.urandom(16), dict(cert=str(admin / "admin.crt"),

@@ -56,7 +56,7 @@ static void test_token_round_trip_and_tamper(void **state)
 	/* Short, long, bad mode, bad k. */
 	assert_int_equal(ferry_mtd_draw_parse(b.data, b.len - 1, &got, &err), -EPROTO);
 	assert_int_equal(ferry_mtd_draw_parse(b.data, FERRY_MTD_DRAW_MAX_LEN + 1, &got, &err), -EPROTO);
-	d.mode = 3;
+	d.mode = 4;
 	ferry_buf_reset(&b);
 	ferry_mtd_draw_encode(&d, &b);
 	assert_int_equal(ferry_mtd_draw_parse(b.data, b.len, &got, &err), -EPROTO);

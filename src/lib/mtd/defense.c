@@ -106,6 +106,7 @@ static const struct {
 	{ "key_number", offsetof(struct ferry_defense_config, key_number), 2, FERRY_MTD_K_MAX },
 	{ "mtd_interval_s", offsetof(struct ferry_defense_config, mtd_interval_s), 0, 86400 },
 	{ "mtd_jitter_percent", offsetof(struct ferry_defense_config, mtd_jitter_percent), 0, 90 },
+	{ "mtd_decoys", offsetof(struct ferry_defense_config, mtd_decoys), 0, 8 },
 };
 
 #define N_NUMBERS (sizeof(numbers) / sizeof(numbers[0]))

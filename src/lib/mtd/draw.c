@@ -58,8 +58,9 @@ int ferry_mtd_draw_parse(const void *data, size_t len, struct ferry_mtd_draw *re
 	ferry_get_bytes(&rd, ret->signature, sizeof(ret->signature));
 	if (!rd.ok || rd.left != 0 || memcmp(magic, DRAW_MAGIC, 5) != 0)
 		return ferry_err_set(err, -EPROTO, "not a draw token (bad length or magic)");
-	if (ret->mode != FERRY_MTD_SHAMIR && ret->mode != FERRY_MTD_FOUNTAIN)
-		return ferry_err_set(err, -EPROTO, "draw token: mode %u is not shamir (1) or fountain (2)", ret->mode);
+	if (ret->mode != FERRY_MTD_SHAMIR && ret->mode != FERRY_MTD_FOUNTAIN && ret->mode != FERRY_MTD_DECOY)
+		return ferry_err_set(err, -EPROTO, "draw token: mode %u is not shamir (1), fountain (2) or decoy (3)",
+		                     ret->mode);
 	if (ret->k < 2 || ret->k > FERRY_MTD_K_MAX)
 		return ferry_err_set(err, -EPROTO, "draw token: k %u is not 2 to %d", ret->k, FERRY_MTD_K_MAX);
 	if (name_len == 0 || name_len > FERRY_NODE_NAME_MAX)
@@ -175,5 +176,8 @@ int ferry_mtd_pick_by_latency(const uint32_t *latency_us, unsigned n, unsigned k
 
 const char *ferry_mtd_mode_name(uint8_t mode)
 {
-	return mode == FERRY_MTD_SHAMIR ? "shamir" : mode == FERRY_MTD_FOUNTAIN ? "fountain" : "?";
+	return mode == FERRY_MTD_SHAMIR     ? "shamir"
+	       : mode == FERRY_MTD_FOUNTAIN ? "fountain"
+	       : mode == FERRY_MTD_DECOY    ? "decoy"
+	                                    : "?";
 }

@@ -49,6 +49,7 @@ struct ferry_defense_config {
 	unsigned key_number;         /* k: shares that open a lookup table (shamir, fountain) */
 	unsigned mtd_interval_s;     /* 0: no rotation; else the selected containers move this often ... */
 	unsigned mtd_jitter_percent; /* ... give or take this much, drawn each time */
+	unsigned mtd_decoys;         /* cover streams to this many other hosts with every move */
 	char mtd_containers[FERRY_MTD_CONTAINERS_MAX][FERRY_CONTAINER_NAME_MAX + 1];
 	unsigned n_mtd_containers;
 	char snapshot_dir[256];       /* "": no snapshot; else an evacuation first snapshots into this directory ... */

@@ -146,6 +146,8 @@ enum ferry_tag {
 	FERRY_TAG_SHARE = 85,            /* 33 bytes: a Shamir share, x then y (ferry/shamir.h) */
 	FERRY_TAG_NONCE = 86,            /* 16 bytes: a share request's, echoed in its answer */
 	FERRY_TAG_EPOCH = 87,            /* u64: a moving-target defense epoch */
+	FERRY_TAG_DURATION_MS = 88,      /* u64 ms */
+	FERRY_TAG_DEST_DECOY = 89,       /* name: a host a decoy stream went to */
 };
 
 /* FLAGS of a migration (MIGRATE, MIG_OUT) */
@@ -205,8 +207,10 @@ enum ferry_op {
 	FERRY_OP_MTD_EPOCH = 47,  /* an epoch's shares, sealed lookup table and peers for this node */
 	FERRY_OP_MTD_DRAW = 48,   /* collect k shares, open the table, say where the random number points */
 	FERRY_OP_CT_SNAPSHOT = 50, /* a forensic snapshot of a running container, then the file as a bundle */
+	FERRY_OP_MTD_DECOY = 51,   /* send a decoy stream to a peer while a container moves elsewhere */
 	/* node to node (ferry-mtd) */
-	FERRY_OP_MTD_SHARE = 49, /* one share, for a draw the controller signed */
+	FERRY_OP_MTD_SHARE = 49,      /* one share, for a draw the controller signed */
+	FERRY_OP_MTD_DECOY_DATA = 52, /* a decoy stream: SIZE bytes of DATA frames, discarded */
 };
 
 struct ferry_tlv {

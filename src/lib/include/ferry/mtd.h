@@ -34,7 +34,10 @@
 enum ferry_mtd_mode {
 	FERRY_MTD_SHAMIR = 1,   /* k shares from k distinct hosts, drawn uniformly */
 	FERRY_MTD_FOUNTAIN = 2, /* k shares from k requests, hosts drawn by 1/latency, repeats allowed */
+	FERRY_MTD_DECOY = 3,    /* not a draw: leave to send one decoy stream (epoch 0) */
 };
+
+#define FERRY_MTD_DECOY_MAX_BYTES (1ULL << 30)
 
 struct ferry_mtd_draw {
 	uint64_t epoch;
