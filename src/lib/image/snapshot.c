@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "ferry/buf.h"
+#include "ferry/aead.h"
 #include "ferry/identity.h"
 #include "ferry/parse.h"
 #include "ferry/snapshot.h"
@@ -149,24 +150,6 @@ static int header_key(EVP_PKEY *mine, const uint8_t theirs[32], const uint8_t ep
 	return r;
 }
 
-static int aead(bool seal, const uint8_t key[32], const uint8_t nonce[NONCE_LEN], const uint8_t *ad, size_t ad_len,
-                const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[TAG_LEN])
-{
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	int n = 0, ok;
-
-	ok = c && EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, NULL, NULL, seal) == 1 &&
-	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, NONCE_LEN, NULL) == 1 &&
-	     EVP_CipherInit_ex(c, NULL, NULL, key, nonce, seal) == 1 &&
-	     EVP_CipherUpdate(c, NULL, &n, ad, (int)ad_len) == 1 &&
-	     (len == 0 || EVP_CipherUpdate(c, out, &n, in, (int)len) == 1) &&
-	     (seal || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, tag) == 1) &&
-	     EVP_CipherFinal_ex(c, out + (len ? n : 0), &n) == 1 &&
-	     (!seal || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, tag) == 1);
-	EVP_CIPHER_CTX_free(c);
-	return ok ? 0 : -EBADMSG;
-}
-
 /* Segment i's nonce and associated data ("last" is part of what is authenticated). */
 static void segment_params(uint64_t i, bool last, uint8_t nonce[NONCE_LEN], uint8_t ad[17])
 {
@@ -278,7 +261,8 @@ int ferry_snapshot_write(const char *plain_path, const uint8_t recipient[FERRY_S
 		memcpy(hdr_ad, MAGIC, MAGIC_LEN);
 		memcpy(hdr_ad + MAGIC_LEN, recipient, 32);
 		memcpy(hdr_ad + MAGIC_LEN + 32, eph_pub, 32);
-		if (aead(true, hkey, nonce, hdr_ad, sizeof(hdr_ad), file_key, sizeof(file_key), sealed, tag) < 0) {
+		if (ferry_aead(true, hkey, nonce, hdr_ad, sizeof(hdr_ad), file_key, sizeof(file_key), sealed, tag) <
+		    0) {
 			r = ferry_err_set(err, -EIO, "cannot seal the snapshot's key");
 			goto fail;
 		}
@@ -305,7 +289,7 @@ int ferry_snapshot_write(const char *plain_path, const uint8_t recipient[FERRY_S
 			goto fail;
 		}
 		segment_params(index, last, nonce, ad);
-		if (aead(true, file_key, nonce, ad, sizeof(ad), buf, n, ct, tag) < 0) {
+		if (ferry_aead(true, file_key, nonce, ad, sizeof(ad), buf, n, ct, tag) < 0) {
 			r = ferry_err_set(err, -EIO, "cannot encrypt segment %llu", (unsigned long long)index);
 			goto fail;
 		}
@@ -456,7 +440,7 @@ int ferry_snapshot_read(const char *path, X509 *ca, const char *key_path, const 
 		memcpy(hdr_ad + MAGIC_LEN, info->recipient, 32);
 		memcpy(hdr_ad + MAGIC_LEN + 32, eph_pub, 32);
 		if (header_key(key, eph_pub, eph_pub, info->recipient, hkey) < 0 ||
-		    aead(false, hkey, nonce, hdr_ad, sizeof(hdr_ad), sealed, sizeof(sealed), file_key, tag) < 0) {
+		    ferry_aead(false, hkey, nonce, hdr_ad, sizeof(hdr_ad), sealed, sizeof(sealed), file_key, tag) < 0) {
 			r = ferry_err_set(err, -EBADMSG, "%s: its key does not open with %s", path, key_path);
 			goto out;
 		}
@@ -488,7 +472,7 @@ int ferry_snapshot_read(const char *path, X509 *ca, const char *key_path, const 
 		}
 		if (have_key) {
 			segment_params(info->segments, last, seg_nonce, seg_ad);
-			if (aead(false, file_key, seg_nonce, seg_ad, sizeof(seg_ad), ct, n, pt, tag) < 0) {
+			if (ferry_aead(false, file_key, seg_nonce, seg_ad, sizeof(seg_ad), ct, n, pt, tag) < 0) {
 				r = ferry_err_set(err, -EBADMSG, "%s: segment %llu fails its check (changed or moved)",
 				                  path, (unsigned long long)info->segments);
 				goto out;

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 
+#include "ferry/aead.h"
 #include "ferry/identity.h"
 #include "ferry/parse.h"
 #include "ferry/shamir.h"
@@ -135,24 +136,6 @@ static size_t table_ad(uint64_t epoch, const char *host, uint8_t *ad)
 	return n + hl;
 }
 
-static int aead(bool seal, const uint8_t key[32], const uint8_t nonce[NONCE_LEN], const uint8_t *ad, size_t ad_len,
-                const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[TAG_LEN])
-{
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	int n = 0, ok;
-
-	ok = c && EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, NULL, NULL, seal) == 1 &&
-	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, NONCE_LEN, NULL) == 1 &&
-	     EVP_CipherInit_ex(c, NULL, NULL, key, nonce, seal) == 1 &&
-	     EVP_CipherUpdate(c, NULL, &n, ad, (int)ad_len) == 1 &&
-	     (len == 0 || EVP_CipherUpdate(c, out, &n, in, (int)len) == 1) &&
-	     (seal || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, tag) == 1) &&
-	     EVP_CipherFinal_ex(c, out + (len ? n : 0), &n) == 1 &&
-	     (!seal || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, tag) == 1);
-	EVP_CIPHER_CTX_free(c);
-	return ok ? 0 : -EBADMSG;
-}
-
 /* Plain form: n, then each entry as a length byte and its name. */
 static int table_encode(const struct ferry_mtd_table *t, struct ferry_buf *out)
 {
@@ -188,7 +171,7 @@ int ferry_mtd_table_seal(const uint8_t secret[FERRY_MTD_SECRET_LEN], const struc
 	}
 	ad_len = table_ad(t->epoch, t->host, ad);
 	if (table_key(secret, t->epoch, t->host, key) < 0 || ferry_random(nonce, sizeof(nonce)) < 0 ||
-	    aead(true, key, nonce, ad, ad_len, (const uint8_t *)plain.data, plain.len, ct, tag) < 0) {
+	    ferry_aead(true, key, nonce, ad, ad_len, (const uint8_t *)plain.data, plain.len, ct, tag) < 0) {
 		r = ferry_err_set(err, -EIO, "cannot seal the lookup table");
 		goto out;
 	}
@@ -225,7 +208,7 @@ int ferry_mtd_table_open(const uint8_t secret[FERRY_MTD_SECRET_LEN], uint64_t ep
 	memcpy(tag, p + len - TAG_LEN, TAG_LEN);
 	ad_len = table_ad(epoch, host, ad);
 	if (table_key(secret, epoch, host, key) < 0 ||
-	    aead(false, key, p, ad, ad_len, p + NONCE_LEN, n, plain, tag) < 0) {
+	    ferry_aead(false, key, p, ad, ad_len, p + NONCE_LEN, n, plain, tag) < 0) {
 		r = ferry_err_set(
 		    err, -EBADMSG,
 		    "the lookup table does not open: not %s's of epoch %llu, sealed under another secret, "
