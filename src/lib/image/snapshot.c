@@ -150,6 +150,28 @@ static int header_key(EVP_PKEY *mine, const uint8_t theirs[32], const uint8_t ep
 	return r;
 }
 
+/* Segment i's own key: HKDF-SHA256 of the file key with the index, so that no two segments share one. */
+static int segment_key(const uint8_t file_key[32], uint64_t i, uint8_t key[32])
+{
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	uint8_t info[22 + 8];
+	OSSL_PARAM params[4];
+	int r = -EIO;
+
+	memcpy(info, "ferry snapshot segment", 22);
+	ferry_put_u64(info + 22, i);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)file_key, 32);
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, sizeof(info));
+	params[3] = OSSL_PARAM_construct_end();
+	if (kc && EVP_KDF_derive(kc, key, 32, params) == 1)
+		r = 0;
+	EVP_KDF_CTX_free(kc);
+	EVP_KDF_free(kdf);
+	return r;
+}
+
 /* Segment i's nonce and associated data ("last" is part of what is authenticated). */
 static void segment_params(uint64_t i, bool last, uint8_t nonce[NONCE_LEN], uint8_t ad[17])
 {
@@ -222,7 +244,8 @@ int ferry_snapshot_write(const char *plain_path, const uint8_t recipient[FERRY_S
 {
 	struct ferry_buf mb = FERRY_BUF_INIT(256);
 	EVP_PKEY *eph = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
-	uint8_t eph_pub[32], file_key[32], hkey[32], nonce[NONCE_LEN], sealed[32], tag[TAG_LEN], ad[17], digest[32];
+	uint8_t eph_pub[32], file_key[32], seg_key[32], hkey[32], nonce[NONCE_LEN], sealed[32], tag[TAG_LEN], ad[17],
+	    digest[32];
 	uint8_t sig[SIG_MAX], *der = NULL, *buf = malloc(FERRY_SNAPSHOT_SEGMENT), *ct = malloc(FERRY_SNAPSHOT_SEGMENT);
 	size_t eph_len = sizeof(eph_pub), siglen = sizeof(sig), n;
 	FILE *in = fopen(plain_path, "rb"), *out = NULL;
@@ -289,7 +312,8 @@ int ferry_snapshot_write(const char *plain_path, const uint8_t recipient[FERRY_S
 			goto fail;
 		}
 		segment_params(index, last, nonce, ad);
-		if (ferry_aead(true, file_key, nonce, ad, sizeof(ad), buf, n, ct, tag) < 0) {
+		if (segment_key(file_key, index, seg_key) < 0 ||
+		    ferry_aead(true, seg_key, nonce, ad, sizeof(ad), buf, n, ct, tag) < 0) {
 			r = ferry_err_set(err, -EIO, "cannot encrypt segment %llu", (unsigned long long)index);
 			goto fail;
 		}
@@ -343,6 +367,7 @@ out:
 	if (in)
 		fclose(in);
 	OPENSSL_cleanse(file_key, sizeof(file_key));
+	OPENSSL_cleanse(seg_key, sizeof(seg_key));
 	OPENSSL_cleanse(hkey, sizeof(hkey));
 	if (buf)
 		OPENSSL_cleanse(buf, FERRY_SNAPSHOT_SEGMENT);
@@ -383,7 +408,7 @@ int ferry_snapshot_read(const char *path, X509 *ca, const char *key_path, const 
                         struct ferry_snapshot_info *info, struct ferry_err *err)
 {
 	uint8_t magic[MAGIC_LEN], l2[2], eph_pub[32], nonce[NONCE_LEN], sealed[32], tag[TAG_LEN], file_key[32],
-	    hkey[32];
+	    seg_key[32], hkey[32];
 	uint8_t *der = malloc(FERRY_SNAPSHOT_CERT_MAX), meta[FERRY_SNAPSHOT_META_MAX], digest[32], sig[SIG_MAX];
 	uint8_t *ct = malloc(FERRY_SNAPSHOT_SEGMENT), *pt = malloc(FERRY_SNAPSHOT_SEGMENT);
 	FILE *in = fopen(path, "rb"), *out = NULL;
@@ -472,7 +497,8 @@ int ferry_snapshot_read(const char *path, X509 *ca, const char *key_path, const 
 		}
 		if (have_key) {
 			segment_params(info->segments, last, seg_nonce, seg_ad);
-			if (ferry_aead(false, file_key, seg_nonce, seg_ad, sizeof(seg_ad), ct, n, pt, tag) < 0) {
+			if (segment_key(file_key, info->segments, seg_key) < 0 ||
+			    ferry_aead(false, seg_key, seg_nonce, seg_ad, sizeof(seg_ad), ct, n, pt, tag) < 0) {
 				r = ferry_err_set(err, -EBADMSG, "%s: segment %llu fails its check (changed or moved)",
 				                  path, (unsigned long long)info->segments);
 				goto out;
@@ -528,6 +554,7 @@ out:
 	if (in)
 		fclose(in);
 	OPENSSL_cleanse(file_key, sizeof(file_key));
+	OPENSSL_cleanse(seg_key, sizeof(seg_key));
 	OPENSSL_cleanse(hkey, sizeof(hkey));
 	if (pt)
 		OPENSSL_cleanse(pt, FERRY_SNAPSHOT_SEGMENT);

@@ -16,9 +16,10 @@
  *           | u16 signature len | Ed25519 signature of SHA-256 of all before
  *
  * The file key is random; the header key is HKDF-SHA256 of the X25519
- * secret, salted with both public keys.  Segment i is ChaCha20-Poly1305
- * with nonce i and "last" in its associated data: reordered, dropped or cut
- * segments fail.  The signature covers the certificate, the metadata and
+ * secret, salted with both public keys.  Segment i has its own key,
+ * HKDF-SHA256(file key, "ferry snapshot segment" || i), and is
+ * ChaCha20-Poly1305 with nonce i and "last" in its associated data:
+ * reordered, dropped or cut segments fail.  The signature covers the certificate, the metadata and
  * every byte of ciphertext: a reader without the key still knows who made
  * it and that nothing changed.
  */
