@@ -39,6 +39,7 @@ static const struct {
 	{ FERRY_OP_NODE_RELEASE, "node-release" },
 	{ FERRY_OP_MTD_MOVE, "mtd-move" },
 	{ FERRY_OP_SNAPSHOT, "snapshot" },
+	{ FERRY_OP_SNAPSHOT_RESTORE, "snapshot-restore" },
 };
 
 /* The first of these the request names: what it acts on. */

@@ -134,6 +134,9 @@ int node_open(struct controller *c, const char *node, int timeout_ms, struct fer
 /* A snapshot of container, encrypted to recipient, into a new file at path (snapshot.c). */
 int snapshot_to_file(struct controller *c, const char *container, const uint8_t recipient[32], const char *path,
                      uint64_t *size, uint64_t *frozen, struct ferry_err *err);
+/* FERRY_OP_SNAPSHOT_RESTORE (snapshot.c): "go on", the opened contents, then out is the final answer. */
+int api_snapshot_restore(struct controller *c, struct ferry_conn *conn, const struct ferry_tlv_list *l,
+                         struct ferry_buf *out, struct ferry_err *err);
 /* FERRY_OP_SNAPSHOT (snapshot.c): answers with the metadata, streams the file, then out is the final answer. */
 int api_snapshot(struct controller *c, struct ferry_conn *conn, const struct ferry_tlv_list *l, struct ferry_buf *out,
                  struct ferry_err *err);

@@ -329,6 +329,9 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 		case FERRY_OP_SNAPSHOT:
 			r = is_enroll ? -EPERM : api_snapshot(c, conn, l, &out, &err);
 			break;
+		case FERRY_OP_SNAPSHOT_RESTORE:
+			r = is_enroll ? -EPERM : api_snapshot_restore(c, conn, l, &out, &err);
+			break;
 		case FERRY_OP_MTD_MOVE:
 		case FERRY_OP_MTD_STATUS:
 			r = is_enroll ? -EPERM : api_mtd(c, op[0] << 8 | op[1], reporter, l, &out, &err);

@@ -635,6 +635,9 @@ static int ps(struct controller *c, struct ferry_buf *out, struct ferry_err *err
 			}
 		if (strcmp(cts[i].state, "migrating") == 0 || strcmp(cts[i].state, "starting") == 0)
 			snprintf(state, sizeof(state), "%s", cts[i].state);
+		/* A restored snapshot runs, cut off: that is what it is. */
+		if (strcmp(cts[i].state, "isolated") == 0 && strcmp(state, "running") == 0)
+			snprintf(state, sizeof(state), "isolated");
 		r = ferry_tlv_add_str(&rec, FERRY_TAG_CONTAINER, cts[i].name);
 		r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_NODE, cts[i].node);
 		r = r ? r : ferry_tlv_add_str(&rec, FERRY_TAG_IMAGE, cts[i].image);

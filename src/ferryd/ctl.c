@@ -342,6 +342,9 @@ int ctl_containers(struct node *node, struct ferry_conn *conn, unsigned op, cons
 		r = net_switch(node, l, op, err);
 		r = r ? r : ferry_tlv_add_u32(&out, FERRY_TAG_STATUS, 0);
 		break;
+	case FERRY_OP_CT_RESTORE:
+		r = ct_restore_snapshot(node, conn, l, err);
+		goto done;
 	case FERRY_OP_CT_SNAPSHOT:
 		/* A response, then the file as a bundle: it answers for itself. */
 		r = ct_snapshot(node, conn, l, err);

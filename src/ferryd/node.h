@@ -153,6 +153,9 @@ int node_stats(struct node *node, const struct ferry_tlv_list *l, struct ferry_b
 int mig_pack_rest(struct node *node, const struct ferry_spec *spec, const char *out, struct ferry_err *err);
 /* CT_SNAPSHOT: a forensic snapshot of a running container, answered on conn (a response, then the file). */
 int ct_snapshot(struct node *node, struct ferry_conn *conn, const struct ferry_tlv_list *l, struct ferry_err *err);
+/* CT_RESTORE: a snapshot's contents (a bundle after the request) restored as an isolated container. */
+int ct_restore_snapshot(struct node *node, struct ferry_conn *conn, const struct ferry_tlv_list *l,
+                        struct ferry_err *err);
 /* The source side of a migration: the whole MIG_OUT conversation with the controller. */
 int mig_source(struct node *node, struct ferry_conn *ctl, const struct ferry_tlv_list *l, struct ferry_err *err);
 struct precopy_store;

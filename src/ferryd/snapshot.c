@@ -25,6 +25,7 @@
 #include "ferry/log.h"
 #include "ferry/parse.h"
 #include "ferry/snapshot.h"
+#include "ctnet.h"
 #include "node.h"
 
 #define SNAP_FREEZE_MS 10000
@@ -147,6 +148,112 @@ out:
 		unlink(tar);
 	}
 	ferry_manifest_free(&m);
+	ferry_buf_free(&out);
+	free(spec);
+	return 0; /* answered */
+}
+
+/* ---- restoring one, isolated ---- */
+
+#define RESTORE_MAX_BYTES (64ULL << 30)
+
+static void copy_log(const char *from, const char *to)
+{
+	struct ferry_buf b = FERRY_BUF_INIT(256 * 1024);
+
+	if (ferry_read_file(from, 256 * 1024, &b, NULL) == 0)
+		ferry_write_file_atomic(to, b.data ? b.data : "", b.len, 0600, NULL);
+	ferry_buf_free(&b);
+}
+
+/*
+ * A snapshot's contents (opened by the operator, sent on by the controller)
+ * restored as a new container that runs with its memory, files and sockets
+ * as they were, but isolated: its network is built with the original's
+ * address and the link left down, as a migration's destination builds it
+ * before the commit, and it is never brought up.  The TCP state in the
+ * checkpoint restores as it would mid-migration, and nothing reaches it.
+ */
+int ct_restore_snapshot(struct node *node, struct ferry_conn *conn, const struct ferry_tlv_list *l,
+                        struct ferry_err *err)
+{
+	struct ferry_spec *spec = malloc(sizeof(*spec));
+	struct ferry_buf b = FERRY_BUF_INIT(64 * 1024), out = FERRY_BUF_INIT(128);
+	struct ferry_bundle_result res = { 0 };
+	char name[FERRY_CONTAINER_NAME_MAX + 1], path[PATH_MAX + 32], dest[PATH_MAX], bundle[PATH_MAX];
+	struct ferry_runtime rt;
+	bool claimed = false, made = false;
+	long long t0 = ferry_now_ms();
+	uint64_t generation;
+	pid_t pid;
+	int fd, r;
+
+	if (!spec)
+		return ferry_conn_send_error(conn, ENOMEM, "out of memory", NULL), 0;
+	if ((r = ferry_tlv_get_str(l, FERRY_TAG_CONTAINER, name, sizeof(name), err)) < 0 ||
+	    (r = ferry_check_name(name, FERRY_CONTAINER_NAME_MAX, "container", err)) < 0 ||
+	    (r = ferry_tlv_get_u64(l, FERRY_TAG_GENERATION, &generation, err)) < 0 ||
+	    (r = ferry_bundle_receive_plain(conn, node->incoming, node->received, RESTORE_MAX_BYTES, &res, err)) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/spec", res.path);
+	if ((r = ferry_read_file(path, 64 * 1024, &b, err)) < 0 ||
+	    (r = ferry_spec_parse((const uint8_t *)b.data, b.len, spec, err)) < 0)
+		goto fail;
+	/* The controller rewrote the spec for the copy: it must say what the request says. */
+	if (strcmp(spec->name, name) != 0 || spec->generation != generation) {
+		r = ferry_err_set(err, -EPERM, "the snapshot's spec is not for '%s' generation %llu", name,
+		                  (unsigned long long)generation);
+		goto fail;
+	}
+	if ((r = ct_layers_check(&node->cts, spec, err)) < 0 || (r = ct_claim(&node->cts, name, err)) < 0)
+		goto fail;
+	claimed = true;
+	if (ct_exists(&node->cts, name)) {
+		r = ferry_err_set(err, -EEXIST, "container '%s' already exists on node '%s'", name, node->id.name);
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "%s/upper.tar", res.path);
+	if ((r = ct_prepare(&node->cts, spec, path, CT_MARK_RESTORING, err)) < 0)
+		goto fail;
+	made = true;
+	if (spec->net.addr && (r = ctnet_create(&node->cts, spec, false, err)) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/log", res.path);
+	ct_path(&node->cts, name, "log", dest, sizeof(dest));
+	copy_log(path, dest);
+	ct_runtime(&node->cts, name, &rt);
+	ct_path(&node->cts, name, "bundle", bundle, sizeof(bundle));
+	snprintf(path, sizeof(path), "%s/checkpoint", res.path);
+	if ((fd = ct_log_pipe(&node->cts, name, err)) < 0) {
+		r = fd;
+		goto fail;
+	}
+	r = ferry_runtime_restore(&rt, name, bundle, path, NULL, fd, &pid, err);
+	close(fd);
+	if (r < 0 || (!spec->net.addr && (r = ct_loopback_up(pid, err)) < 0))
+		goto fail;
+	ct_mark(&node->cts, name, CT_MARK_RESTORING, false, NULL);
+	log_info("snapshot restored as %s (pid %d), isolated: its link stays down, in %lld ms", name, (int)pid,
+	         ferry_now_ms() - t0);
+	r = ferry_tlv_add_u32(&out, FERRY_TAG_STATUS, 0);
+	r = r ? r : ferry_tlv_add_u64(&out, FERRY_TAG_PID, (uint64_t)pid);
+	r = r ? r : ferry_tlv_add_u64(&out, FERRY_TAG_RESTORE_MS, (uint64_t)(ferry_now_ms() - t0));
+	if (r == 0)
+		r = ferry_conn_send_frame(conn, FERRY_FRAME_RESPONSE, out.data, out.len, err);
+	goto out;
+fail:
+	log_warn("restore of a snapshot as %s failed: %s", name, err->msg);
+	if (made) {
+		ctnet_destroy(&node->cts, name, NULL);
+		ct_remove(&node->cts, name, NULL);
+	}
+	ferry_conn_send_error(conn, r, err->msg[0] ? err->msg : "restore failed", NULL);
+out:
+	if (claimed)
+		ct_release(&node->cts, name);
+	if (res.path[0])
+		ferry_rm_tree(res.path, NULL);
+	ferry_buf_free(&b);
 	ferry_buf_free(&out);
 	free(spec);
 	return 0; /* answered */

@@ -3,7 +3,8 @@
 
 A running Redis is snapshotted on its node without stopping (it keeps its process and its data),
 the file is encrypted to an operator key the cluster never sees and signed by the node; inspect
-checks it against the cluster's CA, extract opens it, and every tampering is caught.  An intrusion
+checks it against the cluster's CA, extract opens it, restore runs it on a spare host cut off from
+the fabric, and every tampering is caught.  An intrusion
 alert with ids_snapshot_dir set snapshots the victim's containers before they move.
 """
 import json
@@ -81,6 +82,23 @@ def test_a_running_redis_is_snapshotted_encrypted_signed_and_checked(lab):
     assert (into / "spec").exists() and (into / "upper.tar").exists()
     pages = b"".join(p.read_bytes() for p in (into / "checkpoint").glob("pages-*.img"))
     assert b"in memory only" in pages  # the evidence, from the process's memory
+    # On a spare host: a new container with the snapshot's memory, isolated from the fabric.
+    out = lab.f("snapshot", "restore", snap, "--key", keys / "operator.key", "--node", "n2", "--name",
+                "kv-copy").stdout
+    assert "restored as kv-copy on n2" in out and "isolated" in out, out
+    copy = lab.ps()["kv-copy"]
+    assert (copy["node"], copy["state"], copy["address"]) == ("n2", "isolated", lab.ps()["kv"]["address"]), copy
+    assert lab.f("exec", "kv-copy", "/usr/bin/redis-cli", "get", "evidence").stdout.strip() == "in memory only"
+    carrier = lab.f("exec", "kv-copy", "/bin/sh", "-c", "cat /sys/class/net/eth0/carrier 2>&1").stdout.strip()
+    assert carrier != "1", carrier  # its link never came up: the original keeps the address
+    bad = lab.f("migrate", "kv-copy", "--to", "n1", check=False)
+    assert bad.returncode == 1 and "isolated" in bad.stderr, bad.stderr
+    bad = lab.f("snapshot", "restore", snap, "--key", keys / "operator.key", "--node", "n2", "--name", "kv-copy",
+                check=False)
+    assert bad.returncode == 1 and "exists" in bad.stderr, bad.stderr
+    assert lab.f("exec", "kv", "/usr/bin/redis-cli", "get", "evidence").stdout.strip() == "in memory only"
+    lab.f("rm", "kv-copy")
+    assert "kv-copy" not in lab.ps()
     # Another operator's key opens nothing and leaves nothing.
     other = lab.tmp / "other"
     lab.f("snapshot", "keygen", "--out", other)

@@ -218,9 +218,10 @@ def test_command_from_a_non_controller_identity_is_refused(trusted):
     conn = fw.connect(trusted.nodes["n2"]["address"], fw.NODE_PORT, fw.ALPN_CTL, **trusted.creds("n1"))
     assert conn.error_text() == "only the controller may send commands"
     conn.close()
-    # And the API refuses node certificates: only admin certificates drive it.
+    # And the API takes nothing but intrusion alerts from a node certificate: admin certificates drive it.
     conn = fw.connect(trusted.nodes["controller"]["address"], fw.CONTROLLER_PORT, fw.ALPN_API, **trusted.creds("n1"))
-    assert conn.error_text() == "not an admin certificate"
+    conn.send(fw.frame(fw.REQUEST, fw.tlv(fw.TAG_OP, struct.pack(">H", fw.OP_NODE_LIST))))
+    assert conn.error_text() == "a node may only report alerts here"
     conn.close()
 
 

@@ -176,17 +176,18 @@ enum ferry_op {
 	FERRY_OP_EVACUATE = 17,
 	FERRY_OP_HISTORY = 18,
 	FERRY_OP_NODES = 19,
-	FERRY_OP_AUDIT = 20,          /* the newest entries of the audit log */
-	FERRY_OP_AUDIT_VERIFY = 21,   /* walk the audit log's hash chain */
-	FERRY_OP_POLICY_EXPLAIN = 22, /* a container's candidate destinations, scored, with their data */
-	FERRY_OP_DECISIONS = 23,      /* the manager's newest decisions, or one (SEQ) with its inputs */
-	FERRY_OP_ALERT = 24,          /* an intrusion alert: from an admin, or from a node about its own host */
-	FERRY_OP_ALERTS = 25,         /* the newest alerts with their verdicts */
-	FERRY_OP_NODE_RELEASE = 26,   /* end a node's quarantine */
-	FERRY_OP_QUARANTINE = 27,     /* the nodes in quarantine */
-	FERRY_OP_MTD_MOVE = 28,       /* move a container to a destination the security mode draws */
-	FERRY_OP_MTD_STATUS = 29,     /* the current epoch: mode, k, hosts */
-	FERRY_OP_SNAPSHOT = 30,       /* a forensic snapshot of a container, encrypted to the operator's key */
+	FERRY_OP_AUDIT = 20,            /* the newest entries of the audit log */
+	FERRY_OP_AUDIT_VERIFY = 21,     /* walk the audit log's hash chain */
+	FERRY_OP_POLICY_EXPLAIN = 22,   /* a container's candidate destinations, scored, with their data */
+	FERRY_OP_DECISIONS = 23,        /* the manager's newest decisions, or one (SEQ) with its inputs */
+	FERRY_OP_ALERT = 24,            /* an intrusion alert: from an admin, or from a node about its own host */
+	FERRY_OP_ALERTS = 25,           /* the newest alerts with their verdicts */
+	FERRY_OP_NODE_RELEASE = 26,     /* end a node's quarantine */
+	FERRY_OP_QUARANTINE = 27,       /* the nodes in quarantine */
+	FERRY_OP_MTD_MOVE = 28,         /* move a container to a destination the security mode draws */
+	FERRY_OP_MTD_STATUS = 29,       /* the current epoch: mode, k, hosts */
+	FERRY_OP_SNAPSHOT = 30,         /* a forensic snapshot of a container, encrypted to the operator's key */
+	FERRY_OP_SNAPSHOT_RESTORE = 31, /* a snapshot's opened contents, restored as an isolated copy on a node */
 	/* node commands (ferry-ctl) */
 	FERRY_OP_NODE_INFO = 32,
 	FERRY_OP_LAYER_PUT = 33, /* followed by an unticketed bundle: layers/<digest>.tar */
@@ -208,6 +209,7 @@ enum ferry_op {
 	FERRY_OP_MTD_DRAW = 48,   /* collect k shares, open the table, say where the random number points */
 	FERRY_OP_CT_SNAPSHOT = 50, /* a forensic snapshot of a running container, then the file as a bundle */
 	FERRY_OP_MTD_DECOY = 51,   /* send a decoy stream to a peer while a container moves elsewhere */
+	FERRY_OP_CT_RESTORE = 53,  /* followed by an unticketed bundle: a snapshot's contents, restored isolated */
 	/* node to node (ferry-mtd) */
 	FERRY_OP_MTD_SHARE = 49,      /* one share, for a draw the controller signed */
 	FERRY_OP_MTD_DECOY_DATA = 52, /* a decoy stream: SIZE bytes of DATA frames, discarded */
