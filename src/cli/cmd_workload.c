@@ -1138,6 +1138,24 @@ static void admin_file(const struct wopts *o, const char *name, char *out, size_
 		snprintf(out, len, "%s/%s", dir, name);
 }
 
+/*
+ * The CA snapshots are checked against: --ca, which must load; else the
+ * admin directory's ca.crt when there is one; else none (*ret NULL).
+ */
+static int snapshot_ca(const struct wopts *o, X509 **ret, struct ferry_err *err)
+{
+	char path[PATH_MAX];
+
+	*ret = NULL;
+	if (o->ca)
+		snprintf(path, sizeof(path), "%s", o->ca);
+	else
+		admin_file(o, "ca.crt", path, sizeof(path));
+	if (!path[0] || (!o->ca && access(path, R_OK) < 0))
+		return 0;
+	return (*ret = ferry_cert_load(path, err)) ? 0 : -EINVAL;
+}
+
 static int snapshot_take(int argc, char **argv)
 {
 	struct ferry_buf req = FERRY_BUF_INIT(256), resp = FERRY_BUF_INIT(FERRY_FRAME_CONTROL_MAX);
@@ -1147,8 +1165,8 @@ static int snapshot_take(int argc, char **argv)
 	struct ferry_err err = { 0 };
 	struct api_session s = { 0 };
 	uint8_t recipient[FERRY_SNAPSHOT_KEY_LEN];
-	char pub[PATH_MAX], ca_path[PATH_MAX], tmp[PATH_MAX], in_dir[PATH_MAX + 8], done_dir[PATH_MAX + 8],
-	    file[PATH_MAX + 600], node[FERRY_NODE_NAME_MAX + 1] = "";
+	char pub[PATH_MAX], tmp[PATH_MAX], in_dir[PATH_MAX + 8], done_dir[PATH_MAX + 8], file[PATH_MAX + 600],
+	    node[FERRY_NODE_NAME_MAX + 1] = "";
 	uint64_t size = 0, frozen = 0;
 	bool open_ = false, made = false;
 	X509 *ca = NULL;
@@ -1206,8 +1224,7 @@ static int snapshot_take(int argc, char **argv)
 		goto fail;
 	/* Checked before it is kept: the node's signature, certified by the cluster's CA. */
 	snprintf(file, sizeof(file), "%s/snapshot.fsnp", res.path);
-	admin_file(&o, "ca.crt", ca_path, sizeof(ca_path));
-	if (ca_path[0] && access(ca_path, R_OK) == 0 && !(ca = ferry_cert_load(ca_path, &err)))
+	if (snapshot_ca(&o, &ca, &err) < 0)
 		goto fail;
 	if (ferry_snapshot_read(file, ca, NULL, NULL, &info, &err) < 0)
 		goto fail;
@@ -1241,7 +1258,7 @@ static int snapshot_inspect(int argc, char **argv, bool extract)
 	const char *cmd = extract ? "snapshot extract" : "snapshot inspect";
 	struct ferry_snapshot_info info;
 	struct ferry_err err = { 0 };
-	char ca_path[PATH_MAX], plain[PATH_MAX + 16] = "", hex[2 * FERRY_SNAPSHOT_KEY_LEN + 1];
+	char plain[PATH_MAX + 16] = "", hex[2 * FERRY_SNAPSHOT_KEY_LEN + 1];
 	X509 *ca = NULL;
 	struct wopts o;
 	int r = parse(cmd, argc, argv, extract ? "ACkcd" : "ACkcj", SNAPSHOT_HELP, &o);
@@ -1252,12 +1269,8 @@ static int snapshot_inspect(int argc, char **argv, bool extract)
 		return cli_usage_error(cmd, extract ? "expected FILE, --key KEY and --into DIR" : "expected FILE");
 	if (extract && access(o.into, F_OK) == 0)
 		return cli_usage_error(cmd, "--into %s exists; extract makes a new directory", o.into);
-	if (o.ca)
-		snprintf(ca_path, sizeof(ca_path), "%s", o.ca);
-	else
-		admin_file(&o, "ca.crt", ca_path, sizeof(ca_path));
 	r = CLI_EXIT_FAILURE;
-	if (ca_path[0] && (o.ca || access(ca_path, R_OK) == 0) && !(ca = ferry_cert_load(ca_path, &err)))
+	if (snapshot_ca(&o, &ca, &err) < 0)
 		goto fail;
 	/* The decrypted archive waits beside DIR, and goes once unpacked (or once anything failed). */
 	if (extract)
@@ -1313,7 +1326,7 @@ static int snapshot_restore(int argc, char **argv)
 	struct ferry_manifest m = { 0 };
 	struct ferry_err err = { 0 };
 	struct api_session s = { 0 };
-	char tmp[] = "/tmp/ferry-restore-XXXXXX", plain[64], dir[64], ca_path[PATH_MAX];
+	char tmp[] = "/tmp/ferry-restore-XXXXXX", plain[64], dir[64];
 	uint64_t pid = 0;
 	bool made = false, open_ = false;
 	X509 *ca = NULL;
@@ -1332,11 +1345,7 @@ static int snapshot_restore(int argc, char **argv)
 		         : cli_usage_error("snapshot restore", "expected FILE, --key KEY, --node NODE and --name NAME");
 	}
 	r = CLI_EXIT_FAILURE;
-	if (o.ca)
-		snprintf(ca_path, sizeof(ca_path), "%s", o.ca);
-	else
-		admin_file(&o, "ca.crt", ca_path, sizeof(ca_path));
-	if (ca_path[0] && (o.ca || access(ca_path, R_OK) == 0) && !(ca = ferry_cert_load(ca_path, &err)))
+	if (snapshot_ca(&o, &ca, &err) < 0)
 		goto fail;
 	if (!mkdtemp(tmp)) {
 		ferry_err_sys(&err, -errno, "cannot make a temporary directory");

@@ -208,7 +208,7 @@ int mtd_move(struct controller *c, const char *container, enum ferry_security_mo
 int mtd_start(struct controller *c, struct ferry_err *err);
 void mtd_stop(struct controller *c);
 /* FERRY_OP_MTD_MOVE, FERRY_OP_MTD_STATUS. */
-int api_mtd(struct controller *c, unsigned op, const char *actor, const struct ferry_tlv_list *l, struct ferry_buf *out,
+int api_mtd(struct controller *c, unsigned op, const struct ferry_tlv_list *l, struct ferry_buf *out,
             struct ferry_err *err);
 
 int api_migration(struct controller *c, struct ferry_conn *conn, unsigned op, const struct ferry_tlv_list *l,

@@ -398,18 +398,16 @@ static int get_printable(const struct ferry_tlv_list *l, uint16_t tag, char *out
 	return 0;
 }
 
+/* An optional dotted IPv4 field: as get_printable, and then it must parse. */
 static int get_address(const struct ferry_tlv_list *l, uint16_t tag, const char *what, char *out, size_t len,
                        struct ferry_err *err)
 {
 	uint32_t a;
 	int r;
 
-	out[0] = '\0';
-	if (!ferry_tlv_find(l, tag))
-		return 0;
-	if ((r = ferry_tlv_get_str(l, tag, out, len, err)) < 0)
+	if ((r = get_printable(l, tag, out, len, err)) < 0)
 		return r;
-	if (ferry_parse_ipv4(out, &a, err) < 0)
+	if (out[0] && ferry_parse_ipv4(out, &a, err) < 0)
 		return ferry_err_wrap(err, "alert's %s address", what);
 	return 0;
 }

@@ -708,8 +708,7 @@ void mtd_stop(struct controller *c)
 
 /* ---- the API ---- */
 
-static int api_move(struct controller *c, const char *actor, const struct ferry_tlv_list *l, struct ferry_buf *out,
-                    struct ferry_err *err)
+static int api_move(struct controller *c, const struct ferry_tlv_list *l, struct ferry_buf *out, struct ferry_err *err)
 {
 	char container[FERRY_CONTAINER_NAME_MAX + 1], name[16] = "";
 	enum ferry_security_mode mode = c->defense.cfg.security_mode;
@@ -756,7 +755,6 @@ static int api_move(struct controller *c, const char *actor, const struct ferry_
 			r = ferry_tlv_add_str(out, FERRY_TAG_DEST_DECOY, res.decoy_hosts[i]);
 		r = r ? r : add_migration_record(out, FERRY_TAG_RECORD, rec);
 	}
-	(void)actor;
 out:
 	free(rec);
 	return r;
@@ -781,8 +779,8 @@ static int api_status(struct controller *c, struct ferry_buf *out, struct ferry_
 	return r;
 }
 
-int api_mtd(struct controller *c, unsigned op, const char *actor, const struct ferry_tlv_list *l, struct ferry_buf *out,
+int api_mtd(struct controller *c, unsigned op, const struct ferry_tlv_list *l, struct ferry_buf *out,
             struct ferry_err *err)
 {
-	return op == FERRY_OP_MTD_MOVE ? api_move(c, actor, l, out, err) : api_status(c, out, err);
+	return op == FERRY_OP_MTD_MOVE ? api_move(c, l, out, err) : api_status(c, out, err);
 }

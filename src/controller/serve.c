@@ -334,7 +334,7 @@ static void handle(struct ferry_server *srv, struct ferry_conn *conn, void *arg)
 			break;
 		case FERRY_OP_MTD_MOVE:
 		case FERRY_OP_MTD_STATUS:
-			r = is_enroll ? -EPERM : api_mtd(c, op[0] << 8 | op[1], reporter, l, &out, &err);
+			r = is_enroll ? -EPERM : api_mtd(c, op[0] << 8 | op[1], l, &out, &err);
 			break;
 		case FERRY_OP_ALERT:
 		case FERRY_OP_ALERTS:

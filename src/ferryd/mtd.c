@@ -93,41 +93,41 @@ int mtd_epoch_set(struct node *node, const struct ferry_tlv_list *l, struct ferr
 			memcpy(next->shares[next->n_shares].y, t->value + 1, FERRY_MTD_SECRET_LEN);
 			next->n_shares++;
 		} else if (t->tag == FERRY_TAG_RECORD) {
-			if (next->n_peers == MTD_PEERS_MAX) {
+			if (next->cur.n_peers == MTD_PEERS_MAX) {
 				r = ferry_err_set(err, -E2BIG, "more than %d peers in the epoch", MTD_PEERS_MAX);
 				goto out;
 			}
-			if ((r = peer_record(t, &next->peers[next->n_peers], err)) < 0)
+			if ((r = peer_record(t, &next->cur.peers[next->cur.n_peers], err)) < 0)
 				goto out;
-			next->n_peers++;
+			next->cur.n_peers++;
 		}
 	}
-	if (next->n_shares == 0 || next->n_peers == 0) {
+	if (next->n_shares == 0 || next->cur.n_peers == 0) {
 		r = ferry_err_set(err, -EPROTO, "the epoch gives this node no share or no peer");
 		goto out;
 	}
 	pthread_mutex_lock(&m->lock);
-	if (epoch <= m->epoch) {
+	if (epoch <= m->cur.epoch) {
 		pthread_mutex_unlock(&m->lock);
 		r = ferry_err_set(err, -ESTALE, "epoch %llu is not newer than this node's %llu",
-		                  (unsigned long long)epoch, (unsigned long long)m->epoch);
+		                  (unsigned long long)epoch, (unsigned long long)m->cur.epoch);
 		goto out;
 	}
 	OPENSSL_cleanse(m->shares, sizeof(m->shares));
-	m->epoch = epoch;
-	m->mode = (uint8_t)mode;
-	m->k = (uint8_t)k;
+	m->cur.epoch = epoch;
+	m->cur.mode = (uint8_t)mode;
+	m->cur.k = (uint8_t)k;
 	memcpy(m->shares, next->shares, sizeof(m->shares));
 	m->n_shares = next->n_shares;
-	memcpy(m->peers, next->peers, sizeof(m->peers));
-	m->n_peers = next->n_peers;
-	memcpy(m->sealed, table->value, table->len);
-	m->sealed_len = table->len;
+	memcpy(m->cur.peers, next->cur.peers, sizeof(m->cur.peers));
+	m->cur.n_peers = next->cur.n_peers;
+	memcpy(m->cur.sealed, table->value, table->len);
+	m->cur.sealed_len = table->len;
 	m->n_seen = 0;
 	memset(m->draws, 0, sizeof(m->draws));
 	pthread_mutex_unlock(&m->lock);
 	log_info("epoch %llu: %s, k = %llu, %u shares held, %u peers", (unsigned long long)epoch,
-	         ferry_mtd_mode_name((uint8_t)mode), (unsigned long long)k, next->n_shares, next->n_peers);
+	         ferry_mtd_mode_name((uint8_t)mode), (unsigned long long)k, next->n_shares, next->cur.n_peers);
 	r = ferry_tlv_add_u32(out, FERRY_TAG_STATUS, 0);
 out:
 	OPENSSL_cleanse(next, sizeof(*next));
@@ -188,7 +188,7 @@ static int answer_share(struct node *node, const char *peer, const struct ferry_
 	if (d.expires_at < now_s())
 		return ferry_err_set(err, -ETIMEDOUT, "the draw token expired");
 	pthread_mutex_lock(&m->lock);
-	epoch = m->epoch;
+	epoch = m->cur.epoch;
 	if (d.epoch != epoch) {
 		pthread_mutex_unlock(&m->lock);
 		return ferry_err_set(err, -ESTALE, "epoch %llu is not the current epoch %llu: stale or replayed",
@@ -200,7 +200,7 @@ static int answer_share(struct node *node, const char *peer, const struct ferry_
 	}
 	/* Shamir: one share per host and draw.  Fountain: each request of a draw gets the next share held. */
 	given = draw_given(m, d.id);
-	if (given >= (m->mode == FERRY_MTD_SHAMIR ? 1 : m->n_shares)) {
+	if (given >= (m->cur.mode == FERRY_MTD_SHAMIR ? 1 : m->n_shares)) {
 		pthread_mutex_unlock(&m->lock);
 		return ferry_err_set(err, -EPERM, "this draw had every share this node may give");
 	}
@@ -403,7 +403,7 @@ out:
 int mtd_draw(struct node *node, const struct ferry_tlv_list *l, struct ferry_buf *out, struct ferry_err *err)
 {
 	struct node_mtd *m = &node->mtd;
-	struct node_mtd *snap = malloc(sizeof(*snap));
+	struct mtd_view *snap = malloc(sizeof(*snap));
 	const struct ferry_tlv *tok = ferry_tlv_find(l, FERRY_TAG_TICKET);
 	uint8_t rnd[FERRY_MTD_R_LEN], secret[FERRY_MTD_SECRET_LEN];
 	struct ferry_buf token = FERRY_BUF_INIT(FERRY_MTD_DRAW_MAX_LEN);
@@ -426,7 +426,7 @@ int mtd_draw(struct node *node, const struct ferry_tlv_list *l, struct ferry_buf
 		goto out;
 	}
 	pthread_mutex_lock(&m->lock);
-	*snap = *m;
+	*snap = m->cur;
 	pthread_mutex_unlock(&m->lock);
 	if (strcmp(d.requester, node->id.name) != 0 || d.epoch != snap->epoch || d.mode != snap->mode ||
 	    d.k != snap->k) {

@@ -84,17 +84,22 @@ struct mtd_peer {
 	uint32_t latency_us; /* from the controller's measurement or topology; 0 unknown */
 };
 
-/* This node's moving-target defense epoch (mtd.c); in memory only. */
-struct node_mtd {
-	pthread_mutex_t lock;
+/* What a draw needs of an epoch: no share in it, so a draw can work on a copy. */
+struct mtd_view {
 	uint64_t epoch;
 	uint8_t mode, k;
-	struct ferry_share shares[MTD_HELD_MAX];
-	unsigned n_shares;
-	uint8_t sealed[MTD_SEALED_MAX];
+	uint8_t sealed[MTD_SEALED_MAX]; /* this node's lookup table */
 	size_t sealed_len;
 	struct mtd_peer peers[MTD_PEERS_MAX];
 	unsigned n_peers;
+};
+
+/* This node's moving-target defense epoch (mtd.c); in memory only. */
+struct node_mtd {
+	pthread_mutex_t lock;
+	struct mtd_view cur;
+	struct ferry_share shares[MTD_HELD_MAX];
+	unsigned n_shares;
 	uint8_t seen[MTD_SEEN_MAX][FERRY_MTD_NONCE_LEN];
 	unsigned n_seen;
 	struct {
